@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.ingest.redact import (
+    REDACTED,
+    RedactionRules,
+    RulesError,
+    build_rules,
+    load_rules,
+    redact,
+)
+
+RULES = RedactionRules()
+OPENAI_KEY = "sk-proj-abcDEF1234567890abcdEFGH"
+AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+
+
+def test_key_names_replace_the_whole_value_whatever_its_type() -> None:
+    payload = {
+        "headers": {"Authorization": "Basic dXNlcjpwYXNz", "Content-Type": "application/json"},
+        "X-Api-Key": "abc",
+        "password": 1234,
+        "cookie": {"a": "b"},
+        "nested": [{"refresh_token": ["x", "y"]}],
+    }
+    redacted, count = redact(payload, RULES)
+    assert redacted == {
+        "headers": {"Authorization": REDACTED, "Content-Type": "application/json"},
+        "X-Api-Key": REDACTED,
+        "password": REDACTED,
+        "cookie": REDACTED,
+        "nested": [{"refresh_token": REDACTED}],
+    }
+    assert count == 5
+
+
+def test_similar_names_are_not_secrets() -> None:
+    usage = {"input_tokens": 10, "max_tokens": 200, "token_count": 3, "secretary": "Ann"}
+    assert redact(usage, RULES) == (usage, 0)
+
+
+def test_empty_values_are_kept_and_not_counted() -> None:
+    payload = {"password": None, "token": "", "secret": REDACTED}
+    assert redact(payload, RULES) == (payload, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"my key is {OPENAI_KEY}.", f"my key is {REDACTED}."),
+        ("Authorization: Bearer eyJhbGciOi.J9abc-def", f"Authorization: Bearer {REDACTED}"),
+        (f"aws {AWS_KEY} here", f"aws {REDACTED} here"),
+        ("ghp_" + "a" * 36, REDACTED),
+        ("GET /x?q=1&api_key=zzz123&page=2", f"GET /x?q=1&api_key={REDACTED}&page=2"),
+    ],
+)
+def test_patterns_replace_matches_inside_strings(text: str, expected: str) -> None:
+    assert redact(text, RULES) == (expected, 1)
+
+
+def test_patterns_are_found_at_any_depth_and_each_match_counts() -> None:
+    payload = {"args": {"q": [f"{OPENAI_KEY} and {AWS_KEY}", "plain"]}, "n": 3, "ok": True}
+    redacted, count = redact(payload, RULES)
+    assert redacted == {"args": {"q": [f"{REDACTED} and {REDACTED}", "plain"]}, "n": 3, "ok": True}
+    assert count == 2
+
+
+def test_header_pairs_are_redacted_like_mappings() -> None:
+    headers = [["authorization", "Basic dXNlcjpwYXNz"], ["accept", "text/html"]]
+    assert redact(headers, RULES) == ([["authorization", REDACTED], ["accept", "text/html"]], 1)
+
+
+def test_redaction_is_idempotent_and_leaves_the_input_alone() -> None:
+    payload = {"token": "t0k3n", "text": f"use {OPENAI_KEY}"}
+    original = json.loads(json.dumps(payload))
+    once, first = redact(payload, RULES)
+    twice, second = redact(once, RULES)
+    assert payload == original
+    assert (twice, second) == (once, 0)
+    assert first == 2
+
+
+def test_plain_text_is_untouched() -> None:
+    text = "The sky is blue. Ask-me about tokens and secrets; skip-the-line."
+    assert redact(text, RULES) == (text, 0)
+
+
+def test_settings_add_keys_and_patterns_to_the_defaults() -> None:
+    rules = build_rules(["X-Internal-Auth"], [r"sess_[0-9a-f]{8}"])
+    redacted, count = redact({"x_internal_auth": "v", "t": "id sess_deadbeef", "token": "t"}, rules)
+    assert redacted == {"x_internal_auth": REDACTED, "t": f"id {REDACTED}", "token": REDACTED}
+    assert count == 3
+
+
+def test_a_rules_file_can_replace_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        'keys = ["ssn"]\npatterns = ["\\\\d{3}-\\\\d{2}-\\\\d{4}"]\nreplace_defaults = true\n'
+    )
+    rules = load_rules(rules_file=path)
+    payload: dict[str, Any] = {"ssn": "x", "token": "kept", "t": "call 123-45-6789"}
+    assert redact(payload, rules) == (
+        {"ssn": REDACTED, "token": "kept", "t": f"call {REDACTED}"},
+        2,
+    )
+
+
+def test_a_json_rules_file_adds_to_settings(tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps({"keys": ["pin"]}))
+    rules = load_rules(["otp"], rules_file=path)
+    assert {"pin", "otp", "password"} <= rules.keys
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("keys = [", "cannot be parsed"),
+        ('keys = "token"', "keys must be a list of strings"),
+        ('patterns = ["("]', "not a valid regex"),
+        ('colour = "red"', "unknown fields"),
+        ('replace_defaults = "yes"', "true or false"),
+    ],
+)
+def test_bad_rules_files_say_what_to_fix(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(content)
+    with pytest.raises(RulesError, match=message):
+        load_rules(rules_file=path)
+
+
+def test_a_missing_rules_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="cannot be read"):
+        load_rules(rules_file=tmp_path / "nope.toml")
