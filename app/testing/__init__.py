@@ -1,0 +1,42 @@
+"""Golden-sequence testing: normalize, diff, golden files, deterministic replay.
+
+The pytest plugin imports this package in every test run, so the parts that pull
+in HTTP clients and servers (`replay`, `fake_stream`, `serve_fake_stream`) load
+on first use only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from app.testing.diff import Divergence, diff, first_divergence
+from app.testing.normalize import Normalizer, normalize
+
+if TYPE_CHECKING:
+    from app.testing.fake_stream import fake_stream, serve_fake_stream
+    from app.testing.replay import replay
+
+__all__ = [
+    "Divergence",
+    "Normalizer",
+    "diff",
+    "fake_stream",
+    "first_divergence",
+    "normalize",
+    "replay",
+    "serve_fake_stream",
+]
+
+_LAZY = {
+    "replay": "app.testing.replay",
+    "fake_stream": "app.testing.fake_stream",
+    "serve_fake_stream": "app.testing.fake_stream",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'app.testing' has no attribute {name!r}")

@@ -1,0 +1,188 @@
+"""Envelopes → a comparable form for golden tests (pure, no I/O).
+
+The normal form keeps what an agent *means* and drops what differs between two
+runs of the same agent:
+
+- volatile envelope fields (`ts`, `offset_ms`, `id`, `seq`, `trace_id`,
+  `span_id`) are dropped;
+- consecutive `message.delta`s of one message become one `{"type": "message",
+  "data": {"text": ...}}` entry, because an LLM's chunk boundaries are not
+  deterministic (``strict=True`` keeps the chunks as they were);
+- the store's own control events (`replay.*`, `stream.*`) are dropped;
+- masks replace values that are volatile *inside* payloads: JSON paths
+  (``data.result.created_at``, ``data.items[*].id``, ``*`` matches any key or
+  index) and regexes (dates and UUIDs by default) become placeholders;
+- everything else, tool names, arguments and results included, is kept.
+
+Masks run after coalescing, so a date split across two chunks is still masked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+VOLATILE_FIELDS = frozenset({"ts", "offset_ms", "id", "seq", "trace_id", "span_id"})
+CONTROL_PREFIXES = ("replay.", "stream.")
+DELTA_TYPE = "message.delta"
+# Not a dotted name, so it can never collide with a producer's own event type.
+MESSAGE_TYPE = "message"
+PATH_PLACEHOLDER = "<masked>"
+
+UUID_PATTERN = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
+DATETIME_PATTERN = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?\b"
+)
+DATE_PATTERN = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+# Order matters: a datetime is masked whole before its date part could match.
+DEFAULT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (UUID_PATTERN, "<uuid>"),
+    (DATETIME_PATTERN, "<datetime>"),
+    (DATE_PATTERN, "<date>"),
+)
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """How to normalize; the defaults suit most agent tests.
+
+    ``mask_paths`` maps a path to its placeholder (a plain sequence of paths
+    uses ``<masked>``); ``patterns`` are ``(regex, placeholder)`` pairs applied
+    to every string value; pass ``patterns=()`` to keep dates and UUIDs.
+    """
+
+    strict: bool = False
+    mask_paths: Mapping[str, str] = field(default_factory=dict)
+    patterns: Sequence[tuple[re.Pattern[str] | str, str]] = DEFAULT_PATTERNS
+    keep_control: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        strict: bool = False,
+        mask_paths: Mapping[str, str] | Iterable[str] = (),
+        patterns: Sequence[tuple[re.Pattern[str] | str, str]] | None = None,
+        keep_control: bool = False,
+    ) -> Normalizer:
+        paths = (
+            dict(mask_paths)
+            if isinstance(mask_paths, Mapping)
+            else dict.fromkeys(mask_paths, PATH_PLACEHOLDER)
+        )
+        return cls(
+            strict=strict,
+            mask_paths=paths,
+            patterns=DEFAULT_PATTERNS if patterns is None else tuple(patterns),
+            keep_control=keep_control,
+        )
+
+    def __call__(self, events: Iterable[Mapping[str, Any]]) -> list[Event]:
+        return normalize(events, self)
+
+
+def normalize(
+    events: Iterable[Mapping[str, Any]], options: Normalizer | None = None
+) -> list[Event]:
+    """Return the normal form of ``events`` (envelopes or any dicts with a `type`)."""
+    opts = options or Normalizer()
+    kept = [
+        _strip(event)
+        for event in events
+        if opts.keep_control or not str(event.get("type", "")).startswith(CONTROL_PREFIXES)
+    ]
+    merged = kept if opts.strict else _coalesce(kept)
+    compiled = [(re.compile(p) if isinstance(p, str) else p, ph) for p, ph in opts.patterns]
+    paths = [(_parse_path(p), ph) for p, ph in opts.mask_paths.items()]
+    return [_mask(event, paths, compiled) for event in merged]
+
+
+def _strip(event: Mapping[str, Any]) -> Event:
+    return {key: value for key, value in event.items() if key not in VOLATILE_FIELDS}
+
+
+def _coalesce(events: list[Event]) -> list[Event]:
+    out: list[Event] = []
+    open_message: Event | None = None
+    open_id: object = None
+    for event in events:
+        if event.get("type") != DELTA_TYPE:
+            out.append(event)
+            open_message = None
+            continue
+        data = event.get("data") or {}
+        message_id = data.get("message_id")
+        text = str(data.get("text", ""))
+        if open_message is not None and message_id == open_id:
+            open_message["data"]["text"] += text
+            continue
+        # The message id is the provider's and differs between runs; the
+        # entry boundary already says where one message ends and the next begins.
+        open_message = {"type": MESSAGE_TYPE, "data": {"text": text}}
+        open_id = message_id
+        out.append(open_message)
+    return out
+
+
+# A path is a list of steps: a key, an index, or WILDCARD.
+WILDCARD = object()
+_STEP = re.compile(r"\[(\*|\d+)\]|([^.\[\]]+)")
+
+
+def _parse_path(path: str) -> list[object]:
+    steps: list[object] = []
+    for index, key in _STEP.findall(path.removeprefix("$").lstrip(".")):
+        if index:
+            steps.append(WILDCARD if index == "*" else int(index))
+        else:
+            steps.append(WILDCARD if key == "*" else key)
+    if not steps:
+        raise ValueError(f"mask path {path!r} is empty; write it like 'data.args.q'")
+    return steps
+
+
+def _mask(
+    value: Any,
+    paths: list[tuple[list[object], str]],
+    patterns: list[tuple[re.Pattern[str], str]],
+) -> Any:
+    # Path masks first, on the exact value; then regexes on the strings that remain.
+    for steps, placeholder in paths:
+        value = _mask_path(value, steps, placeholder)
+    return _mask_strings(value, patterns)
+
+
+def _mask_path(value: Any, steps: list[object], placeholder: str) -> Any:
+    if not steps:
+        return placeholder
+    step, rest = steps[0], steps[1:]
+    if isinstance(value, dict):
+        return {
+            key: _mask_path(item, rest, placeholder) if step is WILDCARD or step == key else item
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _mask_path(item, rest, placeholder) if step is WILDCARD or step == i else item
+            for i, item in enumerate(value)
+        ]
+    return value
+
+
+def _mask_strings(value: Any, patterns: list[tuple[re.Pattern[str], str]]) -> Any:
+    if isinstance(value, str):
+        for pattern, placeholder in patterns:
+            value = pattern.sub(placeholder, value)
+        return value
+    if isinstance(value, dict):
+        return {key: _mask_strings(item, patterns) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_strings(item, patterns) for item in value]
+    return value

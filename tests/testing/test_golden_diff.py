@@ -1,0 +1,90 @@
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.testing import golden
+from app.testing.diff import MISSING, diff, first_divergence
+from app.testing.normalize import normalize
+
+
+@pytest.fixture
+def expected(agent_turn: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return normalize(agent_turn)
+
+
+def test_equal_sequences_have_no_divergence(expected: list[dict[str, Any]]) -> None:
+    assert first_divergence(expected, copy.deepcopy(expected)) is None
+    assert diff(expected, copy.deepcopy(expected)) is None
+
+
+def test_a_changed_tool_argument_names_index_type_and_path(
+    expected: list[dict[str, Any]],
+) -> None:
+    actual = copy.deepcopy(expected)
+    actual[1]["data"]["args"]["q"] = "websockets"
+    found = first_divergence(expected, actual)
+    assert found is not None
+    assert (found.index, found.type, found.path) == (1, "tool.call", "$[1].data.args.q")
+    assert (found.expected, found.actual) == ("sse", "websockets")
+    report = diff(expected, actual)
+    assert report is not None
+    lines = report.splitlines()
+    assert lines[0] == "event 1 (tool.call) differs at $[1].data.args.q"
+    assert lines[1:3] == ['  expected: "sse"', '  actual:   "websockets"']
+    # the compact view shows two events either side, the changed one as -/+
+    assert [line[:7] for line in lines[4:]] == [
+        "      0",
+        "  -   1",
+        "  +   1",
+        "      2",
+        "      3",
+    ]
+
+
+def test_a_missing_event_is_reported_at_the_end(expected: list[dict[str, Any]]) -> None:
+    found = first_divergence(expected, expected[:-1])
+    assert found is not None
+    assert (found.index, found.type, found.path) == (4, "final", "$[4]")
+    assert found.actual is MISSING
+    report = diff(expected, expected[:-1])
+    assert report is not None
+    assert "expected 5 events, got 4" in report
+    assert "actual:   (absent)" in report
+
+
+def test_added_keys_list_items_and_odd_key_names_get_exact_paths() -> None:
+    want = [{"type": "x.y", "data": {"a b": [1, 2]}}]
+    got = [{"type": "x.y", "data": {"a b": [1, 2, 3], "new": True}}]
+    found = first_divergence(want, got)
+    assert found is not None
+    assert found.path == '$[0].data["a b"][2]'
+    assert (found.expected, found.actual) == (MISSING, 3)
+
+
+def test_true_is_not_one() -> None:
+    found = first_divergence([{"type": "t.t", "v": 1}], [{"type": "t.t", "v": True}])
+    assert found is not None
+    assert found.path == "$[0].v"
+
+
+def test_golden_files_are_sorted_jsonl_and_round_trip(
+    tmp_path: Path, expected: list[dict[str, Any]]
+) -> None:
+    path = tmp_path / "g" / "turn.jsonl"
+    assert golden.write(path, expected) == "created"
+    assert golden.write(path, expected) == "unchanged"
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(expected)
+    assert lines[0] == '{"data":{"label":"thinking"},"type":"status"}'
+    assert golden.read(path) == expected
+    assert golden.write(path, expected[:2]) == "updated"
+    assert golden.read(path) == expected[:2]
+
+
+def test_a_broken_golden_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"type":"a.b"}\n{oops\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl line 2 is not JSON"):
+        golden.read(path)

@@ -1,0 +1,126 @@
+import re
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.testing.normalize import Normalizer, normalize
+
+
+def test_drops_volatile_fields_and_coalesces_one_message(agent_turn: list[dict[str, Any]]) -> None:
+    assert normalize(agent_turn) == [
+        {"type": "status", "data": {"label": "thinking"}},
+        {"type": "tool.call", "data": {"name": "web.search", "args": {"q": "sse"}, "call_id": "c1"}},
+        {
+            "type": "tool.result",
+            "data": {"name": "web.search", "call_id": "c1", "result": {"hits": ["a", "b"]}},
+        },
+        {"type": "message", "data": {"text": "Server-Sent Events are one-way."}},
+        {"type": "final", "data": {"usage": {"input_tokens": 12, "output_tokens": 5}}},
+    ]
+
+
+def test_strict_mode_keeps_the_chunks(agent_turn: list[dict[str, Any]]) -> None:
+    chunks = [e for e in Normalizer.build(strict=True)(agent_turn) if e["type"] == "message.delta"]
+    assert [c["data"]["text"] for c in chunks] == ["Server-Sent ", "Events are ", "one-way."]
+
+
+def test_messages_split_on_a_new_message_id_or_an_event_between() -> None:
+    events = [
+        {"type": "message.delta", "data": {"text": "a", "message_id": "m1"}},
+        {"type": "message.delta", "data": {"text": "b", "message_id": "m2"}},
+        {"type": "status", "data": {"label": "x"}},
+        {"type": "message.delta", "data": {"text": "c", "message_id": "m2"}},
+    ]
+    assert [e["data"].get("text") for e in normalize(events)] == ["a", "b", None, "c"]
+
+
+def test_control_events_are_dropped_unless_kept() -> None:
+    events = [
+        {"type": "status", "data": {"label": "x"}},
+        {"type": "replay.end", "data": {"reason": "complete", "count": 1}},
+    ]
+    assert [e["type"] for e in normalize(events)] == ["status"]
+    kept = Normalizer.build(keep_control=True)(events)
+    assert [e["type"] for e in kept] == ["status", "replay.end"]
+
+
+def test_default_patterns_mask_uuids_and_dates_inside_strings() -> None:
+    event = {
+        "type": "tool.result",
+        "data": {
+            "result": "order 0b9f5c1e-4f1a-4c4e-9a51-3c2d1e0f9a8b placed 2026-11-23T10:00:01.250Z",
+            "due": "2026-12-01",
+            "count": 3,
+        },
+    }
+    assert normalize([event])[0]["data"] == {
+        "result": "order <uuid> placed <datetime>",
+        "due": "<date>",
+        "count": 3,
+    }
+    assert normalize([event], Normalizer.build(patterns=()))[0] == event
+
+
+def test_masks_json_paths_with_wildcards_and_custom_patterns() -> None:
+    event = {
+        "type": "tool.result",
+        "data": {"result": {"items": [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]}, "took": 31},
+    }
+    options = Normalizer.build(
+        mask_paths={"data.result.items[*].id": "<id>", "data.took": "<ms>"},
+        patterns=[(re.compile(r"^b$"), "<b>")],
+    )
+    assert options([event])[0]["data"] == {
+        "result": {"items": [{"id": "<id>", "v": "a"}, {"id": "<id>", "v": "<b>"}]},
+        "took": "<ms>",
+    }
+
+
+def test_a_date_split_across_chunks_is_masked_whole() -> None:
+    events = [
+        {"type": "message.delta", "data": {"text": "due 2026-1"}},
+        {"type": "message.delta", "data": {"text": "2-01."}},
+    ]
+    assert normalize(events)[0]["data"]["text"] == "due <date>."
+
+
+def test_input_is_not_mutated(agent_turn: list[dict[str, Any]]) -> None:
+    before = repr(agent_turn)
+    normalize(agent_turn, Normalizer.build(mask_paths=["data.args.q"]))
+    assert repr(agent_turn) == before
+
+
+# A stream: events, some of which are answers given as text with a message id.
+_items = st.lists(
+    st.one_of(
+        st.tuples(st.just("text"), st.sampled_from(["m1", "m2", None]), st.text(max_size=30)),
+        st.tuples(st.just("status"), st.none(), st.text(max_size=5)),
+    ),
+    max_size=8,
+)
+
+
+def _stream(items: list[tuple[str, Any, str]], cuts: list[list[int]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for (kind, message_id, text), positions in zip(items, cuts, strict=True):
+        if kind == "status":
+            out.append({"type": "status", "data": {"label": text}})
+            continue
+        bounds = [0, *sorted(p % (len(text) + 1) for p in positions), len(text)]
+        for start, stop in zip(bounds, bounds[1:], strict=False):
+            data = {"text": text[start:stop]}
+            if message_id is not None:
+                data["message_id"] = message_id
+            out.append({"type": "message.delta", "seq": len(out) + 1, "data": data})
+    return out
+
+
+@given(_items, st.data())
+def test_rechunking_the_deltas_never_changes_the_normal_form(
+    items: list[tuple[str, Any, str]], data: st.DataObject
+) -> None:
+    cuts = st.lists(st.lists(st.integers(0, 40), max_size=4), min_size=len(items), max_size=len(items))
+    one_way = _stream(items, data.draw(cuts))
+    other_way = _stream(items, data.draw(cuts))
+    assert normalize(one_way) == normalize(other_way)
