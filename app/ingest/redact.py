@@ -59,6 +59,8 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     r"\bBearer\s+(?P<secret>[A-Za-z0-9._~+/=-]{8,})",
     # AWS access key ids (long-term AKIA, temporary ASIA).
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+    # replaydeck's own API keys (app.auth.keys.KEY_PREFIX).
+    r"\brdk_[A-Za-z0-9_-]{32,}",
     # GitHub tokens.
     r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",
     # Credentials in a URL query string or form body: ?api_key=...&token=...

@@ -56,6 +56,7 @@ def test_empty_values_are_kept_and_not_counted() -> None:
         ("Authorization: Bearer eyJhbGciOi.J9abc-def", f"Authorization: Bearer {REDACTED}"),
         (f"aws {AWS_KEY} here", f"aws {REDACTED} here"),
         ("ghp_" + "a" * 36, REDACTED),
+        ("key=rdk_" + "Z9_-" * 11, f"key={REDACTED}"),
         ("GET /x?q=1&api_key=zzz123&page=2", f"GET /x?q=1&api_key={REDACTED}&page=2"),
     ],
 )
