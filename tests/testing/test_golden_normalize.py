@@ -1,3 +1,4 @@
+import itertools
 import re
 from typing import Any
 
@@ -10,7 +11,10 @@ from app.testing.normalize import Normalizer, normalize
 def test_drops_volatile_fields_and_coalesces_one_message(agent_turn: list[dict[str, Any]]) -> None:
     assert normalize(agent_turn) == [
         {"type": "status", "data": {"label": "thinking"}},
-        {"type": "tool.call", "data": {"name": "web.search", "args": {"q": "sse"}, "call_id": "c1"}},
+        {
+            "type": "tool.call",
+            "data": {"name": "web.search", "args": {"q": "sse"}, "call_id": "c1"},
+        },
         {
             "type": "tool.result",
             "data": {"name": "web.search", "call_id": "c1", "result": {"hits": ["a", "b"]}},
@@ -108,7 +112,7 @@ def _stream(items: list[tuple[str, Any, str]], cuts: list[list[int]]) -> list[di
             out.append({"type": "status", "data": {"label": text}})
             continue
         bounds = [0, *sorted(p % (len(text) + 1) for p in positions), len(text)]
-        for start, stop in zip(bounds, bounds[1:], strict=False):
+        for start, stop in itertools.pairwise(bounds):
             data = {"text": text[start:stop]}
             if message_id is not None:
                 data["message_id"] = message_id
@@ -120,7 +124,8 @@ def _stream(items: list[tuple[str, Any, str]], cuts: list[list[int]]) -> list[di
 def test_rechunking_the_deltas_never_changes_the_normal_form(
     items: list[tuple[str, Any, str]], data: st.DataObject
 ) -> None:
-    cuts = st.lists(st.lists(st.integers(0, 40), max_size=4), min_size=len(items), max_size=len(items))
+    cut = st.lists(st.integers(0, 40), max_size=4)
+    cuts = st.lists(cut, min_size=len(items), max_size=len(items))
     one_way = _stream(items, data.draw(cuts))
     other_way = _stream(items, data.draw(cuts))
     assert normalize(one_way) == normalize(other_way)

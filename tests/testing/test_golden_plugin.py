@@ -1,0 +1,116 @@
+"""The golden plugin, run by a real pytest in a subprocess on generated test files."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TEST_MODULE = """
+import json, os
+
+def events():
+    return [
+        {"seq": 1, "type": "tool.call",
+         "data": {"name": "web.search", "args": {"q": os.environ.get("QUERY", "sse")},
+                  "call_id": "c1"}},
+        *[{"seq": i + 2, "type": "message.delta", "data": {"text": chunk}}
+          for i, chunk in enumerate(os.environ.get("CHUNKS", "Hello, world").split("|"))],
+    ]
+
+def test_turn(golden):
+    golden.assert_match(events(), "turn")
+"""
+
+
+def run_pytest(
+    folder: Path, *args: str, env: dict[str, str] | None = None, autoload: bool = False
+) -> subprocess.CompletedProcess[str]:
+    # Loading every installed plugin costs seconds a run; one test keeps autoload on
+    # to prove the pytest11 entry point, the others load just this plugin.
+    plugins = [] if autoload else ["-p", "app.testing.plugin"]
+    isolation = {} if autoload else {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *plugins, *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **isolation, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_agent.py").write_text(textwrap.dedent(TEST_MODULE))
+    return tmp_path
+
+
+def test_missing_golden_fails_with_a_hint(project: Path) -> None:
+    result = run_pytest(project)
+    assert result.returncode == 1, result.stdout
+    assert "golden file golden/turn.jsonl does not exist" in result.stdout
+    assert "--golden-update" in result.stdout
+
+
+def test_update_creates_then_the_run_passes(project: Path) -> None:
+    result = run_pytest(project, "--golden-update", autoload=True)
+    assert result.returncode == 0, result.stdout
+    assert "created: golden/turn.jsonl" in result.stdout
+    assert (project / "golden" / "turn.jsonl").read_text().splitlines() == [
+        '{"data":{"args":{"q":"sse"},"call_id":"c1","name":"web.search"},"type":"tool.call"}',
+        '{"data":{"text":"Hello, world"},"type":"message"}',
+    ]
+    assert run_pytest(project).returncode == 0
+
+
+def test_rechunked_equal_answer_passes(project: Path) -> None:
+    run_pytest(project, "--golden-update")
+    result = run_pytest(project, env={"CHUNKS": "Hel|lo, w|orld"})
+    assert result.returncode == 0, result.stdout
+
+
+def test_changed_tool_argument_fails_naming_index_and_path(project: Path) -> None:
+    run_pytest(project, "--golden-update")
+    result = run_pytest(project, env={"QUERY": "websockets"})
+    assert result.returncode == 1, result.stdout
+    assert "output differs from golden file golden/turn.jsonl" in result.stdout
+    assert "event 0 (tool.call) differs at $[0].data.args.q" in result.stdout
+    assert 'expected: "sse"' in result.stdout
+    assert 'actual:   "websockets"' in result.stdout
+
+
+def test_update_reports_updated_and_unused_files(project: Path) -> None:
+    run_pytest(project, "--golden-update")
+    (project / "golden" / "stale.jsonl").write_text('{"type":"status"}\n')
+    result = run_pytest(project, "--golden-update", env={"QUERY": "websockets"})
+    assert result.returncode == 0, result.stdout
+    assert "updated: golden/turn.jsonl" in result.stdout
+    assert "unused: golden/stale.jsonl" in result.stdout
+    assert "created:" not in result.stdout
+    assert '"q":"websockets"' in (project / "golden" / "turn.jsonl").read_text()
+    again = run_pytest(project, "--golden-update", env={"QUERY": "websockets"})
+    assert "updated:" not in again.stdout
+    assert "unused: golden/stale.jsonl" in again.stdout
+
+
+def test_ini_option_sets_the_folder(project: Path) -> None:
+    (project / "pytest.ini").write_text("[pytest]\ngolden_dir = fixtures/expected\n")
+    result = run_pytest(project, "--golden-update")
+    assert "created: fixtures/expected/turn.jsonl" in result.stdout
+    assert (project / "fixtures" / "expected" / "turn.jsonl").exists()
+    assert not (project / "golden").exists()
+
+
+def test_a_name_escaping_the_folder_is_refused(project: Path) -> None:
+    (project / "test_agent.py").write_text(
+        "def test_escape(golden):\n    golden.assert_match([], '../outside')\n"
+    )
+    result = run_pytest(project, "--golden-update")
+    assert result.returncode == 1
+    assert "must be a relative name" in result.stdout
+    assert not (project / "outside.jsonl").exists()
