@@ -1,0 +1,1 @@
+"""Capture: get events from any stack into replaydeck (SDK, ASGI middleware, proxy)."""

@@ -1,0 +1,211 @@
+"""Each adapter on a recorded sample of its format: detection, decoding to the standard
+types, verbatim re-encoding of the capture, and synthesis from other sessions."""
+
+from __future__ import annotations
+
+import json
+from itertools import permutations
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.capture.adapters import (
+    UnknownFormat,
+    detect,
+    make_decoder,
+    make_encoder,
+    normalize_format,
+)
+from app.capture.adapters.base import Captured
+from app.capture.sse_parser import SSEFrame, encode_frames, parse_all
+
+SAMPLES = Path(__file__).parent / "samples"
+FILES = {
+    "openai-responses": "openai_responses.sse",
+    "vercel-ai": "vercel_ai.sse",
+    "ag-ui": "ag_ui.sse",
+}
+
+
+def sample(fmt: str) -> list[SSEFrame]:
+    return parse_all((SAMPLES / FILES[fmt]).read_bytes())
+
+
+def capture(fmt: str, frames: list[SSEFrame]) -> list[Captured]:
+    decoder = make_decoder(fmt)
+    return [event for frame in frames for event in decoder.decode(frame)]
+
+
+def envelopes(events: list[Captured]) -> list[dict[str, Any]]:
+    # What the store hands back: the same type and data, plus seq/ts bookkeeping.
+    return [
+        {
+            "seq": i,
+            "id": f"e{i}",
+            "type": e.type,
+            "ts": "2026-11-23T10:00:00Z",
+            "offset_ms": float(i),
+            "data": json.loads(json.dumps(e.data)),
+        }
+        for i, e in enumerate(events, 1)
+    ]
+
+
+def standard(events: list[Captured]) -> list[tuple[str, dict[str, Any]]]:
+    capture_keys = {"raw", "raw_format"}
+    return [
+        (e.type, {k: v for k, v in e.data.items() if k not in capture_keys})
+        for e in events
+        if "." not in e.type or e.type in {"message.delta", "tool.call", "tool.result"}
+    ]
+
+
+@pytest.mark.parametrize("fmt", FILES)
+def test_detects_the_sample_from_its_first_frame(fmt: str) -> None:
+    assert detect(sample(fmt)[0]) == fmt
+
+
+def test_detection_falls_back_to_plain_sse_and_uses_the_vercel_header() -> None:
+    assert detect(SSEFrame(data='{"text": "hi"}', event="message.delta")) == "sse"
+    assert detect(SSEFrame(data="not json")) == "sse"
+    headers = {"X-Vercel-AI-UI-Message-Stream": "v1"}
+    assert detect(SSEFrame(data='{"type":"custom"}'), headers) == "vercel-ai"
+
+
+def test_openai_sample_decodes_to_standard_events() -> None:
+    events = capture("openai-responses", sample("openai-responses"))
+    assert standard(events) == [
+        ("status", {"label": "created"}),
+        ("status", {"label": "in_progress"}),
+        (
+            "tool.call",
+            {
+                "name": "get_weather",
+                "args": {"location": "Paris, France"},
+                "call_id": "call_12345xyz",
+            },
+        ),
+        ("message.delta", {"text": "It is 18°C", "message_id": "msg_67c9fdcf37fc"}),
+        ("message.delta", {"text": " and sunny in Paris.", "message_id": "msg_67c9fdcf37fc"}),
+        ("final", {"usage": {"input_tokens": 37, "output_tokens": 11, "total_tokens": 48}}),
+    ]
+    assert "openai.response.function_call_arguments.delta" in [e.type for e in events]
+    assert all(e.data["raw_format"] == "openai-responses" for e in events)
+
+
+def test_vercel_sample_decodes_to_standard_events() -> None:
+    events = capture("vercel-ai", sample("vercel-ai"))
+    assert standard(events) == [
+        (
+            "tool.call",
+            {"name": "getWeather", "args": {"city": "Berlin"}, "call_id": "call_weather_1"},
+        ),
+        # The output part does not repeat the tool's name; the adapter remembers it.
+        (
+            "tool.result",
+            {
+                "name": "getWeather",
+                "call_id": "call_weather_1",
+                "result": {"temperature": 12, "sky": "cloudy"},
+            },
+        ),
+        ("message.delta", {"text": "Berlin is ", "message_id": "txt-0"}),
+        ("message.delta", {"text": "12°C and cloudy.", "message_id": "txt-0"}),
+        ("final", {}),
+    ]
+    assert events[-1].type == "vercel.done"
+
+
+def test_ag_ui_sample_decodes_to_standard_events() -> None:
+    events = capture("ag-ui", sample("ag-ui"))
+    assert standard(events) == [
+        ("status", {"label": "lookup"}),
+        # Name from TOOL_CALL_START, arguments assembled from the TOOL_CALL_ARGS deltas.
+        ("tool.call", {"name": "search_docs", "args": {"query": "sse retry"}, "call_id": "tc_1"}),
+        ("tool.result", {"name": "search_docs", "call_id": "tc_1", "result": {"hits": 2}}),
+        ("message.delta", {"text": "Two pages ", "message_id": "m_3"}),
+        ("message.delta", {"text": "mention retry.", "message_id": "m_3"}),
+        ("final", {}),
+    ]
+    assert [e.type for e in events].count("ag_ui.tool_call_args") == 2
+
+
+@pytest.mark.parametrize("fmt", FILES)
+def test_a_captured_session_encodes_back_to_the_same_bytes(fmt: str) -> None:
+    original = (SAMPLES / FILES[fmt]).read_bytes()
+    encoder = make_encoder(fmt, "s1")
+    stored = envelopes(capture(fmt, sample(fmt)))
+    frames = [frame for envelope in stored for frame in encoder.encode(envelope)]
+    assert encode_frames(frames).decode() == original.decode()
+
+
+@pytest.mark.parametrize(("source", "target"), list(permutations(FILES, 2)))
+def test_synthesised_streams_decode_back_to_the_same_standard_events(
+    source: str, target: str
+) -> None:
+    """A session captured in one format, replayed in another, means the same thing."""
+    events = capture(source, sample(source))
+    stored = [
+        {**envelope, "data": {k: v for k, v in envelope["data"].items() if k != "raw_format"}}
+        for envelope in envelopes(events)
+    ]
+    encoder = make_encoder(target, "s1")
+    frames = [frame for envelope in stored for frame in encoder.encode(envelope)]
+    assert detect(frames[0]) == target
+    again = capture(target, frames)
+
+    def meaning(items: list[Captured]) -> list[tuple[str, Any]]:
+        keep = {"message.delta": ("text",), "tool.call": ("name", "args", "call_id"), "final": ()}
+        if source != "openai-responses" and target != "openai-responses":
+            keep["tool.result"] = ("name", "call_id", "result")
+        return [
+            (e.type, tuple(e.data.get(k) for k in keep[e.type])) for e in items if e.type in keep
+        ]
+
+    assert meaning(again) == meaning(events)
+
+
+def test_control_events_and_synthetic_finals_are_not_encoded() -> None:
+    for fmt in ("sse", *FILES):
+        encoder = make_encoder(fmt)
+        assert encoder.encode({"type": "replay.end", "data": {"reason": "complete"}}) == []
+        assert encoder.encode({"type": "final", "data": {"synthetic": True}}) == []
+
+
+def test_plain_sse_decoding_rules() -> None:
+    decoder = make_decoder("sse")
+    frames = [
+        SSEFrame(data='{"text": "hi"}', event="message.delta"),
+        SSEFrame(data="plain words"),
+        SSEFrame(data="[1, 2]", event="Token-Count"),
+        SSEFrame(data='{"no": "label"}', event="status"),
+        SSEFrame(data="{}", event="replay.end"),
+    ]
+    assert [(e.type, e.data) for f in frames for e in decoder.decode(f)] == [
+        ("message.delta", {"text": "hi"}),
+        (
+            "sse.message",
+            {"text": "plain words", "raw": "plain words", "raw_format": "sse", "sse_event": None},
+        ),
+        (
+            "sse.token_count",
+            {"value": [1, 2], "raw": "[1, 2]", "raw_format": "sse", "sse_event": "Token-Count"},
+        ),
+        ("sse.status", {"no": "label", "sse_event": "status"}),
+        ("sse.replay.end", {"sse_event": "replay.end"}),
+    ]
+    stored = envelopes([e for f in frames for e in make_decoder("sse").decode(f)])
+    encoder = make_encoder("sse")
+    again = [fr for env in stored for fr in encoder.encode(env)]
+    # The same event names and the same data; JSON objects may come back re-spaced.
+    assert [(f.event, json.loads(f.data) if "{" in f.data else f.data) for f in again] == [
+        (f.event, json.loads(f.data) if "{" in f.data else f.data) for f in frames
+    ]
+
+
+def test_format_names_are_normalised_and_unknown_ones_explained() -> None:
+    assert normalize_format("OpenAI_Responses") == "openai-responses"
+    assert normalize_format("vercel") == "vercel-ai"
+    with pytest.raises(UnknownFormat, match="use one of: sse, openai-responses"):
+        normalize_format("grpc")
