@@ -1,0 +1,360 @@
+"""Events → spans: the pure core of tracing.
+
+`SessionSpans` is fed one session's envelopes in seq order and returns the spans that
+each event finishes, as SDK `ReadableSpan`s ready for any span processor or exporter.
+Span times are the events' `ts`, never the clock, so a batch import keeps real durations.
+Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.trace.status import Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from app.tracing.assign import DELTA, TOOL_CALL, TOOL_RESULT, SpanAssigner, SpanKind, SpanRef
+from app.tracing.ids import (
+    TraceOrigin,
+    derive_span_id,
+    parse_hex_id,
+    span_id_hex,
+    trace_id_hex,
+    ts_to_ns,
+)
+from app.tracing.telemetry import chunk_telemetry
+
+SCOPE = InstrumentationScope("replaydeck.tracing", "0.1.0")
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+
+
+class Outcome(StrEnum):
+    COMPLETE = "complete"  # `final` arrived
+    ABANDONED = "abandoned"  # idle past the timeout without `final`
+    IN_PROGRESS = "in_progress"  # a snapshot of a live session (the /trace document)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    session_id: str
+    origin: TraceOrigin
+    agent_name: str | None = None
+
+    @property
+    def replay_path(self) -> str:
+        # The path only: share tokens must never reach spans, and the host is the reader's.
+        return f"/v1/sessions/{quote(self.session_id, safe='')}/replay"
+
+
+@dataclass(slots=True)
+class _Building:
+    span_id: int
+    name: str
+    start_ns: int
+    end_ns: int
+    attributes: dict[str, AttributeValue]
+    events: list[Event] = field(default_factory=list)
+    dropped_events: int = 0
+    status: Status = field(default_factory=Status)
+    chunk_ns: list[int] = field(default_factory=list)
+    chars: int = 0
+    anchor_ns: int | None = None
+
+
+class SessionSpans:
+    def __init__(
+        self,
+        info: SessionInfo,
+        *,
+        resource: Resource | None = None,
+        max_events_per_span: int = 1000,
+        max_attribute_chars: int = 4096,
+    ) -> None:
+        self.info = info
+        self.assigner = SpanAssigner(info.origin.trace_id)
+        self._resource = resource or Resource.get_empty()
+        self._max_events = max_events_per_span
+        self._max_chars = max_attribute_chars
+        self._root: _Building | None = None
+        self._message: _Building | None = None
+        self._tools: dict[int, _Building] = {}
+        self._closed: set[int] = set()
+        self._previous_ns: int | None = None
+        self._events = 0
+        self.done = False
+
+    def annotate(self, envelopes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Copies of `envelopes` stamped with `trace_id`/`span_id`; the state is untouched.
+
+        Runs on a copy of the assigner because the store may still drop some of these
+        (an idempotent retry); the real state advances in `feed` with what was stored.
+        """
+        assigner = self.assigner.copy()
+        trace_hex = trace_id_hex(self.info.origin.trace_id)
+        return [
+            {
+                **envelope,
+                "trace_id": trace_hex,
+                "span_id": span_id_hex(assigner.assign(envelope).span_id),
+            }
+            for envelope in envelopes
+        ]
+
+    def feed(self, envelope: Mapping[str, Any]) -> list[ReadableSpan]:
+        """Advance by one stored event; return the spans it finished."""
+        if self.done:
+            return []  # appends after `final` are refused upstream; nothing more belongs here
+        ts = ts_to_ns(envelope.get("ts"))
+        ref = self.assigner.assign(envelope)
+        stored = parse_hex_id(envelope.get("span_id"), width=16)
+        span_id = stored if stored is not None and ref.kind is not SpanKind.ROOT else ref.span_id
+        kind = envelope.get("type")
+        data = envelope.get("data")
+        payload: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        seq = envelope.get("seq")
+        self._events += 1
+
+        finished: list[ReadableSpan] = []
+        root = self._root or self._open_root(ts)
+        message = self._message
+        if message is not None and (
+            kind in (TOOL_CALL, TOOL_RESULT, "error", "final")
+            or (kind == DELTA and message.span_id != span_id)
+        ):
+            finished.append(self._close_message())
+
+        if kind == DELTA:
+            self._on_delta(ref, span_id, ts, payload, seq)
+        elif kind == TOOL_CALL:
+            self._on_tool_call(span_id, ts, payload, seq)
+        elif kind == TOOL_RESULT:
+            finished.append(self._on_tool_result(span_id, ts, payload, seq))
+        elif kind == "final":
+            finished.extend(self._on_final(ts, payload))
+        else:
+            self._on_root_event(root, kind, ts, payload, seq)
+        root.end_ns = max(root.end_ns, ts)
+        self._previous_ns = ts
+        return finished
+
+    def finish(self, outcome: Outcome) -> list[ReadableSpan]:
+        """End every open span at the session's last event; for idle or snapshot sessions."""
+        if self.done or self._root is None:
+            return []
+        root = self._root
+        finished: list[ReadableSpan] = []
+        if self._message is not None:
+            finished.append(self._close_message())
+        for tool in list(self._tools.values()):
+            tool.end_ns = root.end_ns
+            if outcome is Outcome.ABANDONED:
+                tool.status = Status(StatusCode.ERROR, "abandoned: no tool.result arrived")
+            tool.attributes["replaydeck.outcome"] = outcome.value
+            finished.append(self._close(tool))
+        self._tools.clear()
+        if outcome is Outcome.ABANDONED and root.status.status_code is not StatusCode.ERROR:
+            root.status = Status(StatusCode.ERROR, "abandoned: the session went idle before final")
+        finished.append(self._close_root(outcome))
+        return finished
+
+    # -- the root -------------------------------------------------------------------------
+
+    def _open_root(self, ts: int) -> _Building:
+        info = self.info
+        self._root = _Building(
+            span_id=self.assigner.root_span_id,
+            name=f"invoke_agent {info.agent_name or info.session_id}",
+            start_ns=ts,
+            end_ns=ts,
+            attributes={
+                gen_ai.GEN_AI_OPERATION_NAME: "invoke_agent",
+                gen_ai.GEN_AI_CONVERSATION_ID: info.session_id,
+                "replaydeck.replay.path": info.replay_path,
+            },
+        )
+        if info.agent_name:
+            self._root.attributes[gen_ai.GEN_AI_AGENT_NAME] = info.agent_name
+        return self._root
+
+    def _on_root_event(
+        self, root: _Building, kind: object, ts: int, payload: Mapping[str, Any], seq: object
+    ) -> None:
+        if kind == "status":
+            self._add_event(
+                root, "status", ts, seq, {"replaydeck.status.label": str(payload.get("label", ""))}
+            )
+        elif kind == "error":
+            message = str(payload.get("message", ""))
+            code = payload.get("code")
+            attributes: dict[str, AttributeValue] = {
+                "exception.type": str(code) if code is not None else "error",
+                "exception.message": message,
+            }
+            self._add_event(root, "exception", ts, seq, attributes)
+            root.status = Status(StatusCode.ERROR, message)
+        else:
+            # Free-form and control events keep their payload, so nothing is lost in Jaeger.
+            self._add_event(root, str(kind), ts, seq, {"replaydeck.data": self._json(payload)})
+
+    def _on_final(self, ts: int, payload: Mapping[str, Any]) -> list[ReadableSpan]:
+        root = self._root
+        assert root is not None
+        usage = payload.get("usage")
+        if isinstance(usage, Mapping):
+            for attribute, names in (
+                (gen_ai.GEN_AI_USAGE_INPUT_TOKENS, ("input_tokens", "prompt_tokens")),
+                (gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, ("output_tokens", "completion_tokens")),
+            ):
+                value = next((usage[n] for n in names if isinstance(usage.get(n), int)), None)
+                if value is not None:
+                    root.attributes[attribute] = value
+        root.end_ns = max(root.end_ns, ts)
+        return self.finish(Outcome.COMPLETE)
+
+    def _close_root(self, outcome: Outcome) -> ReadableSpan:
+        root = self._root
+        assert root is not None
+        root.attributes["replaydeck.outcome"] = outcome.value
+        root.attributes["replaydeck.event_count"] = self._events
+        self.done = True
+        parent_id = self.info.origin.parent_span_id
+        parent = (
+            SpanContext(self.info.origin.trace_id, parent_id, is_remote=True, trace_flags=_SAMPLED)
+            if parent_id
+            else None
+        )
+        return self._close(root, parent=parent)
+
+    # -- tools ----------------------------------------------------------------------------
+
+    def _on_tool_call(self, span_id: int, ts: int, payload: Mapping[str, Any], seq: object) -> None:
+        if span_id in self._tools or span_id in self._closed:
+            span_id = derive_span_id(self.info.origin.trace_id, "tool-duplicate", str(seq))
+        name = str(payload.get("name", ""))
+        self._tools[span_id] = _Building(
+            span_id=span_id,
+            name=f"execute_tool {name}",
+            start_ns=ts,
+            end_ns=ts,
+            attributes={
+                gen_ai.GEN_AI_OPERATION_NAME: "execute_tool",
+                gen_ai.GEN_AI_TOOL_NAME: name,
+                gen_ai.GEN_AI_TOOL_CALL_ID: str(payload.get("call_id", "")),
+                gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS: self._json(payload.get("args")),
+                "replaydeck.replay.path": self.info.replay_path,
+            },
+        )
+        self._add_event(self._tools[span_id], TOOL_CALL, ts, seq, {})
+
+    def _on_tool_result(
+        self, span_id: int, ts: int, payload: Mapping[str, Any], seq: object
+    ) -> ReadableSpan:
+        tool = self._tools.pop(span_id, None)
+        if tool is None:
+            # A result without its call: a zero-length span, so the result is still visible.
+            if span_id in self._closed:
+                span_id = derive_span_id(self.info.origin.trace_id, "tool-orphan", str(seq))
+            self._on_tool_call(span_id, ts, payload, seq)
+            tool = self._tools.pop(span_id)
+            tool.attributes["replaydeck.tool.unmatched"] = True
+        tool.end_ns = max(tool.start_ns, ts)
+        tool.attributes[gen_ai.GEN_AI_TOOL_CALL_RESULT] = self._json(payload.get("result"))
+        self._add_event(tool, TOOL_RESULT, ts, seq, {})
+        if payload.get("is_error") is True:
+            tool.status = Status(StatusCode.ERROR, "the tool reported an error (is_error)")
+            tool.attributes["error.type"] = "tool_error"
+        return self._close(tool)
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _on_delta(
+        self, ref: SpanRef, span_id: int, ts: int, payload: Mapping[str, Any], seq: object
+    ) -> None:
+        message = self._message
+        if message is None or message.span_id != span_id:
+            if span_id in self._closed:
+                span_id = derive_span_id(self.info.origin.trace_id, "message-resumed", str(seq))
+            label = ref.key if ref.key is not None else f"#{ref.index}"
+            message = self._message = _Building(
+                span_id=span_id,
+                name=f"message {label}",
+                start_ns=self._previous_ns if self._previous_ns is not None else ts,
+                end_ns=ts,
+                attributes={
+                    "replaydeck.message.index": ref.index,
+                    "replaydeck.replay.path": self.info.replay_path,
+                },
+                anchor_ns=self._previous_ns,
+            )
+            if ref.key is not None:
+                message.attributes["replaydeck.message.id"] = ref.key
+        text = str(payload.get("text", ""))
+        message.chunk_ns.append(ts)
+        message.chars += len(text)
+        message.end_ns = max(message.end_ns, ts)
+        self._add_event(message, DELTA, ts, seq, {"replaydeck.delta.text": text})
+
+    def _close_message(self) -> ReadableSpan:
+        message = self._message
+        assert message is not None
+        self._message = None
+        message.attributes.update(
+            chunk_telemetry(message.chunk_ns, message.chars, message.anchor_ns)
+        )
+        return self._close(message)
+
+    # -- shared ---------------------------------------------------------------------------
+
+    def _add_event(
+        self,
+        span: _Building,
+        name: str,
+        ts: int,
+        seq: object,
+        attributes: dict[str, AttributeValue],
+    ) -> None:
+        if len(span.events) >= self._max_events:
+            # A long answer can stream thousands of deltas; telemetry still counts them all.
+            span.dropped_events += 1
+            return
+        if isinstance(seq, int):
+            attributes["replaydeck.seq"] = seq
+        span.events.append(Event(name, attributes, timestamp=ts))
+
+    def _close(self, span: _Building, *, parent: SpanContext | None = None) -> ReadableSpan:
+        self._closed.add(span.span_id)
+        trace_id = self.info.origin.trace_id
+        if span is not self._root:
+            parent = SpanContext(
+                trace_id, self.assigner.root_span_id, is_remote=False, trace_flags=_SAMPLED
+            )
+        if span.dropped_events:
+            span.attributes["replaydeck.dropped_events"] = span.dropped_events
+        return ReadableSpan(
+            name=span.name,
+            context=SpanContext(trace_id, span.span_id, is_remote=False, trace_flags=_SAMPLED),
+            parent=parent,
+            resource=self._resource,
+            attributes=span.attributes,
+            events=tuple(span.events),
+            status=span.status,
+            start_time=span.start_ns,
+            end_time=max(span.end_ns, span.start_ns),
+            instrumentation_scope=SCOPE,
+        )
+
+    def _json(self, value: object) -> str:
+        text = orjson.dumps(value, default=str).decode()
+        if len(text) > self._max_chars:
+            return text[: self._max_chars] + "…"
+        return text
