@@ -1,0 +1,130 @@
+"""The replay viewer page: one HTML shell, a script and a stylesheet, no build step.
+
+The page holds no session data. It reads everything from a base path (`{base}/events`,
+`{base}/replay`, and the session JSON), so the same shell serves a share link
+(`/r/{token}`) and a key holder (`/sessions/{id}` over `/v1/sessions/{id}`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from functools import cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+STATIC_DIR = Path(__file__).parent / "static"
+ASSET_PREFIX = "/viewer"
+
+# Only these files are served: a fixed allow-list rather than a directory mount, so no
+# path from a request ever reaches the file system.
+ASSETS: dict[str, str] = {
+    "viewer.js": "text/javascript; charset=utf-8",
+    "viewer.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+
+Mode = Literal["share", "key"]
+
+# The page runs untrusted event data through textContent only; the policy is a second
+# wall: no inline script, no third-party origin, nothing but same-origin fetches.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+VIEWER_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+@cache
+def _asset_version(name: str) -> str:
+    # A content hash in the asset URL lets browsers cache assets for long without ever
+    # running a stale script against a newer page.
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+
+
+def asset_url(name: str, *, root_path: str = "") -> str:
+    return f"{root_path}{ASSET_PREFIX}/{name}?v={_asset_version(name)}"
+
+
+def render_viewer(
+    base: str,
+    *,
+    session_url: str | None = None,
+    mode: Mode = "share",
+    root_path: str = "",
+) -> str:
+    """The viewer's HTML for the session behind `base`.
+
+    `session_url` defaults to `{base}/session` (share links); a key holder's session
+    JSON lives at `base` itself. In `key` mode the page asks for an API key when the
+    API answers 401 and sends it as a bearer token.
+    """
+    shell = (STATIC_DIR / "viewer.html").read_text(encoding="utf-8")
+    values = {
+        "base": base,
+        "session_url": session_url if session_url is not None else f"{base}/session",
+        "mode": mode,
+        "css": asset_url("viewer.css", root_path=root_path),
+        "js": asset_url("viewer.js", root_path=root_path),
+        "icon": asset_url("favicon.svg", root_path=root_path),
+    }
+    for key, value in values.items():
+        shell = shell.replace("{{" + key + "}}", html.escape(value, quote=True))
+    return shell
+
+
+def viewer_response(
+    base: str,
+    *,
+    session_url: str | None = None,
+    mode: Mode = "share",
+    root_path: str = "",
+) -> HTMLResponse:
+    """The viewer page with its security headers (CSP, no referrer, no caching)."""
+    page = render_viewer(base, session_url=session_url, mode=mode, root_path=root_path)
+    return HTMLResponse(page, headers=VIEWER_HEADERS)
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/sessions/{session_id}", response_class=HTMLResponse)
+async def session_viewer(session_id: str, request: Request) -> HTMLResponse:
+    # The page itself carries nothing secret, so it is served to anyone; every read
+    # behind it goes through the /v1 API and its key check.
+    root_path = str(request.scope.get("root_path", ""))
+    base = f"{root_path}/v1/sessions/{quote(session_id, safe='')}"
+    return viewer_response(base, session_url=base, mode="key", root_path=root_path)
+
+
+@router.get(ASSET_PREFIX + "/{name}")
+async def viewer_asset(name: str) -> Response:
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        return Response(status_code=404)
+    return FileResponse(
+        STATIC_DIR / name,
+        media_type=media_type,
+        headers={
+            "Cache-Control": "public, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

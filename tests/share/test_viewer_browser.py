@@ -1,0 +1,84 @@
+"""The replay viewer in real headless Chromium against a real uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 15_000
+
+
+def open_viewer(page: Any, url: str, query: str = "") -> None:
+    page.goto(url + query)
+    page.wait_for_selector("body:not([data-state=loading])", timeout=TIMEOUT_MS)
+
+
+def play_at_max(page: Any) -> None:
+    page.click("[data-speed=max]")
+    page.click("#play")
+    page.wait_for_selector("body[data-state=ended]", timeout=TIMEOUT_MS)
+
+
+def test_plays_to_the_final_text_and_tool_card(page: Any, viewer_url: str, artifacts: Path) -> None:
+    open_viewer(page, viewer_url)
+    play_at_max(page)
+
+    text = page.text_content(".message .text")
+    assert text == "Browsers reconnect <img src=x onerror=alert(1)> with Last-Event-ID."
+    assert page.locator("#transcript img").count() == 0
+    card = page.locator(".tool", has_text="web.search")
+    assert "done" in card.locator(".tool-state").text_content()
+    card.locator("summary").click()
+    assert '"q": "sse reconnect"' in card.locator(".tool-body").text_content()
+    assert '"hits": 3' in card.locator(".tool-result").text_content()
+    assert page.locator(".tool.failed", has_text="calc").count() == 1
+    assert page.text_content(".error p") == "The calculator failed."
+    assert "output tokens: 48" in page.text_content(".final")
+    page.screenshot(path=str(artifacts / "viewer-desktop.png"), full_page=True)
+
+
+def test_seek_renders_up_to_seq_then_continues(page: Any, viewer_url: str) -> None:
+    open_viewer(page, viewer_url)
+    page.eval_on_selector(
+        "#scrub", "(el) => { el.value = '4'; el.dispatchEvent(new Event('change')); }"
+    )
+    page.wait_for_selector("body[data-position='4'][data-state=paused]", timeout=TIMEOUT_MS)
+    assert page.text_content(".message .text") == "Browsers reconnect "
+    assert page.locator(".tool").count() == 1
+    assert page.url.endswith("?at=4")
+    assert '"seq": 4' in page.text_content("#raw")
+
+    play_at_max(page)
+    assert page.text_content(".message .text").endswith("with Last-Event-ID.")
+    assert page.locator("#event-list li").count() == 10
+
+
+def test_deep_link_opens_at_a_moment(page: Any, viewer_url: str) -> None:
+    open_viewer(page, viewer_url, "?at=3")
+    page.wait_for_selector("body[data-position='3']", timeout=TIMEOUT_MS)
+    assert page.locator(".message").count() == 0
+    assert "done" in page.text_content(".tool .tool-state")
+    assert page.text_content("#raw-title") == "Event #3 · tool.result"
+
+
+def test_phone_width_has_no_horizontal_scroll(
+    browser: Any, viewer_url: str, artifacts: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
+    try:
+        phone = context.new_page()
+        open_viewer(phone, viewer_url)
+        play_at_max(phone)
+        for card in phone.locator(".tool summary").all():
+            card.click()
+        overflow = phone.evaluate(
+            "() => document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
+        )
+        phone.screenshot(path=str(artifacts / "viewer-phone.png"), full_page=True)
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px at 375px"
+    finally:
+        context.close()
