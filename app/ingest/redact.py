@@ -21,10 +21,14 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import orjson
+
+from app.events import NewEvent
 
 REDACTED = "[REDACTED]"
 
@@ -197,6 +201,22 @@ def redact(value: Any, rules: RedactionRules) -> tuple[Any, int]:
             total += count
         return items, total
     return value, 0
+
+
+def redact_event(event: NewEvent, rules: RedactionRules) -> tuple[NewEvent, int]:
+    """The event with its data redacted (and re-serialized), and the count."""
+    data, count = redact(event.data, rules)
+    if count == 0:
+        return event, 0
+    return replace(event, data=data, data_json=orjson.dumps(data)), count
+
+
+def redact_events(
+    events: Sequence[NewEvent], rules: RedactionRules
+) -> tuple[list[NewEvent], list[int]]:
+    """Redacted events and, per event, how many values were replaced."""
+    pairs = [redact_event(event, rules) for event in events]
+    return [event for event, _ in pairs], [count for _, count in pairs]
 
 
 def _is_secret_pair(value: list[Any] | tuple[Any, ...], rules: RedactionRules) -> bool:

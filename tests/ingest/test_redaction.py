@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from app.events import validate_event
 from app.ingest.redact import (
     REDACTED,
     RedactionRules,
@@ -13,6 +14,8 @@ from app.ingest.redact import (
     build_rules,
     load_rules,
     redact,
+    redact_event,
+    redact_events,
 )
 
 RULES = RedactionRules()
@@ -138,3 +141,25 @@ def test_bad_rules_files_say_what_to_fix(tmp_path: Path, content: str, message: 
 def test_a_missing_rules_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="cannot be read"):
         load_rules(rules_file=tmp_path / "nope.toml")
+
+
+def test_redact_event_rewrites_data_and_its_serialized_form() -> None:
+    event = validate_event(
+        {"type": "tool.call", "data": {"name": "http", "args": {"token": "t"}, "call_id": "c"}},
+        max_bytes=10_000,
+    )
+    redacted, count = redact_event(event, RULES)
+    assert count == 1
+    assert redacted.data["args"] == {"token": REDACTED}
+    assert json.loads(redacted.data_json) == redacted.data
+    assert (redacted.type, redacted.id, redacted.ts_us) == (event.type, event.id, event.ts_us)
+
+
+def test_redact_events_counts_per_event_and_keeps_clean_events_as_they_are() -> None:
+    clean = validate_event({"type": "status", "data": {"label": "ok"}}, max_bytes=10_000)
+    dirty = validate_event(
+        {"type": "message.delta", "data": {"text": f"{OPENAI_KEY} {AWS_KEY}"}}, max_bytes=10_000
+    )
+    events, counts = redact_events([clean, dirty], RULES)
+    assert events[0] is clean
+    assert counts == [0, 2]

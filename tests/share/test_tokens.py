@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.share.masking import install_log_filter, mask_share_path
 from app.share.tokens import ShareClaims, TokenInvalid, sign, verify
 
 KEY = b"k" * 32
@@ -116,3 +119,36 @@ def test_any_single_character_change_is_refused(
         return
     with pytest.raises(TokenInvalid):
         verify(tampered, KEY, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/r/abc.def", "/r/[token]"),
+        ("/r/abc.def/events?after=3", "/r/[token]/events?after=3"),
+        ('1.2.3.4 - "GET /r/a_b-c.d HTTP/1.1" 200', '1.2.3.4 - "GET /r/[token] HTTP/1.1" 200'),
+        ("see https://x.example/r/abc.def now", "see https://x.example/r/[token] now"),
+        ("/v1/sessions/r/events", "/v1/sessions/r/events"),
+        ("/healthz", "/healthz"),
+    ],
+)
+def test_mask_share_path(text: str, expected: str) -> None:
+    assert mask_share_path(text) == expected
+
+
+def test_log_filter_masks_lazy_arguments() -> None:
+    token = sign(claims(), KEY)
+    logger = logging.getLogger("test.share.masking")
+    logger.propagate = False
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        install_log_filter(("test.share.masking",))
+        install_log_filter(("test.share.masking",))
+        assert len(logger.filters) == 1
+        logger.warning('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", f"/r/{token}", "1.1", 200)
+    finally:
+        logger.removeHandler(handler)
+    assert token not in stream.getvalue()
+    assert '"GET /r/[token] HTTP/1.1" 200' in stream.getvalue()
