@@ -1,0 +1,116 @@
+"""The `replaydeck` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from app.config import Settings
+
+log = logging.getLogger("replaydeck")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment plus command-line options, or a clean exit."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        messages = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in e.errors()
+        )
+        raise click.ClickException(messages) from None
+
+
+def database_option(function: Any) -> Any:
+    return click.option(
+        "--database-url",
+        metavar="URL",
+        help="Database URL (env REPLAYDECK_DATABASE_URL). Default: "
+        "sqlite+aiosqlite:///./data/replaydeck.db",
+    )(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """replaydeck: record, trace, tail and replay the event streams of LLM apps."""
+
+
+@main.command()
+@click.option("--host", help="Interface to bind (env REPLAYDECK_HOST). Default: 127.0.0.1")
+@click.option("--port", type=int, help="Port to listen on (env REPLAYDECK_PORT). Default: 8000")
+@database_option
+@click.option(
+    "--insecure",
+    is_flag=True,
+    default=None,
+    help="Allow a non-loopback bind with no API keys (the API is then open to anyone).",
+)
+@click.option(
+    "--demo", is_flag=True, help="Record the demo session first if the database is empty."
+)
+def serve(
+    host: str | None, port: int | None, database_url: str | None, insecure: bool | None, demo: bool
+) -> None:
+    """Apply migrations and serve the API, live tails and replays."""
+    import uvicorn
+
+    from app.main import create_app
+    from app.serve import check_bind, prepare
+
+    settings = load_settings(host=host, port=port, database_url=database_url, insecure=insecure)
+    check_bind(settings)
+    demo_id = asyncio.run(prepare(settings, demo=demo))
+    base = f"http://{settings.host}:{settings.port}"
+    click.echo(f"replaydeck on {base}  (database: {settings.database_url})")
+    if demo_id is not None:
+        click.echo(f"  follow live:  curl -N {base}/v1/sessions/{demo_id}/stream")
+        click.echo(f"  replay:       curl -N '{base}/v1/sessions/{demo_id}/replay?speed=1'")
+        click.echo(f"  events:       {base}/v1/sessions/{demo_id}/events")
+    click.echo(f"  API docs:     {base}/docs")
+    uvicorn.run(
+        create_app(settings.model_copy(update={"migrate_on_start": False})),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=3,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@database_option
+def db_upgrade(database_url: str | None) -> None:
+    """Apply all pending migrations."""
+    from app.serve import migrate
+
+    settings = load_settings(database_url=database_url)
+    asyncio.run(migrate(settings))
+    click.echo(f"Database at {settings.database_url} is up to date.")
+
+
+@main.command()
+@database_option
+@click.option("--session", "session_id", default="demo", show_default=True, help="Session id.")
+def demo(database_url: str | None, session_id: str) -> None:
+    """Record the demo session (an agent answering with a web search)."""
+    from app.serve import record_demo_session
+
+    settings = load_settings(database_url=database_url)
+    last_seq = asyncio.run(record_demo_session(settings, session_id))
+    click.echo(f"Recorded session {session_id!r} with {last_seq} events.")
+
+
+def run() -> None:
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,76 @@
+"""The one Settings class. Nothing else in replaydeck reads the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/replaydeck.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REPLAYDECK_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Apply pending migrations when the app starts (turn off when several
+    # replicas start at once and a deploy step runs `replaydeck db upgrade`).
+    migrate_on_start: bool = True
+    # Without keys the API is open; that is only allowed on a loopback bind.
+    insecure: bool = False
+
+    # SQLite durability: NORMAL survives a process crash (kill -9) but may lose
+    # the last transactions on power loss; FULL survives power loss too.
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
+    sqlite_busy_timeout_ms: int = 10_000
+
+    # Ingest limits. Every refusal is a 413 or 422 problem+json.
+    max_event_bytes: int = 256 * 1024
+    max_request_bytes: int = 8 * 1024 * 1024
+    max_batch_events: int = 10_000
+
+    # Streaming. Times are in seconds.
+    heartbeat_interval: float = Field(default=15.0, gt=0)
+    send_timeout: float = Field(default=10.0, gt=0)
+    sse_retry_ms: int = 3000
+    read_page_size: int = Field(default=500, ge=1)
+    max_list_limit: int = 1000
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file when the store is SQLite on disk, else None."""
+        prefix = "sqlite+aiosqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        path = self.database_url[len(prefix) :].split("?", 1)[0]
+        if not path or path == ":memory:":
+            return None
+        return Path(path)
+
+    @property
+    def data_dir(self) -> Path:
+        path = self.sqlite_path
+        return path.parent if path is not None else Path("./data")
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @model_validator(mode="after")
+    def _check_dialect(self) -> Settings:
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                f"REPLAYDECK_DATABASE_URL {self.database_url!r} is not supported: use "
+                "sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user@host/db."
+            )
+        return self

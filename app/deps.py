@@ -1,0 +1,52 @@
+"""Request dependencies as Annotated aliases, so route signatures read like prose."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.config import Settings
+from app.ingest.service import Ingest
+from app.live.hub import Hub
+from app.replay.clock import Clock
+from app.sse import StreamCounter
+from app.store.base import EventStore
+
+
+def _store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.store
+    return store
+
+
+def _hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _ingest(request: Request) -> Ingest:
+    ingest: Ingest = request.app.state.ingest
+    return ingest
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def _streams(request: Request) -> StreamCounter:
+    streams: StreamCounter = request.app.state.streams
+    return streams
+
+
+StoreDep = Annotated[EventStore, Depends(_store)]
+HubDep = Annotated[Hub, Depends(_hub)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+IngestDep = Annotated[Ingest, Depends(_ingest)]
+ClockDep = Annotated[Clock, Depends(_clock)]
+StreamsDep = Annotated[StreamCounter, Depends(_streams)]

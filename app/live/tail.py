@@ -1,0 +1,39 @@
+"""The live tail: catch up from the log, then follow the hub's watermark."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from app.live.hub import Hub, Wake
+from app.sse import HEARTBEAT, encode_event
+from app.store.base import EventStore
+
+
+async def tail_frames(
+    store: EventStore, hub: Hub, session_id: str, *, after: int, page_size: int
+) -> AsyncIterator[bytes]:
+    """SSE frames of every event after `after`, through `final`.
+
+    Registering with the hub before the first read means a commit that lands
+    between our read and our wait still moves the watermark we wait on.
+    """
+    with hub.subscribe(session_id) as subscription:
+        cursor = after
+        while True:
+            events = await store.read(session_id, after=cursor, limit=page_size)
+            if events:
+                # One write per page: a subscriber that is behind gets its
+                # backlog coalesced instead of one send per event.
+                yield b"".join(encode_event(e.seq, e.type, e.envelope) for e in events)
+                cursor = events[-1].seq
+                if events[-1].type == "final":
+                    return
+                if len(events) == page_size:
+                    continue
+            while True:
+                wake = await subscription.wait(cursor)
+                if wake is Wake.GONE:
+                    return
+                if wake is Wake.NEW_EVENTS:
+                    break
+                yield HEARTBEAT

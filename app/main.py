@@ -1,0 +1,63 @@
+"""create_app(settings): build the app; the lifespan opens and closes resources."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from app import health, problems
+from app.config import Settings
+from app.ingest import routes as ingest_routes
+from app.ingest.service import Ingest
+from app.live import routes as live_routes
+from app.live.hub import Hub
+from app.replay import routes as replay_routes
+from app.replay.clock import LoopClock
+from app.sessions import routes as session_routes
+from app.sse import StreamCounter
+from app.store.engine import make_engine
+from app.store.migrate import upgrade
+from app.store.sql import SqlEventStore
+
+log = logging.getLogger("replaydeck")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        if settings.migrate_on_start:
+            await upgrade(engine)
+        store = SqlEventStore(engine)
+        hub = Hub()
+        app.state.store = store
+        app.state.hub = hub
+        app.state.ingest = Ingest(store=store, hub=hub, settings=settings)
+        heartbeats = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_interval))
+        try:
+            yield
+        finally:
+            heartbeats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeats
+            await store.close()
+
+    app = FastAPI(
+        title="replaydeck",
+        version="0.1.0",
+        summary="A flight recorder for streaming LLM apps.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = LoopClock()
+    app.state.streams = StreamCounter()
+    problems.install(app)
+    for module in (health, session_routes, ingest_routes, live_routes, replay_routes):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,99 @@
+"""Request and response bodies of the sessions API (also the OpenAPI schema)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.errors import InvalidParameter
+from app.events import format_ts
+from app.store.base import SessionRecord
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def check_session_id(session_id: str) -> str:
+    if not SESSION_ID.match(session_id):
+        raise InvalidParameter(
+            f"{session_id[:40]!r} is not a valid session id: use 1 to 128 letters, digits, "
+            "'.', '_', ':' or '-', starting with a letter or digit."
+        )
+    return session_id
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, description="Leave out to get a generated id.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionLinks(BaseModel):
+    self: str
+    events: str
+    stream: str
+    replay: str
+
+
+class SessionOut(BaseModel):
+    id: str
+    status: Literal["open", "complete"]
+    created_at: str
+    metadata: dict[str, Any]
+    last_seq: int
+    event_count: int
+    first_ts: str | None
+    last_ts: str | None
+    duration_ms: float
+    trace_id: str | None
+    links: SessionLinks
+
+    @classmethod
+    def of(cls, record: SessionRecord) -> SessionOut:
+        base = f"/v1/sessions/{record.id}"
+        return cls(
+            id=record.id,
+            status=record.status,
+            created_at=format_ts(record.created_at_us),
+            metadata=record.metadata,
+            last_seq=record.last_seq,
+            event_count=record.last_seq,
+            first_ts=None if record.first_ts_us is None else format_ts(record.first_ts_us),
+            last_ts=None if record.last_ts_us is None else format_ts(record.last_ts_us),
+            duration_ms=record.duration_ms,
+            trace_id=record.trace_id,
+            links=SessionLinks(
+                self=base,
+                events=f"{base}/events",
+                stream=f"{base}/stream",
+                replay=f"{base}/replay",
+            ),
+        )
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
+
+
+class AppendOut(BaseModel):
+    seqs: list[int] = Field(description="One seq per event sent, in order.")
+    last_seq: int
+
+
+class Envelope(BaseModel):
+    """A stored event as the API returns and streams it."""
+
+    seq: int
+    id: str
+    type: str
+    ts: str
+    offset_ms: float
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    events: list[Envelope]
+    next_after: int | None = Field(description="Pass as ?after= for the next page.")

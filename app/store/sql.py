@@ -1,0 +1,346 @@
+"""The log on SQLAlchemy Core: SQLite (default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.errors import (
+    InvalidParameter,
+    SeqConflict,
+    SessionClosed,
+    SessionExists,
+    SessionNotFound,
+    StoreUnavailable,
+)
+from app.events import NewEvent, build_envelope
+from app.store.base import AppendResult, SessionPage, SessionRecord, SessionStatus, StoredEvent
+from app.store.tables import events, sessions, shares
+
+# SQLite allows 32766 bound parameters; stay far below for IN (...) lookups.
+_ID_CHUNK = 500
+_EVENT_COLUMNS = (events.c.seq, events.c.id, events.c.type, events.c.ts_us, events.c.envelope)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def new_event_id() -> str:
+    return "ev_" + secrets.token_hex(8)
+
+
+def _session(row: sa.Row[Any]) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        created_at_us=row.created_at_us,
+        metadata=row.metadata,
+        status=row.status,
+        last_seq=row.last_seq,
+        first_ts_us=row.first_ts_us,
+        last_ts_us=row.last_ts_us,
+        final_seq=row.final_seq,
+        trace_id=row.trace_id,
+        traceparent=row.traceparent,
+    )
+
+
+def _encode_cursor(created_at_us: int, session_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([created_at_us, session_id])).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        created_at_us, session_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(created_at_us, int) or not isinstance(session_id, str):
+            raise TypeError
+    except (ValueError, TypeError):
+        raise InvalidParameter(
+            f"The cursor {cursor[:40]!r} is not one replaydeck gave out; pass the "
+            "'next_cursor' of the previous page unchanged, or omit it to start over."
+        ) from None
+    return created_at_us, session_id
+
+
+class SqlEventStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time anyway; queueing writers here instead
+        # of on the file lock keeps the thread pool free for readers.
+        self._write_lock = asyncio.Lock() if self._sqlite else None
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.connect() as connection:
+                yield connection
+        except (OperationalError, InterfaceError) as e:
+            raise StoreUnavailable() from e
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            if self._write_lock is not None:
+                async with self._write_lock, self.engine.connect() as connection:
+                    connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
+                    async with connection.begin():
+                        yield connection
+            else:
+                async with self.engine.begin() as connection:
+                    yield connection
+        except (OperationalError, InterfaceError) as e:
+            raise StoreUnavailable() from e
+        except DBAPIError as e:
+            if e.connection_invalidated:
+                raise StoreUnavailable() from e
+            raise
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (sqlite.insert if self._sqlite else postgresql.insert)(table)
+
+    async def create_session(
+        self,
+        session_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        trace_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> SessionRecord:
+        record = SessionRecord(
+            id=session_id,
+            created_at_us=now_us(),
+            metadata=metadata or {},
+            status="open",
+            last_seq=0,
+            trace_id=trace_id,
+            traceparent=traceparent,
+        )
+        try:
+            async with self._writing() as connection:
+                await connection.execute(
+                    sessions.insert().values(
+                        id=record.id,
+                        created_at_us=record.created_at_us,
+                        metadata=record.metadata,
+                        status=record.status,
+                        last_seq=0,
+                        trace_id=trace_id,
+                        traceparent=traceparent,
+                    )
+                )
+        except IntegrityError:
+            raise SessionExists(session_id) from None
+        return record
+
+    async def get_session(self, session_id: str) -> SessionRecord:
+        async with self._reading() as connection:
+            row = (
+                await connection.execute(sa.select(sessions).where(sessions.c.id == session_id))
+            ).first()
+        if row is None:
+            raise SessionNotFound(session_id)
+        return _session(row)
+
+    async def list_sessions(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        metadata: dict[str, str] | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> SessionPage:
+        query = sa.select(sessions).order_by(sessions.c.created_at_us.desc(), sessions.c.id.desc())
+        if status is not None:
+            query = query.where(sessions.c.status == status)
+        for key, value in (metadata or {}).items():
+            query = query.where(sessions.c.metadata[key].as_string() == value)
+        if cursor is not None:
+            created_at_us, session_id = _decode_cursor(cursor)
+            query = query.where(
+                sa.tuple_(sessions.c.created_at_us, sessions.c.id)
+                < sa.tuple_(sa.literal(created_at_us), sa.literal(session_id))
+            )
+        async with self._reading() as connection:
+            rows = (await connection.execute(query.limit(limit + 1))).all()
+        records = [_session(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = records[-1]
+            next_cursor = _encode_cursor(last.created_at_us, last.id)
+        return SessionPage(records, next_cursor)
+
+    async def delete_session(self, session_id: str) -> None:
+        async with self._writing() as connection:
+            await connection.execute(events.delete().where(events.c.session_id == session_id))
+            await connection.execute(shares.delete().where(shares.c.session_id == session_id))
+            result = await connection.execute(sessions.delete().where(sessions.c.id == session_id))
+            if result.rowcount == 0:
+                raise SessionNotFound(session_id)
+
+    async def append(
+        self,
+        session_id: str,
+        events_in: Sequence[NewEvent],
+        *,
+        expected_seq: int | None = None,
+    ) -> AppendResult:
+        received_us = now_us()
+        async with self._writing() as connection:
+            created = await self._ensure_session(connection, session_id, received_us)
+            row = (
+                await connection.execute(
+                    sa.select(sessions).where(sessions.c.id == session_id).with_for_update()
+                )
+            ).one()
+            session = _session(row)
+            if expected_seq is not None and expected_seq != session.last_seq:
+                raise SeqConflict(session_id, expected_seq, session.last_seq)
+            known = await self._known_ids(connection, session_id, events_in)
+            result = self._assign(session, events_in, known, received_us)
+            if result.appended:
+                await connection.execute(
+                    events.insert(),
+                    [
+                        {
+                            "session_id": session_id,
+                            "seq": e.seq,
+                            "id": e.id,
+                            "type": e.type,
+                            "ts_us": e.ts_us,
+                            "envelope": e.envelope,
+                        }
+                        for e in result.appended
+                    ],
+                )
+                after = result.session
+                await connection.execute(
+                    sessions.update()
+                    .where(sessions.c.id == session_id)
+                    .values(
+                        last_seq=after.last_seq,
+                        first_ts_us=after.first_ts_us,
+                        last_ts_us=after.last_ts_us,
+                        status=after.status,
+                        final_seq=after.final_seq,
+                    )
+                )
+        if created:
+            return AppendResult(result.session, result.seqs, result.appended, created=True)
+        return result
+
+    async def _ensure_session(
+        self, connection: AsyncConnection, session_id: str, received_us: int
+    ) -> bool:
+        statement = (
+            self._insert(sessions)
+            .values(
+                id=session_id,
+                created_at_us=received_us,
+                metadata={},
+                status="open",
+                last_seq=0,
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        result = await connection.execute(statement)
+        return bool(result.rowcount)
+
+    async def _known_ids(
+        self, connection: AsyncConnection, session_id: str, events_in: Sequence[NewEvent]
+    ) -> dict[str, int]:
+        ids = list({e.id for e in events_in if e.id is not None})
+        known: dict[str, int] = {}
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            rows = await connection.execute(
+                sa.select(events.c.id, events.c.seq).where(
+                    events.c.session_id == session_id, events.c.id.in_(chunk)
+                )
+            )
+            known.update({row.id: row.seq for row in rows})
+        return known
+
+    @staticmethod
+    def _assign(
+        session: SessionRecord,
+        events_in: Sequence[NewEvent],
+        known: dict[str, int],
+        received_us: int,
+    ) -> AppendResult:
+        """Give new events their seqs and envelopes; pure, so it is easy to trust."""
+        seq = session.last_seq
+        first_ts_us = session.first_ts_us
+        last_ts_us = session.last_ts_us
+        status = session.status
+        final_seq = session.final_seq
+        seen = dict(known)
+        seqs: list[int] = []
+        appended: list[StoredEvent] = []
+        for event in events_in:
+            if event.id is not None and event.id in seen:
+                seqs.append(seen[event.id])
+                continue
+            if status == "complete":
+                assert final_seq is not None
+                raise SessionClosed(session.id, final_seq)
+            seq += 1
+            ts_us = event.ts_us if event.ts_us is not None else received_us
+            if first_ts_us is None:
+                first_ts_us = ts_us
+            last_ts_us = ts_us if last_ts_us is None else max(last_ts_us, ts_us)
+            event_id = event.id if event.id is not None else new_event_id()
+            seen[event_id] = seq
+            envelope = build_envelope(
+                seq=seq, event_id=event_id, event=event, ts_us=ts_us, first_ts_us=first_ts_us
+            )
+            appended.append(StoredEvent(seq, event_id, event.type, ts_us, envelope))
+            seqs.append(seq)
+            if event.type == "final":
+                status = "complete"
+                final_seq = seq
+        after = SessionRecord(
+            id=session.id,
+            created_at_us=session.created_at_us,
+            metadata=session.metadata,
+            status=status,
+            last_seq=seq,
+            first_ts_us=first_ts_us,
+            last_ts_us=last_ts_us,
+            final_seq=final_seq,
+            trace_id=session.trace_id,
+            traceparent=session.traceparent,
+        )
+        return AppendResult(after, seqs, appended)
+
+    async def read(
+        self, session_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        query = (
+            sa.select(*_EVENT_COLUMNS)
+            .where(events.c.session_id == session_id, events.c.seq > after)
+            .order_by(events.c.seq)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        async with self._reading() as connection:
+            rows = (await connection.execute(query)).all()
+        return [StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4])) for row in rows]
+
+    async def ping(self) -> None:
+        async with self._reading() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
