@@ -18,6 +18,7 @@ from app.live.hub import Hub
 from app.replay import routes as replay_routes
 from app.replay.clock import LoopClock
 from app.sessions import routes as session_routes
+from app.share import viewer
 from app.sse import StreamCounter
 from app.store.engine import make_engine
 from app.store.migrate import upgrade
@@ -60,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for module in (health, session_routes, ingest_routes, live_routes, replay_routes):
         app.include_router(module.router)
+    app.include_router(viewer.router)
     return app
