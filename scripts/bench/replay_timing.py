@@ -1,0 +1,204 @@
+"""Benchmark 5, replay timing: many concurrent replays at speed 1, how late is each event.
+
+`sessions` sessions of `events` events each, with random gaps (exponential,
+mean `gap_ms`), are replayed `replays` times at once at speed 1; the streams
+start spread over `spread_s`. The client stamps each frame's arrival. A stream's
+start is not visible from outside, so each stream is anchored at the earliest
+start its arrivals allow (min over events of arrival - offset) and an event's
+lateness is arrival - (anchor + offset): a lower bound, never negative. An event
+is early when it arrives before (request sent + offset), which no correct
+replay can do.
+
+Baseline: baseline_replay.py, a bare asyncio server that schedules the same
+frames with `loop.call_at` at the same deadlines. Targets: p50 <= 0.5 ms,
+p99 <= 2 ms, no event early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness as h
+import loadclient as lc
+
+SIZES = {
+    "tiny": {"sessions": 4, "events": 5, "gap_ms": 20, "replays": 20, "spread_s": 0.2},
+    "default": {"sessions": 100, "events": 20, "gap_ms": 150, "replays": 1000, "spread_s": 1.0},
+}
+T0_MS = 1_795_000_000_000  # a fixed epoch-ms origin, so runs are repeatable
+
+
+@dataclass
+class Outcome:
+    p50_ms: float
+    p99_ms: float
+    early: int
+    samples: int
+    complete: bool
+    client_busy: float
+
+
+def make_sessions(p: dict[str, float]) -> dict[str, list[float]]:
+    rng = random.Random(8)
+    sessions = {}
+    for s in range(int(p["sessions"])):
+        offsets, t = [], 0.0
+        for _ in range(int(p["events"])):
+            offsets.append(round(t, 3))
+            t += rng.expovariate(1 / p["gap_ms"])
+        sessions[f"replay-{s}"] = offsets
+    return sessions
+
+
+def envelope(seq: int, offset_ms: float) -> dict[str, object]:
+    ts = datetime.fromtimestamp((T0_MS + offset_ms) / 1000, UTC).isoformat().replace("+00:00", "Z")
+    return {"seq": seq, "id": f"e{seq}", "type": "message.delta", "ts": ts,
+            "offset_ms": offset_ms, "data": {"text": "x" * 80}}  # fmt: skip
+
+
+async def measure(port: int, path_for: str, sessions: dict[str, list[float]],
+                  p: dict[str, float]) -> Outcome:  # fmt: skip
+    loop = asyncio.get_running_loop()
+    names = list(sessions)
+    n = int(p["replays"])
+    readers: list[tuple[lc.SseReader, list[float], int]] = []
+
+    async def one(i: int, due: float) -> None:
+        await asyncio.sleep(max(0.0, due - loop.time()))  # staggering the starts on purpose
+        name = names[i % len(names)]
+        _, reader = await loop.create_connection(
+            lambda: lc.SseReader(sample=False, arrivals=True), lc.HOST, port
+        )
+        assert reader.transport is not None
+        sent = lc.now_ns()
+        reader.transport.write(lc.sse_request(path_for.format(session=name)))
+        readers.append((reader, sessions[name], sent))
+        await reader.closed
+
+    meter = lc.CpuMeter()
+    start = loop.time() + 0.1
+    spread = p["spread_s"]
+    longest = max(offsets[-1] for offsets in sessions.values()) / 1000
+    complete = True
+    try:
+        async with asyncio.timeout(spread + longest * 3 + 30):
+            await asyncio.gather(*(one(i, start + i * spread / n) for i in range(n)))
+    except TimeoutError:
+        complete = False
+    client_busy = meter.busy()
+    lateness: list[float] = []
+    early = 0
+    for reader, offsets, sent in readers:
+        reader.close()
+        arrivals = reader.arrivals_ns or []
+        if len(arrivals) < len(offsets):
+            complete = False
+        pairs = [
+            ((arrived - sent) / 1e6, offset - offsets[0])
+            for arrived, offset in zip(arrivals, offsets, strict=False)
+        ]
+        anchor = min((a - o for a, o in pairs), default=0.0)
+        lateness += [a - o - anchor for a, o in pairs]
+        early += sum(1 for a, o in pairs if a < o)
+    return Outcome(
+        p50_ms=h.percentile(lateness, 50),
+        p99_ms=h.percentile(lateness, 99),
+        early=early,
+        samples=len(lateness),
+        complete=complete,
+        client_busy=client_busy,
+    )
+
+
+async def ingest(port: int, sessions: dict[str, list[float]]) -> None:
+    conn = await lc.HttpConn.open(port)
+    for name, offsets in sessions.items():
+        batch = [
+            {"type": "message.delta", "id": f"e{i + 1}", "ts": T0_MS + off,
+             "data": {"text": "x" * 80}}
+            for i, off in enumerate(offsets)
+        ]  # fmt: skip
+        status, body = await conn.request(
+            "POST", f"/v1/sessions/{name}/events", orjson.dumps(batch)
+        )
+        if status >= 300:
+            raise RuntimeError(f"ingest answered {status}: {body!r}")
+    await conn.close()
+
+
+def run_replaydeck(sessions: dict[str, list[float]], p: dict[str, float], work: Path) -> Outcome:
+    port = h.free_port()
+    env = h.replaydeck_env(work / "replay.db")
+    with h.server(h.replaydeck_server_cmd(port), port, env, log=work / "replaydeck.log"):
+
+        async def go() -> Outcome:
+            await ingest(port, sessions)
+            return await measure(port, "/v1/sessions/{session}/replay?speed=1", sessions, p)
+
+        return lc.run(go())
+
+
+def run_baseline(
+    sessions: dict[str, list[float]], p: dict[str, float], work: Path
+) -> tuple[Outcome, float]:
+    frames = {
+        name: [
+            (off, f"id: {i + 1}\nevent: message.delta\ndata: "
+                  f"{orjson.dumps(envelope(i + 1, off)).decode()}\n\n")
+            for i, off in enumerate(offsets)
+        ]
+        for name, offsets in sessions.items()
+    }  # fmt: skip
+    spec = work / "sessions.json"
+    spec.write_text(json.dumps(frames))
+    port = h.free_port()
+    cmd = [h.PYTHON, str(h.BENCH_DIR / "baseline_replay.py"), str(port), str(spec)]
+    with h.server(cmd, port, log=work / "baseline.log"):
+
+        async def go() -> tuple[Outcome, float]:
+            outcome = await measure(port, "/replay/{session}", sessions, p)
+            conn = await lc.HttpConn.open(port)
+            _, body = await conn.request("GET", "/stats")
+            server_side = h.percentile(json.loads(body), 99)
+            return outcome, server_side
+
+        return lc.run(go())
+
+
+def main() -> None:
+    size, p = h.parse_size(__doc__ or "", SIZES)
+    sessions = make_sessions(p)
+    with h.workdir("replay") as work:
+        base, base_server_p99 = run_baseline(sessions, p, work)
+        ours = run_replaydeck(sessions, p, work)
+    notes = (
+        f"{int(p['replays'])} replays, {ours.samples} events; early {ours.early}/{base.early}; "
+        f"baseline's own call_at p99 {base_server_p99:.2f} ms; client CPU {ours.client_busy:.0%}"
+    )
+    if not (ours.complete and base.complete):
+        notes += "; INCOMPLETE"
+    ok = ours.complete and ours.early == 0
+    h.report(
+        [
+            h.Row("replay timing", "lateness p50", ours.p50_ms, base.p50_ms, None,
+                  "<= 0.5 ms, none early", ok and ours.p50_ms <= 0.5, "ms", notes),
+            h.Row("replay timing", "lateness p99", ours.p99_ms, base.p99_ms, None,
+                  "<= 2 ms, none early", ok and ours.p99_ms <= 2, "ms", ""),
+        ],
+        size=size,
+        record=p["record"],
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

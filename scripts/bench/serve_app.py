@@ -1,0 +1,34 @@
+"""Run replaydeck for a benchmark: one uvicorn process on uvloop + httptools.
+
+Settings come from REPLAYDECK_* variables as usual.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from app.config import Settings
+from app.main import create_app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    settings = Settings(port=args.port)
+    uvicorn.run(
+        create_app(settings),
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        backlog=4096,
+    )
+
+
+if __name__ == "__main__":
+    main()
