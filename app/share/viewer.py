@@ -17,6 +17,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from app.errors import ReplaydeckError
+
 STATIC_DIR = Path(__file__).parent / "static"
 ASSET_PREFIX = "/viewer"
 
@@ -29,6 +31,19 @@ ASSETS: dict[str, str] = {
 }
 
 Mode = Literal["share", "key"]
+
+
+class AssetNotFound(ReplaydeckError):
+    status = 404
+    slug = "asset-not-found"
+    title = "No such viewer asset"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"The viewer has no asset {name[:60]!r}; it serves only "
+            f"{', '.join(sorted(ASSETS))}. Reload the page to get current links."
+        )
+
 
 # The page runs untrusted event data through textContent only; the policy is a second
 # wall: no inline script, no third-party origin, nothing but same-origin fetches.
@@ -119,7 +134,7 @@ async def session_viewer(session_id: str, request: Request) -> HTMLResponse:
 async def viewer_asset(name: str) -> Response:
     media_type = ASSETS.get(name)
     if media_type is None:
-        return Response(status_code=404)
+        raise AssetNotFound(name)
     return FileResponse(
         STATIC_DIR / name,
         media_type=media_type,

@@ -6,20 +6,15 @@ scripts/system-deps). Tests that need it are skipped with a reason when it is ab
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
+import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI, Query
-from fastapi.responses import StreamingResponse
 
-from app.share import viewer
+from tests.servers import RunningServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -63,113 +58,62 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-# ---------------------------------------------------------------- stub API
-# Until the core lands, a stand-in serves the three endpoints the page reads, from a
-# fixed list of envelopes, with the viewer router mounted as the real app will.
+# ---------------------------------------------------------------- the real app
 
-SESSION_ID = "demo-1"
+SESSION_ID = "weather-1"
+T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
+# A session as a user saw it: a status, a tool call and its result, typed-out text
+# (with markup that must stay text), a failing tool, a user-facing error, the final.
+SAMPLE: list[tuple[float, str, dict[str, Any]]] = [
+    (0, "status", {"label": "Thinking…"}),
+    (300, "tool.call", {"name": "web.search", "args": {"q": "sse reconnect"}, "call_id": "c1"}),
+    (1650, "tool.result", {"name": "web.search", "call_id": "c1", "result": {"hits": 3}}),
+    (1800, "message.delta", {"text": "Browsers reconnect ", "message_id": "m1"}),
+    (1850, "message.delta", {"text": "<img src=x onerror=alert(1)>", "message_id": "m1"}),
+    (1900, "message.delta", {"text": " with Last-Event-ID.", "message_id": "m1"}),
+    (2000, "tool.call", {"name": "calc", "args": {"expr": "1/0"}, "call_id": "c2"}),
+    (
+        2100,
+        "tool.result",
+        {"name": "calc", "call_id": "c2", "result": "div by zero", "is_error": True},
+    ),
+    (2200, "error", {"message": "The calculator failed.", "code": "tool_failed"}),
+    (2300, "final", {"usage": {"input_tokens": 120, "output_tokens": 48}}),
+]
+SAMPLE_TEXT = "Browsers reconnect <img src=x onerror=alert(1)> with Last-Event-ID."
 
 
 def sample_events() -> list[dict[str, Any]]:
-    rows: list[tuple[float, str, dict[str, Any]]] = [
-        (0, "status", {"label": "Thinking…"}),
-        (300, "tool.call", {"name": "web.search", "args": {"q": "sse reconnect"}, "call_id": "c1"}),
-        (1650, "tool.result", {"name": "web.search", "call_id": "c1", "result": {"hits": 3}}),
-        (1800, "message.delta", {"text": "Browsers reconnect ", "message_id": "m1"}),
-        (1850, "message.delta", {"text": "<img src=x onerror=alert(1)>", "message_id": "m1"}),
-        (1900, "message.delta", {"text": " with Last-Event-ID.", "message_id": "m1"}),
-        (2000, "tool.call", {"name": "calc", "args": {"expr": "1/0"}, "call_id": "c2"}),
-        (
-            2100,
-            "tool.result",
-            {"name": "calc", "call_id": "c2", "result": "div by zero", "is_error": True},
-        ),
-        (2200, "error", {"message": "The calculator failed.", "code": "tool_failed"}),
-        (2300, "final", {"usage": {"input_tokens": 120, "output_tokens": 48}}),
-    ]
     return [
         {
-            "seq": i,
             "id": f"e{i}",
             "type": kind,
-            "ts": "2026-11-23T10:00:00Z",
-            "offset_ms": float(offset),
             "data": data,
+            "ts": (T0 + timedelta(milliseconds=offset)).isoformat().replace("+00:00", "Z"),
         }
-        for i, (offset, kind, data) in enumerate(rows, start=1)
+        for i, (offset, kind, data) in enumerate(SAMPLE, start=1)
     ]
 
 
-def stub_app(events: list[dict[str, Any]]) -> FastAPI:
-    app = FastAPI()
-    app.include_router(viewer.router)
-    base = f"/v1/sessions/{SESSION_ID}"
-
-    @app.get(base)
-    async def session() -> dict[str, Any]:
-        return {
-            "id": SESSION_ID,
-            "status": "complete",
-            "metadata": {"title": "Weather agent"},
-            "created_at": "2026-11-23T10:00:00Z",
-            "first_ts": "2026-11-23T10:00:00Z",
-            "last_ts": "2026-11-23T10:00:02.300Z",
-            "duration_ms": 2300.0,
-            "event_count": len(events),
-            "last_seq": len(events),
-            "trace_id": "ab" * 16,
-            "jaeger_url": "http://jaeger.example/trace/" + "ab" * 16,
-        }
-
-    @app.get(base + "/events")
-    async def read(after: int = 0, limit: int = 100) -> dict[str, Any]:
-        page = [e for e in events if e["seq"] > after][:limit]
-        last = page[-1]["seq"] if page else None
-        return {"events": page, "next_after": last if last and last < len(events) else None}
-
-    @app.get(base + "/replay")
-    async def replay(start: Annotated[int, Query(alias="from")] = 1) -> StreamingResponse:
-        return StreamingResponse(replay_stream(events, start), media_type="text/event-stream")
-
-    return app
-
-
-async def replay_stream(events: list[dict[str, Any]], start: int) -> AsyncIterator[bytes]:
-    yield b"retry: 3000\n\n"
-    sent = [e for e in events if e["seq"] >= start]
-    for e in sent:
-        yield f"id: {e['seq']}\nevent: {e['type']}\ndata: {json.dumps(e)}\n\n".encode()
-    end = {"reason": "complete", "count": len(sent)}
-    yield f"event: replay.end\ndata: {json.dumps(end)}\n\n".encode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@pytest.fixture
+def seeded(server: RunningServer) -> str:
+    """The real app on uvicorn, holding SESSION_ID recorded from SAMPLE; its base URL."""
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        created = http.post(
+            "/v1/sessions",
+            json={"id": SESSION_ID, "metadata": {"title": "Weather agent", "user": "<b>ana</b>"}},
+        )
+        assert created.status_code == 201, created.text
+        appended = http.post(f"/v1/sessions/{SESSION_ID}/events", json=sample_events())
+        assert appended.status_code == 200, appended.text
+    return server.url
 
 
 @pytest.fixture
-def stub_server() -> Iterator[str]:
-    config = uvicorn.Config(
-        stub_app(sample_events()),
-        host="127.0.0.1",
-        port=free_port(),
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the stub server did not start within 10 s"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{config.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+def viewer_url(seeded: str) -> str:
+    return f"{seeded}/sessions/{SESSION_ID}"
 
 
 @pytest.fixture
-def viewer_url(stub_server: str) -> str:
-    return f"{stub_server}/sessions/{SESSION_ID}"
+def sample_text() -> str:
+    return SAMPLE_TEXT
