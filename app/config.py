@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/replaydeck.db"
@@ -23,6 +23,17 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     # Without keys the API is open; that is only allowed on a loopback bind.
     insecure: bool = False
+
+    # Share links: the HMAC key (unset: a secret generated once in the data
+    # directory, mode 0600; set it when several replicas serve one database)
+    # and the public base of the URLs handed out (unset: the request's own).
+    secret: SecretStr | None = None
+    public_url: str | None = None
+    # Redaction at ingest: key names and regexes added to the defaults (JSON
+    # lists in the environment), and a TOML/JSON rules file; app/ingest/redact.py.
+    redact_keys: list[str] = Field(default_factory=list)
+    redact_patterns: list[str] = Field(default_factory=list)
+    redact_rules_file: Path | None = None
 
     # SQLite durability: NORMAL survives a process crash (kill -9) but may lose
     # the last transactions on power loss; FULL survives power loss too.
@@ -65,6 +76,27 @@ class Settings(BaseSettings):
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "REPLAYDECK_SECRET is shorter than 32 characters, too weak to sign share "
+                "links; generate one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"REPLAYDECK_PUBLIC_URL {value!r} is not an http(s) URL; give the base that "
+                "people open, such as https://replays.example.com."
+            )
+        return value.rstrip("/") if value is not None else None
 
     @model_validator(mode="after")
     def _check_dialect(self) -> Settings:
