@@ -16,13 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from app.capture.sse_parser import SSEFrame
+from app.events import MAX_TYPE_LENGTH, RESERVED_PREFIXES
 
-# The store's rule for free-form types (DESIGN.md): dotted lower-case names.
 _TYPE_PART = re.compile(r"[^a-z0-9_]+")
-STANDARD_TYPES = frozenset(
-    {"message.delta", "status", "tool.call", "tool.result", "error", "final"}
-)
-RESERVED_PREFIXES = ("replay.", "stream.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +42,11 @@ class Encoder(Protocol):
 
 
 def free_form_type(prefix: str, name: str) -> str:
-    """`("ag_ui", "TOOL_CALL_ARGS")` → `ag_ui.tool_call_args`; always a valid store type."""
+    """`("ag_ui", "TOOL_CALL_ARGS")` → `ag_ui.tool_call_args`; always a valid store type
+    (dotted lower-case parts that start with a letter, at most MAX_TYPE_LENGTH long)."""
     parts = [_TYPE_PART.sub("_", part.lower()).strip("_") for part in name.split(".")]
-    return ".".join([prefix, *(part or "unnamed" for part in parts)])
+    parts = [part if part[:1].isalpha() else f"x{part}" for part in parts if part]
+    return ".".join([prefix, *(parts or ["unnamed"])])[:MAX_TYPE_LENGTH].rstrip("._")
 
 
 def loads_or_none(text: str) -> Any:

@@ -13,13 +13,12 @@ Decisions (documented in the README's capture section):
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from app.capture.adapters.base import (
-    RESERVED_PREFIXES,
-    STANDARD_TYPES,
     Captured,
     dumps,
     free_form_type,
@@ -28,31 +27,29 @@ from app.capture.adapters.base import (
     raw_of,
 )
 from app.capture.sse_parser import SSEFrame
+from app.events import CUSTOM_TYPE, MAX_TYPE_LENGTH, RESERVED_PREFIXES, STANDARD_TYPES
 
 FORMAT = "sse"
-_FREE_FORM = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
-_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "message.delta": {"text": str},
-    "status": {"label": str},
-    "tool.call": {"name": str, "args": dict, "call_id": str},
-    "tool.result": {"name": str, "call_id": str},
-    "error": {"message": str},
-    "final": {},
-}
 _CAPTURE_KEYS = ("raw", "raw_format", "sse_event")
 
 
 def valid_payload(kind: str, data: Mapping[str, Any]) -> bool:
-    required = _REQUIRED.get(kind)
-    if required is None:
+    model = STANDARD_TYPES.get(kind)
+    if model is None:
         return True
-    return all(isinstance(data.get(key), expected) for key, expected in required.items())
+    try:
+        model.model_validate(data)
+    except ValidationError:
+        return False
+    return True
 
 
 def is_store_type(name: str) -> bool:
     if name.startswith(RESERVED_PREFIXES):
         return False
-    return name in STANDARD_TYPES or _FREE_FORM.fullmatch(name) is not None
+    if name in STANDARD_TYPES:
+        return True
+    return len(name) <= MAX_TYPE_LENGTH and CUSTOM_TYPE.match(name) is not None
 
 
 class GenericDecoder:

@@ -5,8 +5,10 @@ frames whose data is a JSON part `{"type": "text-delta", "id": …, "delta": …
 Decoding: `text-delta` → `message.delta`; `tool-input-available` → `tool.call`;
 `tool-output-available` / `tool-output-error` → `tool.result` (the name is remembered
 from the tool's input part, which the output part does not repeat); `error` → `error`;
-`finish` → `final`; `data-status` → `status`. Other parts become `vercel.<type>`, and
-the `[DONE]` terminator `vercel.done`, so a captured stream encodes back verbatim.
+`finish` → `final`; `data-status` → `status`. Other parts become `vercel.<type>`. The
+`[DONE]` terminator is not recorded (the session is final by then, and the store refuses
+appends after `final`); the encoder writes it after every `finish`, so a captured stream
+still encodes back verbatim.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class VercelAIDecoder:
 
     def decode(self, frame: SSEFrame) -> list[Captured]:
         if frame.data.strip() == DONE:
-            return [Captured("vercel.done", {"raw": frame.data, "raw_format": FORMAT})]
+            return []
         raw = loads_or_none(frame.data)
         if not isinstance(raw, dict):
             return [Captured("vercel.unparsed", {"text": frame.data})]
@@ -116,8 +118,11 @@ class VercelAIEncoder:
         if is_control(envelope) or is_synthetic_final(envelope):
             return []
         raw = raw_of(envelope, FORMAT)
-        if raw is not None:
-            return [SSEFrame(data=raw if isinstance(raw, str) else dumps(raw))]
+        if isinstance(raw, dict):
+            frames = [SSEFrame(data=dumps(raw))]
+            if raw.get("type") == "finish":
+                frames.append(SSEFrame(data=DONE))
+            return frames
         kind = envelope.get("type")
         data = envelope.get("data")
         data = data if isinstance(data, Mapping) else {}

@@ -1,0 +1,269 @@
+"""The Python recorder SDK: record a session from inside any asyncio app.
+
+    recorder = Recorder("http://127.0.0.1:8000")
+    async with recorder.session(metadata={"user": "u1"}) as s:
+        await s.emit("message.delta", {"text": "Hello"})
+
+`emit` puts the event in the session's bounded buffer and returns; a background task
+sends batches to `POST /v1/sessions/{id}/events`. Every event gets its id here, so a
+batch that is retried after a timeout is a no-op for the events the store already
+has. When the store is down the buffer fills; the `overflow` policy says what then:
+`"drop_oldest"` (default: never wait, count what was dropped in `stats.dropped`) or
+`"wait"` (`emit` waits for room, so the app slows down instead of losing events).
+On exit the session flushes for up to `flush_timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+import anyio
+import httpx
+
+log = logging.getLogger("replaydeck.capture")
+
+Overflow = Literal["drop_oldest", "wait"]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_ts(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class RecorderStats:
+    sent: int = 0
+    dropped: int = 0  # lost to overflow or to the flush timeout
+    rejected: int = 0  # refused by the store (bad input, or the session was final)
+    retries: int = 0
+
+
+class RecordingSession:
+    """One session's buffer and sender; made by `Recorder.session` or `Recorder.open`."""
+
+    def __init__(
+        self, recorder: Recorder, session_id: str, metadata: Mapping[str, Any] | None
+    ) -> None:
+        self.id = session_id
+        self.stats = RecorderStats()
+        self._recorder = recorder
+        self._metadata = metadata
+        self._buffer: deque[dict[str, Any]] = deque()
+        self._inflight = 0
+        self._id_prefix = uuid.uuid4().hex[:12]
+        self._counter = 0
+        self._refused = False  # the store said 409: the session is final
+        self._closing = False
+        self._wakeup = asyncio.Event()
+        self._room = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        # A task rather than a task group: the middleware opens a session in one task
+        # (the app's send) and closes it in another, so its life is not one lexical scope.
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def emit(
+        self,
+        type: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        ts: datetime | None = None,
+    ) -> str:
+        """Queue one event; waits only under the `wait` policy while the buffer is full."""
+        if self._recorder.overflow == "wait":
+            while len(self._buffer) >= self._recorder.buffer_size and not self._refused:
+                self._room.clear()
+                await self._room.wait()
+        return self.emit_nowait(type, data, id=id, ts=ts)
+
+    def emit_nowait(
+        self,
+        type: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        ts: datetime | None = None,
+    ) -> str:
+        """Queue one event without ever waiting; drops the oldest buffered one when full."""
+        if id is None:
+            self._counter += 1
+            id = f"{self._id_prefix}-{self._counter}"
+        if self._refused:
+            self._count("rejected", 1)
+            return id
+        if len(self._buffer) >= self._recorder.buffer_size:
+            self._buffer.popleft()
+            self._count("dropped", 1)
+        moment = ts if ts is not None else self._recorder.clock()
+        event = {"type": type, "data": dict(data or {}), "id": id, "ts": format_ts(moment)}
+        self._buffer.append(event)
+        self._idle.clear()
+        self._wakeup.set()
+        return id
+
+    async def flush(self) -> None:
+        """Wait until every queued event was sent or refused (bound it with anyio.fail_after)."""
+        await self._idle.wait()
+
+    async def aclose(self, grace: float | None = None) -> None:
+        """Flush, then stop the sender; what is still unsent after `grace` s is dropped."""
+        timeout = self._recorder.flush_timeout if grace is None else grace
+        self._closing = True
+        self._wakeup.set()
+        with anyio.CancelScope(shield=True):
+            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            if not done:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+                lost = len(self._buffer) + self._inflight
+                self._buffer.clear()
+                self._count("dropped", lost)
+                log.warning("replaydeck: session %s closed with %d events unsent", self.id, lost)
+        self._recorder._forget(self)
+
+    def _count(self, field: str, n: int) -> None:
+        for stats in (self.stats, self._recorder.stats):
+            setattr(stats, field, getattr(stats, field) + n)
+
+    async def _run(self) -> None:
+        if self._metadata is not None:
+            body = {"id": self.id, "metadata": dict(self._metadata)}
+            await self._deliver("/v1/sessions", body, 0)
+        path = f"/v1/sessions/{quote(self.id, safe='')}/events"
+        recorder = self._recorder
+        while True:
+            if not self._buffer:
+                if self._closing:
+                    return
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if len(self._buffer) < recorder.batch_size and not self._closing:
+                # A short linger gathers a burst of deltas into one request.
+                await asyncio.sleep(recorder.linger)
+            batch = [
+                self._buffer.popleft() for _ in range(min(recorder.batch_size, len(self._buffer)))
+            ]
+            self._inflight = len(batch)
+            self._room.set()
+            await self._deliver(path, batch, len(batch))
+            self._inflight = 0
+
+    async def _deliver(self, path: str, body: Any, count: int) -> None:
+        """POST until the store answers; retry transport errors, 5xx, 408 and 429."""
+        recorder = self._recorder
+        delay = recorder.retry_initial
+        while True:
+            try:
+                response = await recorder.client.post(path, json=body)
+            except httpx.HTTPError as e:
+                log.debug("replaydeck: store unreachable (%s), retrying in %.2fs", e, delay)
+            else:
+                status = response.status_code
+                if response.is_success or (count == 0 and status == 409):
+                    self._count("sent", count)
+                    return
+                if status == 409:
+                    # The session is final: nothing more will be accepted, now or later.
+                    self._refused = True
+                    self._count("rejected", count + len(self._buffer))
+                    self._buffer.clear()
+                    self._room.set()
+                    return
+                if 400 <= status < 500 and status not in (408, 429):
+                    self._count("rejected", count)
+                    log.warning("replaydeck: store refused %d events: %s", count, response.text)
+                    return
+            self._count("retries", 1)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, recorder.retry_max)
+
+
+class Recorder:
+    """Sends sessions to a replaydeck server. One per app; share it between tasks."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        buffer_size: int = 10_000,
+        overflow: Overflow = "drop_oldest",
+        batch_size: int = 200,
+        linger: float = 0.02,
+        retry_initial: float = 0.1,
+        retry_max: float = 2.0,
+        flush_timeout: float = 5.0,
+        request_timeout: float = 10.0,
+        clock: Clock = utc_now,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if overflow not in ("drop_oldest", "wait"):
+            raise ValueError(f"overflow must be 'drop_oldest' or 'wait', not {overflow!r}")
+        if buffer_size < 1 or batch_size < 1:
+            raise ValueError("buffer_size and batch_size must be at least 1")
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=request_timeout,
+            transport=transport,
+        )
+        self.buffer_size = buffer_size
+        self.overflow = overflow
+        self.batch_size = batch_size
+        self.linger = linger
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.flush_timeout = flush_timeout
+        self.clock = clock
+        self.stats = RecorderStats()
+        self._open: set[RecordingSession] = set()
+
+    def open(
+        self, id: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> RecordingSession:
+        """Start a session whose life is not one `async with` block; `aclose()` it."""
+        session = RecordingSession(self, id or uuid.uuid4().hex, metadata)
+        self._open.add(session)
+        return session
+
+    @contextlib.asynccontextmanager
+    async def session(
+        self, id: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[RecordingSession]:
+        session = self.open(id, metadata)
+        try:
+            yield session
+        finally:
+            await session.aclose()
+
+    def _forget(self, session: RecordingSession) -> None:
+        self._open.discard(session)
+
+    async def aclose(self) -> None:
+        for session in list(self._open):
+            await session.aclose()
+        await self.client.aclose()
+
+    async def __aenter__(self) -> Recorder:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
