@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -18,9 +19,13 @@ def open_viewer(page: Any, url: str, query: str = "") -> None:
 
 
 def play_at_max(page: Any) -> None:
+    play_at_max_until(page, "body[data-state=ended]")
+
+
+def play_at_max_until(page: Any, selector: str) -> None:
     page.click("[data-speed=max]")
     page.click("#play")
-    page.wait_for_selector("body[data-state=ended]", timeout=TIMEOUT_MS)
+    page.wait_for_selector(selector, timeout=TIMEOUT_MS)
 
 
 def test_plays_to_the_final_text_and_tool_card(
@@ -83,3 +88,56 @@ def test_phone_width_has_no_horizontal_scroll(
         assert overflow <= 0, f"the page scrolls sideways by {overflow}px at 375px"
     finally:
         context.close()
+
+
+def test_pause_then_resume_shows_every_event_once(page: Any, viewer_url: str) -> None:
+    open_viewer(page, viewer_url)
+    page.uncheck("#skip-gaps")
+    page.click("#play")
+    # At 1x the tool result comes 1.35 s after the call: pause while the call runs.
+    page.wait_for_selector(".tool.pending", timeout=TIMEOUT_MS)
+    page.click("#play")
+    page.wait_for_selector("body[data-state=paused]", timeout=TIMEOUT_MS)
+    paused_at = int(page.get_attribute("body", "data-position"))
+    assert paused_at >= 2
+    assert page.url.endswith(f"?at={paused_at}")
+
+    play_at_max(page)
+    seqs = page.eval_on_selector_all(
+        "#event-list [data-seq]", "(rows) => rows.map(r => +r.dataset.seq)"
+    )
+    assert seqs == list(range(1, 11))
+    assert page.locator(".message").count() == 1
+
+
+def test_follows_a_session_still_being_recorded(page: Any, server: Any) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        http.post(
+            "/v1/sessions/live-1/events", json=[{"type": "status", "data": {"label": "Working"}}]
+        )
+        page.goto(f"{server.url}/sessions/live-1")
+        page.wait_for_selector("body[data-state=paused]", timeout=TIMEOUT_MS)
+        assert page.text_content("#status-badge") == "open"
+        play_at_max_until(page, "body[data-position='1']")
+        more = [
+            {"type": "message.delta", "data": {"text": "Still here."}},
+            {"type": "final", "data": {}},
+        ]
+        assert http.post("/v1/sessions/live-1/events", json=more).status_code == 200
+    page.wait_for_selector("body[data-state=ended]", timeout=TIMEOUT_MS)
+    assert page.text_content(".message .text") == "Still here."
+
+
+def test_untrusted_metadata_stays_text(page: Any, viewer_url: str) -> None:
+    open_viewer(page, viewer_url)
+    page.click("#metadata summary")
+    assert page.text_content("#metadata-list").count("<b>ana</b>") == 1
+    assert page.locator("#metadata-list b").count() == 0
+    assert page.title() == "Weather agent · replaydeck"
+
+
+def test_unknown_session_says_so(page: Any, server: Any) -> None:
+    page.goto(f"{server.url}/sessions/no-such-session")
+    page.wait_for_selector("body[data-state=error]", timeout=TIMEOUT_MS)
+    assert page.text_content("#notice-title") == "Session not found"
+    assert page.locator("#player").is_hidden()
