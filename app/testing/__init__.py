@@ -13,8 +13,8 @@ from app.testing.diff import Divergence, diff, first_divergence
 from app.testing.normalize import Normalizer, normalize
 
 if TYPE_CHECKING:
-    from app.testing.fake_stream import fake_stream, serve_fake_stream
-    from app.testing.replay import replay
+    from app.testing.playback import replay
+    from app.testing.vcr import fake_stream, serve_fake_stream
 
 __all__ = [
     "Divergence",
@@ -27,10 +27,12 @@ __all__ = [
     "serve_fake_stream",
 ]
 
+# The modules are not named after the functions: importing a submodule binds its
+# name on this package, which would shadow a function of the same name.
 _LAZY = {
-    "replay": "app.testing.replay",
-    "fake_stream": "app.testing.fake_stream",
-    "serve_fake_stream": "app.testing.fake_stream",
+    "replay": "app.testing.playback",
+    "fake_stream": "app.testing.vcr",
+    "serve_fake_stream": "app.testing.vcr",
 }
 
 
@@ -38,5 +40,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'app.testing' has no attribute {name!r}")
