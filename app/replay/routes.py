@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
+from app.capture.replay_format import parse_format, reformat
 from app.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamsDep
 from app.errors import InvalidParameter
 from app.live.routes import SSE_DOC
@@ -66,9 +67,14 @@ async def replay(
     to: Annotated[int | None, Query(ge=1)] = None,
     types: Annotated[str | None, Query(description="Comma-separated types to send.")] = None,
     max_gap_ms: Annotated[float | None, Query(ge=0, description="Cap on any wait.")] = None,
+    format: Annotated[
+        str | None,
+        Query(description="Re-encode as sse, openai-responses, vercel-ai or ag-ui."),
+    ] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     params = parse_replay(speed, from_, to, types, max_gap_ms)
+    wire_format = None if format is None else parse_format(format)
     resume = parse_cursor_header(last_event_id, "Last-Event-ID")
     session = await store.get_session(session_id)
     if resume is not None:
@@ -82,17 +88,20 @@ async def replay(
             types=params.types,
             max_gap_ms=params.max_gap_ms,
         )
+    frames = replay_frames(
+        store,
+        hub,
+        clock,
+        session_id,
+        params,
+        page_size=settings.read_page_size,
+        heartbeat_interval=settings.heartbeat_interval,
+        final_seq=session.final_seq,
+    )
+    if wire_format is not None:
+        frames = reformat(frames, wire_format, session_id)
     return EventStreamResponse(
-        replay_frames(
-            store,
-            hub,
-            clock,
-            session_id,
-            params,
-            page_size=settings.read_page_size,
-            heartbeat_interval=settings.heartbeat_interval,
-            final_seq=session.final_seq,
-        ),
+        frames,
         kind="replay",
         counter=streams,
         retry_ms=settings.sse_retry_ms,
