@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.config import Settings
 from app.events import NewEvent, validate_event
+from app.ingest.redact import RedactionRules, load_rules, redact_events
 from app.live.hub import Hub
 from app.store.base import AppendResult, EventStore
 
@@ -17,6 +18,15 @@ class Ingest:
     store: EventStore
     hub: Hub
     settings: Settings
+    rules: RedactionRules = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Read once: the defaults plus REPLAYDECK_REDACT_* and the rules file.
+        self.rules = load_rules(
+            self.settings.redact_keys,
+            self.settings.redact_patterns,
+            self.settings.redact_rules_file,
+        )
 
     def validate(self, raw: Any, index: int | None = None) -> NewEvent:
         return validate_event(raw, index=index, max_bytes=self.settings.max_event_bytes)
@@ -28,6 +38,8 @@ class Ingest:
         *,
         expected_seq: int | None = None,
     ) -> AppendResult:
+        # Redact first, so a secret reaches neither the store nor any span.
+        events, _ = redact_events(events, self.rules)
         result = await self.store.append(session_id, events, expected_seq=expected_seq)
         if result.appended:
             # Announce after the commit: the hub never runs ahead of the log.
