@@ -7,9 +7,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app import health, problems
+from app.auth.deps import authorize
+from app.auth.keys import KeyStore
+from app.auth.startup import announce_access
 from app.config import Settings
 from app.ingest import routes as ingest_routes
 from app.ingest.service import Ingest
@@ -18,7 +21,10 @@ from app.live.hub import Hub
 from app.replay import routes as replay_routes
 from app.replay.clock import LoopClock
 from app.sessions import routes as session_routes
+from app.share import routes as share_routes
 from app.share import viewer
+from app.share.masking import install_log_filter
+from app.share.service import ShareService, signing_key
 from app.sse import StreamCounter
 from app.store.engine import make_engine
 from app.store.migrate import upgrade
@@ -40,6 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.hub = hub
         app.state.ingest = Ingest(store=store, hub=hub, settings=settings)
+        app.state.keys = KeyStore(engine)
+        app.state.shares = ShareService(engine, signing_key(settings))
+        # Share URLs are credentials: keep /r/<token> out of uvicorn's logs.
+        install_log_filter()
+        await announce_access(engine, settings)
         heartbeats = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_interval))
         try:
             yield
@@ -54,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="A flight recorder for streaming LLM apps.",
         lifespan=lifespan,
+        # Every /v1 route checks its caller's API key scope (app/auth/deps.py).
+        dependencies=[Depends(authorize)],
     )
     app.state.settings = settings
     app.state.clock = LoopClock()
@@ -62,4 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, session_routes, ingest_routes, live_routes, replay_routes):
         app.include_router(module.router)
     app.include_router(viewer.router)
+    app.include_router(share_routes.router)
+    app.include_router(share_routes.public)
     return app
