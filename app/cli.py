@@ -59,11 +59,16 @@ def serve(
     """Apply migrations and serve the API, live tails and replays."""
     import uvicorn
 
+    from app.auth.startup import UnsafeBind, check_bind
     from app.main import create_app
-    from app.serve import check_bind, prepare
+    from app.serve import prepare
 
     settings = load_settings(host=host, port=port, database_url=database_url, insecure=insecure)
-    check_bind(settings)
+    try:
+        # Keys or a loopback bind; else refuse, unless --insecure (app/auth/startup.py).
+        asyncio.run(check_bind(settings))
+    except UnsafeBind as e:
+        raise click.ClickException(str(e)) from None
     demo_id = asyncio.run(prepare(settings, demo=demo))
     base = f"http://{settings.host}:{settings.port}"
     click.echo(f"replaydeck on {base}  (database: {settings.database_url})")
@@ -107,6 +112,13 @@ def demo(database_url: str | None, session_id: str) -> None:
     settings = load_settings(database_url=database_url)
     last_seq = asyncio.run(record_demo_session(settings, session_id))
     click.echo(f"Recorded session {session_id!r} with {last_seq} events.")
+
+
+from app.auth.cli import keys  # noqa: E402
+from app.share.cli import share  # noqa: E402
+
+main.add_command(keys)
+main.add_command(share)
 
 
 def run() -> None:
