@@ -7,9 +7,8 @@ span builder runs the same rules on stored events, so both always agree on the i
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -55,7 +54,14 @@ class SpanAssigner:
         self.root_span_id = derive_span_id(self.trace_id, "root")
 
     def copy(self) -> SpanAssigner:
-        return copy.deepcopy(self)
+        # Runs once per ingested batch: shallow dict copies are enough (values are
+        # immutable) and much cheaper than deepcopy.
+        return replace(
+            self,
+            _message_parts=dict(self._message_parts),
+            _tool_uses=dict(self._tool_uses),
+            _open_tools=dict(self._open_tools),
+        )
 
     def assign(self, envelope: Mapping[str, Any]) -> SpanRef:
         kind = envelope.get("type")

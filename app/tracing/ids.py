@@ -38,6 +38,13 @@ class TraceOrigin:
             return None
         return cls(trace_id=span_context.trace_id, parent_span_id=span_context.span_id)
 
+    @property
+    def traceparent(self) -> str | None:
+        """The W3C header naming the producer's span (stored with the session), if joined."""
+        if self.parent_span_id is None:
+            return None
+        return f"00-{trace_id_hex(self.trace_id)}-{span_id_hex(self.parent_span_id)}-01"
+
 
 def trace_id_hex(trace_id: int) -> str:
     return format(trace_id, "032x")
@@ -67,6 +74,12 @@ def derive_span_id(trace_id: int, *key: str) -> int:
     material = "\x1f".join((trace_id_hex(trace_id), *key)).encode()
     value = int.from_bytes(hashlib.blake2b(material, digest_size=8).digest(), "big")
     # Zero is the invalid span id in W3C trace context; the chance is 2**-64, but be exact.
+    return value or 1
+
+
+def derive_trace_id(session_id: str) -> int:
+    """A stable trace id for a session that was stored without one."""
+    value = int.from_bytes(hashlib.blake2b(session_id.encode(), digest_size=16).digest(), "big")
     return value or 1
 
 

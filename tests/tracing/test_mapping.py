@@ -10,10 +10,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
-from tracing_helpers import Timeline, ns
 
 from app.tracing.ids import TraceOrigin, span_id_hex, trace_id_hex
 from app.tracing.mapping import Outcome, SessionInfo, SessionSpans
+from tests.tracing.tracing_helpers import Timeline, ns
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 PARENT_ID = 0xB7AD6B7169203331

@@ -1,0 +1,74 @@
+"""`replaydeck trace SESSION -o file.json`: write a session's OTLP JSON document."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from app.config import Settings
+from app.errors import SessionNotFound
+
+
+@click.command("trace")
+@click.argument("session_id")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="File to write (default: standard output).",
+)
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="Database URL (env REPLAYDECK_DATABASE_URL). Default: "
+    "sqlite+aiosqlite:///./data/replaydeck.db",
+)
+def trace(session_id: str, output: Path | None, database_url: str | None) -> None:
+    """Write SESSION's spans as OTLP JSON (open it in Jaeger UI with "Upload JSON")."""
+    from app.cli import load_settings
+
+    settings = load_settings(database_url=database_url)
+    try:
+        document = asyncio.run(_document(settings, session_id))
+    except SessionNotFound:
+        raise click.ClickException(
+            f"There is no session {session_id!r} in {settings.database_url}; "
+            "list sessions with GET /v1/sessions."
+        ) from None
+    body = orjson.dumps(document, option=orjson.OPT_INDENT_2)
+    if output is None:
+        click.echo(body.decode())
+        return
+    output.write_bytes(body + b"\n")
+    spans = sum(
+        len(scope.get("spans", []))
+        for resource in document["resourceSpans"]
+        for scope in resource.get("scopeSpans", [])
+    )
+    click.echo(f"Wrote {spans} spans of session {session_id!r} to {output}.", err=True)
+
+
+async def _document(settings: Settings, session_id: str) -> dict[str, Any]:
+    from app.store.engine import make_engine
+    from app.store.sql import SqlEventStore
+    from app.tracing.document import session_document
+    from app.tracing.provider import build_resource
+
+    engine = make_engine(settings)
+    try:
+        return await session_document(
+            SqlEventStore(engine),
+            session_id,
+            now_ns=time.time_ns(),
+            idle_timeout_s=settings.trace_idle_timeout,
+            resource=build_resource(os.environ),
+            page_size=settings.read_page_size,
+        )
+    finally:
+        await engine.dispose()

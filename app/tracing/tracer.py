@@ -1,0 +1,118 @@
+"""The live tracer: one mapping state per active session, finished spans to a processor.
+
+Ingest calls `annotate` before appending (to stamp trace and span ids into envelopes)
+and `record` after the append commits. Both are plain CPU work of O(events); the
+processor is a BatchSpanProcessor whose `on_end` is a queue append, and its export runs
+in the SDK's own thread, so nothing here waits on the network or blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from app.tracing.mapping import Outcome, SessionInfo, SessionSpans
+
+
+@dataclass(slots=True)
+class _Live:
+    spans: SessionSpans
+    last_activity: float
+    last_seq: int = 0
+
+
+class SessionTracer:
+    def __init__(
+        self,
+        processor: SpanProcessor | None,
+        *,
+        resource: Resource | None = None,
+        idle_timeout_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.processor = processor
+        self.resource = resource or Resource.get_empty()
+        self.idle_timeout_s = idle_timeout_s
+        self._clock = clock
+        self._live: dict[str, _Live] = {}
+
+    @property
+    def exporting(self) -> bool:
+        return self.processor is not None
+
+    def is_tracking(self, session_id: str) -> bool:
+        return session_id in self._live
+
+    def track(self, info: SessionInfo, prior_events: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Start following a session; `prior_events` (already stored, already exported
+        before a restart) rebuild the state silently."""
+        live = _Live(SessionSpans(info, resource=self.resource), self._clock())
+        self._live[info.session_id] = live
+        self._feed(live, prior_events, export=False)
+        if live.spans.done:
+            del self._live[info.session_id]
+
+    def last_seq(self, session_id: str) -> int:
+        """The last seq this tracer has seen of a tracked session."""
+        return self._live[session_id].last_seq
+
+    def annotate(
+        self, session_id: str, envelopes: Iterable[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        return self._live[session_id].spans.annotate(envelopes)
+
+    def record(
+        self, session_id: str, stored: Iterable[Mapping[str, Any]], *, export: bool = True
+    ) -> None:
+        """Feed events that were just stored; `export=False` only catches the state up
+        (events another replica stored and traced)."""
+        live = self._live.get(session_id)
+        if live is None:
+            return
+        live.last_activity = self._clock()
+        self._feed(live, stored, export=export)
+        if live.spans.done:
+            del self._live[session_id]
+
+    def _feed(self, live: _Live, events: Iterable[Mapping[str, Any]], *, export: bool) -> None:
+        for event in events:
+            spans = live.spans.feed(event)
+            seq = event.get("seq")
+            if isinstance(seq, int):
+                live.last_seq = max(live.last_seq, seq)
+            if export:
+                self._emit(spans)
+
+    def sweep(self) -> list[str]:
+        """End the open spans of sessions idle past the timeout; return their ids."""
+        now = self._clock()
+        idle = [
+            session_id
+            for session_id, live in self._live.items()
+            if now - live.last_activity > self.idle_timeout_s
+        ]
+        for session_id in idle:
+            self._emit(self._live.pop(session_id).spans.finish(Outcome.ABANDONED))
+        return idle
+
+    def forget(self, session_id: str) -> None:
+        """Drop a deleted session's state without exporting anything more."""
+        self._live.pop(session_id, None)
+
+    def shutdown(self) -> None:
+        # Open sessions are not abandoned here: after a restart they are rebuilt from the
+        # log and their spans finish normally. Finished ones are flushed before exit.
+        if self.processor is not None:
+            self.processor.force_flush()
+            self.processor.shutdown()
+
+    def _emit(self, spans: Iterable[ReadableSpan]) -> None:
+        if self.processor is None:
+            return
+        for span in spans:
+            self.processor.on_end(span)

@@ -1,0 +1,107 @@
+"""The live tracer: spans follow appends, idle sessions are abandoned by an injected clock."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+from app.tracing.ids import TraceOrigin
+from app.tracing.mapping import SessionInfo
+from app.tracing.tracer import SessionTracer
+from tests.tracing.tracing_helpers import Timeline
+
+INFO = SessionInfo("s-1", TraceOrigin(0x1234))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def tracer(exporter: InMemorySpanExporter, clock: FakeClock) -> SessionTracer:
+    return SessionTracer(SimpleSpanProcessor(exporter), idle_timeout_s=60, clock=clock)
+
+
+def names(exporter: InMemorySpanExporter) -> list[str]:
+    return [span.name for span in exporter.get_finished_spans()]
+
+
+def test_spans_are_exported_as_the_events_that_finish_them_are_recorded(
+    tracer: SessionTracer, exporter: InMemorySpanExporter
+) -> None:
+    t = Timeline()
+    tracer.track(INFO)
+    tracer.record("s-1", [t.add(0, "tool.call", name="f", args={}, call_id="c")])
+    assert names(exporter) == []
+    tracer.record("s-1", [t.add(250, "tool.result", name="f", call_id="c", result=1)])
+    assert names(exporter) == ["execute_tool f"]
+    tracer.record("s-1", [t.add(300, "final")])
+    assert names(exporter) == ["execute_tool f", "invoke_agent s-1"]
+    assert not tracer.is_tracking("s-1")
+
+
+def test_idle_session_is_abandoned_after_the_timeout_and_not_before(
+    tracer: SessionTracer, exporter: InMemorySpanExporter, clock: FakeClock
+) -> None:
+    t = Timeline()
+    tracer.track(INFO)
+    tracer.record("s-1", [t.add(0, "tool.call", name="f", args={}, call_id="c")])
+    clock.now += 59
+    assert tracer.sweep() == []
+    clock.now += 2
+    assert tracer.sweep() == ["s-1"]
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert set(spans) == {"execute_tool f", "invoke_agent s-1"}
+    assert all(s.status.status_code is StatusCode.ERROR for s in spans.values())
+    assert not tracer.is_tracking("s-1")
+
+
+def test_activity_postpones_abandonment(
+    tracer: SessionTracer, exporter: InMemorySpanExporter, clock: FakeClock
+) -> None:
+    t = Timeline()
+    tracer.track(INFO)
+    tracer.record("s-1", [t.add(0, "status", label="a")])
+    clock.now += 50
+    tracer.record("s-1", [t.add(1, "status", label="b")])
+    clock.now += 50
+    assert tracer.sweep() == []
+
+
+def test_rebuilding_from_prior_events_exports_nothing_already_exported(
+    tracer: SessionTracer, exporter: InMemorySpanExporter
+) -> None:
+    t = Timeline()
+    t.add(0, "tool.call", name="f", args={}, call_id="c")
+    t.add(10, "tool.result", name="f", call_id="c", result=1)
+    t.add(20, "tool.call", name="g", args={}, call_id="d")
+    tracer.track(INFO, t.events)
+    assert names(exporter) == []
+    assert tracer.last_seq("s-1") == 3
+    tracer.record("s-1", [t.add(30, "tool.result", name="g", call_id="d", result=2)])
+    assert names(exporter) == ["execute_tool g"]
+
+
+def test_without_a_processor_state_is_kept_but_nothing_is_exported() -> None:
+    tracer = SessionTracer(None)
+    tracer.track(INFO)
+    annotated = tracer.annotate("s-1", [{"type": "status", "data": {"label": "x"}}])
+    assert annotated[0]["trace_id"] == format(0x1234, "032x")
+    tracer.record("s-1", Timeline().events)
+    assert not tracer.exporting
