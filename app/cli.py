@@ -114,6 +114,18 @@ def demo(database_url: str | None, session_id: str) -> None:
     click.echo(f"Recorded session {session_id!r} with {last_seq} events.")
 
 
+# Stage commands live beside their stage; they register here.
+from app.tracing.cli import trace  # noqa: E402
+
+main.add_command(trace)
+
+from app.testing.cli import export, golden, import_  # noqa: E402
+
+main.add_command(golden)
+main.add_command(export)
+main.add_command(import_)
+
+
 from app.auth.cli import keys  # noqa: E402
 from app.share.cli import share  # noqa: E402
 

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     read_page_size: int = Field(default=500, ge=1)
     max_list_limit: int = 1000
 
+    # Tracing. Export itself is configured by the standard OTEL_EXPORTER_OTLP_* variables.
+    # Open spans of a session with no append for this long end as abandoned (seconds).
+    trace_idle_timeout: float = Field(default=300.0, gt=0)
+    # Jaeger UI base URL, e.g. http://localhost:16686; sessions then link to their trace.
+    jaeger_url: str | None = None
+
     @property
     def sqlite_path(self) -> Path | None:
         """The database file when the store is SQLite on disk, else None."""

@@ -29,6 +29,9 @@ from app.sse import StreamCounter
 from app.store.engine import make_engine
 from app.store.migrate import upgrade
 from app.store.sql import SqlEventStore
+from app.tracing import routes as tracing_routes
+from app.tracing.context import TraceparentMiddleware
+from app.tracing.runtime import Tracing
 
 log = logging.getLogger("replaydeck")
 
@@ -41,7 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings)
         if settings.migrate_on_start:
             await upgrade(engine)
-        store = SqlEventStore(engine)
+        # Tracing wraps the store: envelopes get trace/span ids, stored events feed spans.
+        tracing = Tracing.create(SqlEventStore(engine), idle_timeout_s=settings.trace_idle_timeout)
+        store = tracing.store
+        app.state.tracing = tracing
+        sweeper = asyncio.create_task(tracing.run_sweeper())
         hub = Hub()
         app.state.store = store
         app.state.hub = hub
@@ -58,6 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             heartbeats.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeats
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await tracing.shutdown()
             await store.close()
 
     app = FastAPI(
@@ -77,4 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(viewer.router)
     app.include_router(share_routes.router)
     app.include_router(share_routes.public)
+    app.include_router(tracing_routes.router)
+    app.add_middleware(TraceparentMiddleware)
     return app
