@@ -14,7 +14,6 @@ import random
 import socket
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import pytest
 from tests.reliability.ledger import Ledger, check_log
 from tests.reliability.procs import ServerProcess
 from tests.reliability.soak import size
+from tests.reliability.waiting import until
 
 CYCLES = size(20, 200)
 WRITERS = size(4, 8)
@@ -104,12 +104,6 @@ async def read_log(client: httpx.AsyncClient, session_id: str) -> list[dict[str,
     return [orjson.loads(line) for line in response.content.splitlines() if line]
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    with anyio.fail_after(timeout):
-        while not condition():
-            await anyio.sleep(0.001)
-
-
 def committed(db: Path, session_id: str, event_id: str) -> bool:
     with sqlite3.connect(db, timeout=10) as connection:
         row = connection.execute(
@@ -145,12 +139,12 @@ async def test_kill_9_during_ingest_loses_no_acknowledged_event(tmp_path: Path) 
                 for writer in range(WRITERS):
                     group.start_soon(writers.write, writer)
                 target = rng.randint(5, 60)
-                await wait_for(lambda: writers.acked_now >= target)  # noqa: B023
+                await until(lambda: writers.acked_now >= target)  # noqa: B023
                 # A commit whose response never reaches the client: wait until the
                 # event is in the file, then kill before the client reads a byte.
                 event = {"id": f"lost-{cycle}", "type": "status", "data": {"label": f"l{cycle}"}}
                 unread = send_unread(server.port, "crash-a", event)
-                await wait_for(lambda: committed(db, "crash-a", event["id"]))  # noqa: B023
+                await until(lambda: committed(db, "crash-a", event["id"]))  # noqa: B023
                 server.kill()
                 unread.close()
             ledger.pending.append(("crash-a", [event]))
