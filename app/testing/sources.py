@@ -29,7 +29,8 @@ from app.testing import archive
 from app.testing.normalize import DELTA_TYPE, MESSAGE_TYPE
 
 Event = dict[str, Any]
-Progress = Callable[[int], None]
+# Called with (events just read or written, events in all), to drive a progress bar.
+Progress = Callable[[int, int], None]
 PAGE_SIZE = 500
 _SESSION_PATH = re.compile(r"^(?P<prefix>.*?)/v1/sessions/(?P<id>[^/]+)")
 _SHARE_PATH = re.compile(r"^(?P<prefix>.*?)/r/(?P<token>[^/]+)")
@@ -61,7 +62,7 @@ def load_file(path: str | os.PathLike[str]) -> Recording:
         header, events = archive.read(file)
     except ValueError as e:
         raise SourceError(str(e)) from e
-    if header is None and events and all("seq" not in event for event in events):
+    if header is None and is_normal_form(events):
         events = from_golden(events)
     return Recording(session={} if header is None else header.session, events=events)
 
@@ -72,9 +73,17 @@ def from_golden(entries: list[Event]) -> list[Event]:
     for seq, entry in enumerate(entries, start=1):
         event = {**entry, "seq": seq, "offset_ms": 0.0}
         if entry.get("type") == MESSAGE_TYPE:
-            event["type"] = DELTA_TYPE
+            # A message id of its own keeps two messages in a row apart when
+            # the replayed events are normalized again.
+            data = {**(entry.get("data") or {}), "message_id": f"golden-{seq}"}
+            event.update(type=DELTA_TYPE, data=data)
         events.append(event)
     return events
+
+
+def is_normal_form(events: list[Event]) -> bool:
+    """True for a golden file's entries: no envelope carries a seq."""
+    return bool(events) and all("seq" not in event for event in events)
 
 
 @dataclass(frozen=True)
@@ -119,24 +128,25 @@ async def load_url(
 ) -> Recording:
     """A session's record and all its events, read page by page from a server."""
     remote = Remote.parse(url)
-    session = await _get_json(client, remote.session_url)
+    session = await get_json(client, remote.session_url)
+    total = int(session.get("event_count") or session.get("last_seq") or 0)
     events: list[Event] = []
     after = 0
     while True:
-        page = await _get_json(
+        page = await get_json(
             client, remote.events_url, params={"after": after, "limit": PAGE_SIZE}
         )
         batch = page.get("events") or []
         events.extend(batch)
         if progress is not None and batch:
-            progress(len(batch))
+            progress(len(batch), max(total, len(events)))
         next_after = page.get("next_after")
         if not batch or next_after is None:
             return Recording(session=session, events=events)
         after = int(next_after)
 
 
-async def _get_json(
+async def get_json(
     client: httpx.AsyncClient, url: str, params: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     try:
@@ -144,7 +154,7 @@ async def _get_json(
     except httpx.HTTPError as e:
         raise SourceError(f"cannot reach {url} ({e}); is the server running?") from e
     if response.status_code >= 400:
-        raise SourceError(f"{url} answered {response.status_code}: {_detail(response)}")
+        raise SourceError(f"{url} answered {response.status_code}: {detail(response)}")
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError as e:
@@ -154,7 +164,7 @@ async def _get_json(
     return body
 
 
-def _detail(response: httpx.Response) -> str:
+def detail(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:

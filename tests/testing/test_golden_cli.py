@@ -1,0 +1,134 @@
+"""`replaydeck golden …`, `export` and `import` through the real command and real databases."""
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from app.cli import main
+from app.config import Settings
+from app.testing.transfer import read_local
+from tests.servers import RunningServer
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def seeded(server: RunningServer, agent_turn: list[dict[str, Any]]) -> RunningServer:
+    """A server holding session s1, recorded with the producer's own ids and timestamps."""
+    sent = [{k: e[k] for k in ("type", "id", "ts", "data")} for e in agent_turn]
+    with httpx.Client(base_url=server.url) as client:
+        client.post("/v1/sessions", json={"id": "s1", "metadata": {"app": "demo"}})
+        client.post("/v1/sessions/s1/events", json=sent).raise_for_status()
+    return server
+
+
+def stored(settings: Settings, session_id: str) -> list[dict[str, Any]]:
+    return asyncio.run(read_local(settings, session_id)).events
+
+
+def timing(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(e["id"], e["type"], e["ts"], e["offset_ms"], e["data"]) for e in events]
+
+
+def test_export_then_import_on_a_fresh_database_keeps_the_timing(
+    seeded: RunningServer, settings: Settings, tmp_path: Path
+) -> None:
+    archive = tmp_path / "s1.ndjson"
+    result = invoke("export", "s1", "-o", str(archive), "--database-url", settings.database_url)
+    assert result.exit_code == 0, result.output
+    header, *lines = archive.read_text().splitlines()
+    assert json.loads(header)["format"] == "replaydeck.session"
+    assert json.loads(header)["session"]["metadata"] == {"app": "demo"}
+    assert len(lines) == 7
+
+    fresh = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fresh.db")
+    result = invoke("import", str(archive), "--database-url", fresh.database_url)
+    assert result.exit_code == 0, result.output
+    assert "imported session s1: 7 new of 7 events" in result.output
+    assert timing(stored(fresh, "s1")) == timing(stored(settings, "s1"))
+
+    again = invoke("import", str(archive), "--database-url", fresh.database_url)
+    assert "0 new of 7 events" in again.output
+    assert len(stored(fresh, "s1")) == 7
+
+
+def test_export_and_import_through_a_server(seeded: RunningServer, tmp_path: Path) -> None:
+    archive = tmp_path / "s1.ndjson"
+    assert invoke("export", "s1", "--url", seeded.url, "-o", str(archive)).exit_code == 0
+    result = invoke("import", str(archive), "--url", seeded.url, "--session-id", "s1-copy")
+    assert result.exit_code == 0, result.output
+    assert "imported session s1-copy: 7 new of 7 events" in result.output
+    with httpx.Client(base_url=seeded.url) as client:
+        original = client.get("/v1/sessions/s1/events").json()["events"]
+        copy = client.get("/v1/sessions/s1-copy/events").json()["events"]
+        assert client.get("/v1/sessions/s1-copy").json()["metadata"] == {"app": "demo"}
+    assert timing(copy) == timing(original)
+
+
+@pytest.fixture
+def golden_file(seeded: RunningServer, tmp_path: Path) -> Path:
+    path = tmp_path / "golden" / "s1.jsonl"
+    result = invoke("golden", "export", "s1", "--url", seeded.url, "-o", str(path))
+    assert result.exit_code == 0, result.output
+    assert "created" in result.output
+    return path
+
+
+def test_golden_check_exits_0_when_equal(
+    seeded: RunningServer, golden_file: Path, settings: Settings
+) -> None:
+    lines = golden_file.read_text().splitlines()
+    assert json.loads(lines[3]) == {
+        "type": "message",
+        "data": {"text": "Server-Sent Events are one-way."},
+    }
+    result = invoke("golden", "check", "s1", str(golden_file), "--url", seeded.url)
+    assert (result.exit_code, result.output) == (0, "equal: 5 entries\n")
+    local = invoke(
+        "golden", "check", "s1", str(golden_file), "--database-url", settings.database_url
+    )
+    assert local.exit_code == 0, local.output
+
+
+def test_golden_diff_exits_1_naming_the_event_and_path(
+    seeded: RunningServer, golden_file: Path, tmp_path: Path
+) -> None:
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text(golden_file.read_text().replace('"q":"sse"', '"q":"websockets"'))
+    result = invoke("golden", "diff", str(golden_file), str(changed))
+    assert result.exit_code == 1
+    assert result.output.startswith("event 1 (tool.call) differs at $[1].data.args.q\n")
+    # a session URL on one side, a golden file on the other
+    url = f"{seeded.url}/v1/sessions/s1"
+    assert invoke("golden", "diff", url, str(golden_file)).exit_code == 0
+    assert invoke("golden", "diff", url, str(changed)).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["golden", "diff", "only-one"],
+        ["golden", "check", "s1", "no-such-golden.jsonl"],
+        ["golden", "diff", "a", "b", "--url", "http://127.0.0.1:9"],
+        ["golden", "diff", "a", "b", "--mask-regex", "(unclosed"],
+        ["golden", "diff", "a", "b", "--mask", "..."],
+        ["import", "no-such-archive.ndjson"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert "Error:" in result.output
+
+
+def test_an_unknown_session_exits_2_with_a_hint(settings: Settings) -> None:
+    result = invoke("golden", "diff", "nope", "nope", "--database-url", settings.database_url)
+    assert result.exit_code == 2
+    assert "no session 'nope'" in result.output
