@@ -115,6 +115,11 @@ class Hub:
     def subscriber_count(self) -> int:
         return sum(w.subscribers for w in self._watches.values())
 
+    @property
+    def sessions(self) -> list[str]:
+        """Sessions someone follows; the PostgreSQL notifier re-syncs them after a gap."""
+        return list(self._watches)
+
     async def run_heartbeats(self, interval: float) -> None:
         """The one shared timer; runs for the app's lifetime."""
         while True:

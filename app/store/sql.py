@@ -14,6 +14,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.errors import (
@@ -25,12 +26,29 @@ from app.errors import (
     StoreUnavailable,
 )
 from app.events import NewEvent, build_envelope
+from app.live.pg_notify import DELETED, notify_statement
 from app.store.base import AppendResult, SessionPage, SessionRecord, SessionStatus, StoredEvent
 from app.store.tables import events, sessions, shares
 
 # SQLite allows 32766 bound parameters; stay far below for IN (...) lookups.
 _ID_CHUNK = 500
 _EVENT_COLUMNS = (events.c.seq, events.c.id, events.c.type, events.c.ts_us, events.c.envelope)
+# SQLSTATEs that mean "the server is not there right now", not "the statement
+# is wrong": connection exceptions (class 08), a shutdown or restart in progress
+# (57P01-57P03) and too many connections (53300). They become 503s.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def _unavailable(error: Exception) -> bool:
+    """Whether a driver error means the database is unreachable (retry later)."""
+    # asyncpg raises plain OSError (connection refused or reset) while connecting,
+    # which SQLAlchemy does not wrap; PoolTimeout is a pool with no free connection.
+    if isinstance(error, OSError | PoolTimeout | OperationalError | InterfaceError):
+        return True
+    if isinstance(error, DBAPIError):
+        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+        return error.connection_invalidated or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    return False
 
 
 def now_us() -> int:
@@ -86,8 +104,10 @@ class SqlEventStore:
         try:
             async with self.engine.connect() as connection:
                 yield connection
-        except (OperationalError, InterfaceError) as e:
-            raise StoreUnavailable() from e
+        except Exception as e:
+            if _unavailable(e):
+                raise StoreUnavailable() from e
+            raise
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -100,10 +120,10 @@ class SqlEventStore:
             else:
                 async with self.engine.begin() as connection:
                     yield connection
-        except (OperationalError, InterfaceError) as e:
-            raise StoreUnavailable() from e
-        except DBAPIError as e:
-            if e.connection_invalidated:
+        except Exception as e:
+            # A failed COMMIT lands here too: the client hears 503, never 2xx,
+            # and retrying with the same event ids is safe either way.
+            if _unavailable(e):
                 raise StoreUnavailable() from e
             raise
 
@@ -188,6 +208,8 @@ class SqlEventStore:
             result = await connection.execute(sessions.delete().where(sessions.c.id == session_id))
             if result.rowcount == 0:
                 raise SessionNotFound(session_id)
+            if not self._sqlite:
+                await connection.execute(notify_statement(session_id, DELETED))
 
     async def append(
         self,
@@ -236,6 +258,9 @@ class SqlEventStore:
                         final_seq=after.final_seq,
                     )
                 )
+                if not self._sqlite:
+                    # Delivered to other replicas only if this transaction commits.
+                    await connection.execute(notify_statement(session_id, after.last_seq))
         if created:
             return AppendResult(result.session, result.seqs, result.appended, created=True)
         return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 metadata = sa.MetaData()
 
@@ -11,7 +12,9 @@ sessions = sa.Table(
     metadata,
     sa.Column("id", sa.String(128), primary_key=True),
     sa.Column("created_at_us", sa.BigInteger, nullable=False),
-    sa.Column("metadata", sa.JSON, nullable=False),
+    # JSONB on PostgreSQL (revision 0002): stored parsed, so metadata filters
+    # need not re-parse text on every row.
+    sa.Column("metadata", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("last_seq", sa.BigInteger, nullable=False),
     sa.Column("first_ts_us", sa.BigInteger),
