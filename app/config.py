@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
     sqlite_busy_timeout_ms: int = 10_000
 
+    # PostgreSQL connection pool, per replica: keep replicas x (pool_size +
+    # max_overflow + 1 LISTEN connection) under the server's max_connections.
+    pool_size: int = Field(default=10, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    # Seconds a request waits for a free connection before it answers 503.
+    pool_timeout: float = Field(default=5.0, gt=0)
+
     # Ingest limits. Every refusal is a 413 or 422 problem+json.
     max_event_bytes: int = 256 * 1024
     max_request_bytes: int = 8 * 1024 * 1024

@@ -22,7 +22,12 @@ def make_engine(settings: Settings) -> AsyncEngine:
         settings.database_url,
         json_serializer=_json_serializer,
         json_deserializer=orjson.loads,
+        # A restart of PostgreSQL kills every pooled connection; the ping finds
+        # them on checkout, so requests after an outage succeed without one 500.
         pool_pre_ping=True,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
     )
 
 
