@@ -1,0 +1,160 @@
+"""The store contract: every EventStore implementation must pass these tests.
+
+A backend's test module subclasses `StoreContract` and provides an async
+`store` fixture yielding a fresh, migrated, empty store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from app.errors import SeqConflict, SessionClosed, SessionExists, SessionNotFound
+from app.events import NewEvent, validate_event
+from app.store.base import EventStore
+
+
+def ev(kind: str = "status", data: dict[str, Any] | None = None, **fields: Any) -> NewEvent:
+    if data is None:
+        data = {"label": "x"} if kind == "status" else {}
+    return validate_event({"type": kind, "data": data, **fields}, max_bytes=1 << 20)
+
+
+@pytest.mark.anyio
+class StoreContract:
+    async def test_append_assigns_gapless_seqs_from_one(self, store: EventStore) -> None:
+        first = await store.append("s", [ev(), ev()])
+        second = await store.append("s", [ev()])
+        assert first.seqs == [1, 2]
+        assert second.seqs == [3]
+        assert [e.seq for e in await store.read("s")] == [1, 2, 3]
+
+    async def test_append_creates_the_session(self, store: EventStore) -> None:
+        result = await store.append("new", [ev()])
+        assert result.created
+        session = await store.get_session("new")
+        assert session.status == "open"
+        assert session.last_seq == 1
+        assert not (await store.append("new", [ev()])).created
+
+    async def test_read_after_and_limit(self, store: EventStore) -> None:
+        await store.append("s", [ev() for _ in range(10)])
+        assert [e.seq for e in await store.read("s", after=3, limit=4)] == [4, 5, 6, 7]
+        assert await store.read("s", after=10) == []
+        assert await store.read("unknown") == []
+
+    async def test_envelope_carries_seq_id_type_ts_offset_and_data(self, store: EventStore) -> None:
+        await store.append(
+            "s",
+            [
+                ev("status", {"label": "a"}, id="e1", ts="2026-11-23T10:00:00Z"),
+                ev("tool.call", {"name": "t", "args": {}, "call_id": "c"}, ts=1795428001250),
+            ],
+        )
+        first, second = (e.as_dict() for e in await store.read("s"))
+        assert first == {
+            "seq": 1,
+            "id": "e1",
+            "type": "status",
+            "ts": "2026-11-23T10:00:00.000000Z",
+            "offset_ms": 0.0,
+            "data": {"label": "a"},
+        }
+        assert second["ts"] == "2026-11-23T10:00:01.250000Z"
+        assert second["offset_ms"] == 1250.0
+        assert second["id"]  # generated
+        assert second["data"] == {"name": "t", "args": {}, "call_id": "c"}
+
+    async def test_repeated_ids_return_the_original_seq_and_store_nothing(
+        self, store: EventStore
+    ) -> None:
+        await store.append("s", [ev(id="a"), ev(id="b")])
+        again = await store.append("s", [ev(id="b"), ev(id="c"), ev(id="c")])
+        assert again.seqs == [2, 3, 3]
+        assert [e.id for e in again.appended] == ["c"]
+        assert [e.id for e in await store.read("s")] == ["a", "b", "c"]
+
+    async def test_final_completes_the_session_and_refuses_more(self, store: EventStore) -> None:
+        await store.append("s", [ev(), ev("final", id="fin")])
+        session = await store.get_session("s")
+        assert (session.status, session.final_seq) == ("complete", 2)
+        with pytest.raises(SessionClosed):
+            await store.append("s", [ev()])
+        # A retried final is a repeat, not a refusal.
+        assert (await store.append("s", [ev("final", id="fin")])).seqs == [2]
+
+    async def test_events_after_final_in_one_batch_refuse_the_whole_batch(
+        self, store: EventStore
+    ) -> None:
+        await store.append("s", [ev()])
+        with pytest.raises(SessionClosed):
+            await store.append("s", [ev(), ev("final"), ev()])
+        assert [e.seq for e in await store.read("s")] == [1]
+        assert (await store.get_session("s")).status == "open"
+
+    async def test_expected_seq_guards_the_append(self, store: EventStore) -> None:
+        await store.append("s", [ev()])
+        assert (await store.append("s", [ev()], expected_seq=1)).seqs == [2]
+        with pytest.raises(SeqConflict):
+            await store.append("s", [ev()], expected_seq=1)
+        assert (await store.get_session("s")).last_seq == 2
+
+    async def test_create_get_delete(self, store: EventStore) -> None:
+        created = await store.create_session("c", metadata={"user": "alice"})
+        assert created.metadata == {"user": "alice"}
+        with pytest.raises(SessionExists):
+            await store.create_session("c")
+        await store.append("c", [ev()])
+        await store.delete_session("c")
+        with pytest.raises(SessionNotFound):
+            await store.get_session("c")
+        assert await store.read("c") == []
+        with pytest.raises(SessionNotFound):
+            await store.delete_session("c")
+
+    async def test_list_newest_first_with_cursor_and_filters(self, store: EventStore) -> None:
+        for index in range(5):
+            await store.create_session(f"s{index}", metadata={"team": "a" if index % 2 else "b"})
+        await store.append("s4", [ev("final")])
+        page = await store.list_sessions(limit=2)
+        assert [s.id for s in page.sessions] == ["s4", "s3"]
+        assert page.next_cursor is not None
+        rest = await store.list_sessions(limit=10, cursor=page.next_cursor)
+        assert [s.id for s in rest.sessions] == ["s2", "s1", "s0"]
+        assert rest.next_cursor is None
+        assert [s.id for s in (await store.list_sessions(status="complete")).sessions] == ["s4"]
+        team_a = await store.list_sessions(metadata={"team": "a"})
+        assert [s.id for s in team_a.sessions] == ["s3", "s1"]
+
+    async def test_concurrent_writers_keep_seq_gapless_and_ordered(self, store: EventStore) -> None:
+        async def writer(number: int) -> list[int]:
+            seqs: list[int] = []
+            for index in range(10):
+                result = await store.append(
+                    "s", [ev(id=f"w{number}-{index}-{k}") for k in range(3)]
+                )
+                assert result.seqs == sorted(result.seqs)
+                assert result.seqs == list(range(result.seqs[0], result.seqs[0] + 3))
+                seqs.extend(result.seqs)
+            return seqs
+
+        results = await asyncio.gather(*(writer(n) for n in range(16)))
+        stored = await store.read("s")
+        assert [e.seq for e in stored] == list(range(1, 16 * 30 + 1))
+        assert sorted(s for seqs in results for s in seqs) == list(range(1, 16 * 30 + 1))
+        # Each writer's own events are in the order it sent them.
+        for number in range(16):
+            mine = [e.id for e in stored if e.id.startswith(f"w{number}-")]
+            assert mine == [f"w{number}-{i}-{k}" for i in range(10) for k in range(3)]
+
+    async def test_a_thousand_events_in_one_append_keep_their_order(
+        self, store: EventStore
+    ) -> None:
+        result = await store.append("s", [ev(id=f"e{i}") for i in range(1000)])
+        assert result.seqs == list(range(1, 1001))
+        assert [e.id for e in await store.read("s")] == [f"e{i}" for i in range(1000)]
+
+    async def test_ping(self, store: EventStore) -> None:
+        await store.ping()
