@@ -12,7 +12,7 @@ import click
 import orjson
 
 from app.config import Settings
-from app.errors import SessionNotFound
+from app.errors import ReplaydeckError, SessionNotFound
 
 
 @click.command("trace")
@@ -34,6 +34,13 @@ def trace(session_id: str, output: Path | None, database_url: str | None) -> Non
     from app.cli import load_settings
 
     settings = load_settings(database_url=database_url)
+    path = settings.sqlite_path
+    if path is not None and not path.exists():
+        # Opening it would create an empty database file as a side effect of a read.
+        raise click.ClickException(
+            f"There is no database at {path}; pass --database-url (or set "
+            "REPLAYDECK_DATABASE_URL) to the one `replaydeck serve` uses."
+        )
     try:
         document = asyncio.run(_document(settings, session_id))
     except SessionNotFound:
@@ -41,6 +48,8 @@ def trace(session_id: str, output: Path | None, database_url: str | None) -> Non
             f"There is no session {session_id!r} in {settings.database_url}; "
             "list sessions with GET /v1/sessions."
         ) from None
+    except ReplaydeckError as e:
+        raise click.ClickException(e.detail) from None
     body = orjson.dumps(document, option=orjson.OPT_INDENT_2)
     if output is None:
         click.echo(body.decode())
