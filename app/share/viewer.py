@@ -24,8 +24,15 @@ ASSET_PREFIX = "/viewer"
 
 # Only these files are served: a fixed allow-list rather than a directory mount, so no
 # path from a request ever reaches the file system.
+JS = "text/javascript; charset=utf-8"
 ASSETS: dict[str, str] = {
-    "viewer.js": "text/javascript; charset=utf-8",
+    "viewer.js": JS,
+    "dom.js": JS,
+    "http.js": JS,
+    "header.js": JS,
+    "inspector.js": JS,
+    "timeline.js": JS,
+    "transcript.js": JS,
     "viewer.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
@@ -69,14 +76,18 @@ VIEWER_HEADERS: dict[str, str] = {
 
 
 @cache
-def _asset_version(name: str) -> str:
-    # A content hash in the asset URL lets browsers cache assets for long without ever
-    # running a stale script against a newer page.
-    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+def assets_version() -> str:
+    # One hash over every asset goes into their common path, so the modules that
+    # viewer.js imports by relative URL are versioned too, and browsers may cache
+    # them for good without ever pairing a stale module with a newer page.
+    digest = hashlib.sha256()
+    for name in sorted(ASSETS):
+        digest.update(name.encode() + b"\0" + (STATIC_DIR / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def asset_url(name: str, *, root_path: str = "") -> str:
-    return f"{root_path}{ASSET_PREFIX}/{name}?v={_asset_version(name)}"
+    return f"{root_path}{ASSET_PREFIX}/{assets_version()}/{name}"
 
 
 def render_viewer(
@@ -130,16 +141,18 @@ async def session_viewer(session_id: str, request: Request) -> HTMLResponse:
     return viewer_response(base, session_url=base, mode="key", root_path=root_path)
 
 
-@router.get(ASSET_PREFIX + "/{name}")
-async def viewer_asset(name: str) -> Response:
+@router.get(ASSET_PREFIX + "/{version}/{name}")
+async def viewer_asset(version: str, name: str) -> Response:
     media_type = ASSETS.get(name)
     if media_type is None:
         raise AssetNotFound(name)
+    # A page from before an upgrade still gets today's file, but must not keep it.
+    current = version == assets_version()
     return FileResponse(
         STATIC_DIR / name,
         media_type=media_type,
         headers={
-            "Cache-Control": "public, max-age=86400",
+            "Cache-Control": "public, max-age=31536000, immutable" if current else "no-cache",
             "X-Content-Type-Options": "nosniff",
         },
     )

@@ -28,13 +28,15 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed: run `apt-get install -y chromium`")
     sync_api = pytest.importorskip("playwright.sync_api")
-    # One browser process for the whole run: starting Chromium is the slow part, and
-    # each test still gets a fresh context (no shared cookies or storage).
+    # One browser per module: starting Chromium is the slow part, and each test still
+    # gets a fresh context (no shared cookies or storage). Not per session: the sync
+    # API keeps an asyncio loop running in this thread, which anyio tests elsewhere
+    # would collide with.
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-pytestmark = pytest.mark.browser
+from app.share.viewer import asset_url
 
 TIMEOUT_MS = 15_000
 
@@ -28,6 +28,7 @@ def play_at_max_until(page: Any, selector: str) -> None:
     page.wait_for_selector(selector, timeout=TIMEOUT_MS)
 
 
+@pytest.mark.browser
 def test_plays_to_the_final_text_and_tool_card(
     page: Any, viewer_url: str, sample_text: str, artifacts: Path
 ) -> None:
@@ -47,6 +48,7 @@ def test_plays_to_the_final_text_and_tool_card(
     page.screenshot(path=str(artifacts / "viewer-desktop.png"), full_page=True)
 
 
+@pytest.mark.browser
 def test_seek_renders_up_to_seq_then_continues(page: Any, viewer_url: str) -> None:
     open_viewer(page, viewer_url)
     page.eval_on_selector(
@@ -63,6 +65,7 @@ def test_seek_renders_up_to_seq_then_continues(page: Any, viewer_url: str) -> No
     assert page.locator("#event-list li").count() == 10
 
 
+@pytest.mark.browser
 def test_deep_link_opens_at_a_moment(page: Any, viewer_url: str) -> None:
     open_viewer(page, viewer_url, "?at=3")
     page.wait_for_selector("body[data-position='3']", timeout=TIMEOUT_MS)
@@ -71,6 +74,7 @@ def test_deep_link_opens_at_a_moment(page: Any, viewer_url: str) -> None:
     assert page.text_content("#raw-title") == "Event #3 · tool.result"
 
 
+@pytest.mark.browser
 def test_phone_width_has_no_horizontal_scroll(
     browser: Any, viewer_url: str, artifacts: Path
 ) -> None:
@@ -90,6 +94,7 @@ def test_phone_width_has_no_horizontal_scroll(
         context.close()
 
 
+@pytest.mark.browser
 def test_pause_then_resume_shows_every_event_once(page: Any, viewer_url: str) -> None:
     open_viewer(page, viewer_url)
     page.uncheck("#skip-gaps")
@@ -110,6 +115,7 @@ def test_pause_then_resume_shows_every_event_once(page: Any, viewer_url: str) ->
     assert page.locator(".message").count() == 1
 
 
+@pytest.mark.browser
 def test_follows_a_session_still_being_recorded(page: Any, server: Any) -> None:
     with httpx.Client(base_url=server.url, timeout=10) as http:
         http.post(
@@ -128,6 +134,7 @@ def test_follows_a_session_still_being_recorded(page: Any, server: Any) -> None:
     assert page.text_content(".message .text") == "Still here."
 
 
+@pytest.mark.browser
 def test_untrusted_metadata_stays_text(page: Any, viewer_url: str) -> None:
     open_viewer(page, viewer_url)
     page.click("#metadata summary")
@@ -136,8 +143,39 @@ def test_untrusted_metadata_stays_text(page: Any, viewer_url: str) -> None:
     assert page.title() == "Weather agent · replaydeck"
 
 
+@pytest.mark.browser
 def test_unknown_session_says_so(page: Any, server: Any) -> None:
     page.goto(f"{server.url}/sessions/no-such-session")
     page.wait_for_selector("body[data-state=error]", timeout=TIMEOUT_MS)
     assert page.text_content("#notice-title") == "Session not found"
     assert page.locator("#player").is_hidden()
+
+
+# The page's HTTP side, without a browser. Sync, over the real server: in this module
+# the browser fixture keeps an asyncio loop running, which anyio tests would clash with.
+
+
+def test_page_and_assets_are_served_with_safe_headers(server: Any) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        page = client.get("/sessions/a%3Cb%3E")
+        js = client.get(asset_url("viewer.js"))
+        stale = client.get("/viewer/000000000000/transcript.js")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert 'data-base="/v1/sessions/a%3Cb%3E"' in page.text
+    assert "<b>" not in page.text
+
+    assert js.status_code == 200
+    assert js.headers["content-type"].startswith("text/javascript")
+    assert "immutable" in js.headers["cache-control"]
+    assert stale.status_code == 200
+    assert stale.headers["cache-control"] == "no-cache"
+
+
+def test_unknown_asset_is_a_problem(server: Any) -> None:
+    response = httpx.get(server.url + asset_url("viewer.js").replace("viewer.js", "viewer.py"))
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "serves only" in response.json()["detail"]

@@ -1,0 +1,172 @@
+import { el, formatDuration, isObject, oneLine, pretty } from "./dom.js";
+
+// Turns envelopes into what the app's user saw. Rendering is incremental: every
+// envelope is applied once, in seq order; seeking backwards starts over.
+
+export class Transcript {
+  constructor(list, onSelect) {
+    this.list = list;
+    this.onSelect = onSelect;
+    list.addEventListener("click", (event) => {
+      const item = event.target.closest("[data-seq]");
+      if (item && !event.target.closest("summary")) this.onSelect(Number(item.dataset.seq));
+    });
+    this.reset();
+  }
+
+  reset() {
+    this.list.replaceChildren();
+    this.messages = new Map();
+    this.tools = new Map();
+    this.itemBySeq = new Map();
+    this.openBubble = null;
+    this.selected = null;
+  }
+
+  item(envelope, kind) {
+    const node = el("li", `item ${kind}`);
+    node.dataset.seq = String(envelope.seq);
+    this.list.append(node);
+    this.itemBySeq.set(envelope.seq, node);
+    this.openBubble = null;
+    return node;
+  }
+
+  add(envelope) {
+    const data = isObject(envelope.data) ? envelope.data : {};
+    switch (envelope.type) {
+      case "message.delta":
+        if (typeof data.text === "string") return this.delta(envelope, data);
+        break;
+      case "status":
+        if (typeof data.label === "string") return this.status(envelope, data);
+        break;
+      case "tool.call":
+        return this.toolCall(envelope, data);
+      case "tool.result":
+        return this.toolResult(envelope, data);
+      case "error":
+        return this.error(envelope, data);
+      case "final":
+        return this.final(envelope, data);
+      default:
+        break;
+    }
+    return this.custom(envelope);
+  }
+
+  delta(envelope, data) {
+    const messageId = typeof data.message_id === "string" ? data.message_id : null;
+    let bubble = messageId !== null ? this.messages.get(messageId) : this.openBubble;
+    if (!bubble) {
+      const node = this.item(envelope, "message");
+      node.append(el("div", "who", "Assistant"));
+      const text = el("div", "text");
+      text.append(document.createTextNode(""));
+      node.append(text);
+      bubble = { node, text: text.firstChild };
+      if (messageId !== null) this.messages.set(messageId, bubble);
+    }
+    bubble.text.appendData(data.text);
+    bubble.node.dataset.seq = String(envelope.seq);
+    this.itemBySeq.set(envelope.seq, bubble.node);
+    this.openBubble = bubble;
+    this.typing(bubble.node);
+  }
+
+  typing(node) {
+    for (const other of this.list.querySelectorAll(".typing")) {
+      if (other !== node) other.classList.remove("typing");
+    }
+    node.classList.add("typing");
+  }
+
+  stopTyping() {
+    for (const node of this.list.querySelectorAll(".typing")) node.classList.remove("typing");
+  }
+
+  status(envelope, data) {
+    const node = this.item(envelope, "status");
+    node.append(el("span", "dot"), el("span", "label", data.label));
+  }
+
+  toolCall(envelope, data) {
+    const node = this.item(envelope, "tool pending");
+    const details = el("details");
+    const summary = el("summary");
+    const name = typeof data.name === "string" ? data.name : "tool";
+    summary.append(
+      el("span", "tool-name", name),
+      el("span", "tool-preview", oneLine(data.args ?? {}, 80)),
+      el("span", "tool-state", "running…"),
+    );
+    const bodyNode = el("div", "tool-body");
+    bodyNode.append(el("h3", null, "Arguments"), el("pre", "json", pretty(data.args ?? {})));
+    const result = el("div", "tool-result");
+    bodyNode.append(result);
+    details.append(summary, bodyNode);
+    node.append(details);
+    const callId = typeof data.call_id === "string" ? data.call_id : `#${envelope.seq}`;
+    this.tools.set(callId, { node, result, state: summary.lastChild, offset: envelope.offset_ms });
+  }
+
+  toolResult(envelope, data) {
+    const callId = typeof data.call_id === "string" ? data.call_id : null;
+    let card = callId !== null ? this.tools.get(callId) : undefined;
+    if (!card) {
+      // A result whose call is not in the log (or not yet in view): show it on its own.
+      this.toolCall({ ...envelope }, { name: data.name, args: {}, call_id: callId ?? undefined });
+      card = this.tools.get(callId ?? `#${envelope.seq}`);
+    }
+    const failed = data.is_error === true;
+    card.node.classList.remove("pending");
+    card.node.classList.add(failed ? "failed" : "done");
+    const took = envelope.offset_ms - card.offset;
+    card.state.textContent =
+      (failed ? "failed" : "done") + (Number.isFinite(took) ? ` · ${formatDuration(took)}` : "");
+    card.result.replaceChildren(
+      el("h3", null, failed ? "Error result" : "Result"),
+      el("pre", "json", pretty(data.result)),
+    );
+    card.node.dataset.seq = String(envelope.seq);
+    this.itemBySeq.set(envelope.seq, card.node);
+  }
+
+  error(envelope, data) {
+    const node = this.item(envelope, "error");
+    node.setAttribute("role", "note");
+    const head = el("div", "error-head");
+    head.append(el("strong", null, "Error"));
+    if (data.code !== undefined && data.code !== null) head.append(el("code", null, String(data.code)));
+    node.append(head, el("p", null, typeof data.message === "string" ? data.message : pretty(data)));
+  }
+
+  final(envelope, data) {
+    const node = this.item(envelope, "final");
+    const parts = ["Session complete"];
+    if (isObject(data.usage)) {
+      for (const [key, value] of Object.entries(data.usage)) {
+        if (typeof value === "number" || typeof value === "string") {
+          parts.push(`${key.replace(/_/g, " ")}: ${value}`);
+        }
+      }
+    }
+    node.textContent = parts.join(" · ");
+  }
+
+  custom(envelope) {
+    const node = this.item(envelope, "custom");
+    const details = el("details");
+    const summary = el("summary");
+    summary.append(el("code", null, String(envelope.type)), el("span", "tool-preview", oneLine(envelope.data, 80)));
+    details.append(summary, el("pre", "json", pretty(envelope.data)));
+    node.append(details);
+  }
+
+  select(seq) {
+    if (this.selected) this.selected.classList.remove("selected");
+    this.selected = this.itemBySeq.get(seq) || null;
+    if (this.selected) this.selected.classList.add("selected");
+    return this.selected;
+  }
+}
