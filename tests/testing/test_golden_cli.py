@@ -11,8 +11,9 @@ from click.testing import CliRunner, Result
 
 from app.cli import main
 from app.config import Settings
+from app.main import create_app
 from app.testing.transfer import read_local
-from tests.servers import RunningServer
+from tests.servers import RunningServer, serve
 
 
 def invoke(*args: str) -> Result:
@@ -57,6 +58,38 @@ def test_export_then_import_on_a_fresh_database_keeps_the_timing(
     again = invoke("import", str(archive), "--database-url", fresh.database_url)
     assert "0 new of 7 events" in again.output
     assert len(stored(fresh, "s1")) == 7
+
+
+class FakeClock:
+    """The server's replay clock, in virtual time: every wait is recorded, none is slept."""
+
+    def __init__(self) -> None:
+        self.time = 50.0
+        self.deadlines: list[float] = []
+
+    def now(self) -> float:
+        return self.time
+
+    async def sleep_until(self, deadline: float) -> None:
+        self.deadlines.append(deadline)
+        self.time = max(self.time, deadline)
+
+
+def test_an_imported_session_replays_with_the_recorded_timing(
+    seeded: RunningServer, settings: Settings, tmp_path: Path, agent_turn: list[dict[str, Any]]
+) -> None:
+    archive = tmp_path / "s1.ndjson"
+    invoke("export", "s1", "-o", str(archive), "--database-url", settings.database_url)
+    fresh = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fresh.db")
+    invoke("import", str(archive), "--database-url", fresh.database_url)
+    app = create_app(fresh)
+    app.state.clock = clock = FakeClock()
+    with serve(app) as running, httpx.Client(base_url=running.url, timeout=10) as client:
+        body = client.get("/v1/sessions/s1/replay", params={"speed": 2}).text
+    assert body.count("\nevent: ") == len(agent_turn) + 1  # the events and replay.end
+    # The server's own pacing, on the fresh database, waits as the recording did.
+    offsets = [e["offset_ms"] for e in agent_turn]
+    assert clock.deadlines == pytest.approx([50.0 + ms / 1000 / 2 for ms in offsets[1:]])
 
 
 def test_export_and_import_through_a_server(seeded: RunningServer, tmp_path: Path) -> None:
