@@ -1,12 +1,18 @@
-"""Real servers for the capture tests: replaydeck on a chosen socket, and waiting with a
-deadline instead of sleeping."""
+"""Real servers for the capture tests: uvicorn on a given socket, the Node SSE app, and
+waiting with a deadline instead of sleeping."""
 
 from __future__ import annotations
 
+import json
+import os
+import select
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import anyio
 import uvicorn
@@ -14,6 +20,8 @@ import uvicorn
 from app.config import Settings
 from app.main import create_app
 from tests.servers import wait_until
+
+NODE_APP = Path(__file__).parent / "node_app" / "server.js"
 
 
 def reserve_port() -> socket.socket:
@@ -26,19 +34,48 @@ def reserve_port() -> socket.socket:
 
 
 @contextmanager
-def replaydeck_on(sock: socket.socket, settings: Settings) -> Iterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=1)
-    )
+def serve_asgi(app: Any, sock: socket.socket | None = None) -> Iterator[str]:
+    """Any ASGI app on a real uvicorn in a thread; yields its base URL."""
+    sock = sock or reserve_port()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
         wait_until(lambda: server.started or not thread.is_alive(), timeout=20)
-        assert server.started, "replaydeck did not start"
+        assert server.started, "uvicorn did not start"
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
+
+
+@contextmanager
+def replaydeck_on(sock: socket.socket, settings: Settings) -> Iterator[str]:
+    with serve_asgi(create_app(settings), sock) as url:
+        yield url
+
+
+@contextmanager
+def node_app() -> Iterator[str]:
+    """The Node.js SSE app on a free port; yields its base URL."""
+    process = subprocess.Popen(
+        ["node", str(NODE_APP)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PORT": "0"},
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 20)
+        assert ready, "the Node app did not print its port within 20 s"
+        port = json.loads(process.stdout.readline())["port"]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 async def eventually(condition: Callable[[], bool], *, within: float = 10.0) -> None:
