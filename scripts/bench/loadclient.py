@@ -20,6 +20,9 @@ HOST = "127.0.0.1"
 DATA_MARK = b"data: "
 # The keep-alive comment DESIGN.md specifies; both servers under test send it.
 PING_MARK = b": keep-alive"
+# The last chunk of a chunked HTTP/1.1 body: the server ended the stream but may
+# keep the connection for reuse, so the end of the body, not a close, is the end.
+END_MARK = b"\r\n0\r\n\r\n"
 T = TypeVar("T")
 T_FIELD = re.compile(rb'"t":(\d+)')
 
@@ -85,6 +88,8 @@ class SseReader(asyncio.Protocol):
         joined = self.tail + data
         new = joined.count(DATA_MARK) - self.tail.count(DATA_MARK)
         self.pings += joined.count(PING_MARK) - self.tail.count(PING_MARK)
+        if END_MARK in joined and END_MARK not in self.tail:
+            self.close()
         self.tail = joined[-(len(PING_MARK) - 1) :]
         if self.sample and new:
             arrived = now_ns()

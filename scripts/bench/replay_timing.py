@@ -60,10 +60,17 @@ def make_sessions(p: dict[str, float]) -> dict[str, list[float]]:
     return sessions
 
 
-def envelope(seq: int, offset_ms: float) -> dict[str, object]:
+def event(i: int, count: int) -> dict[str, object]:
+    # The last event is `final`, so each replay ends (replay.end) and closes.
+    if i == count - 1:
+        return {"type": "final", "data": {}}
+    return {"type": "message.delta", "data": {"text": "x" * 80}}
+
+
+def envelope(seq: int, offset_ms: float, count: int) -> dict[str, object]:
     ts = datetime.fromtimestamp((T0_MS + offset_ms) / 1000, UTC).isoformat().replace("+00:00", "Z")
-    return {"seq": seq, "id": f"e{seq}", "type": "message.delta", "ts": ts,
-            "offset_ms": offset_ms, "data": {"text": "x" * 80}}  # fmt: skip
+    return {"seq": seq, "id": f"e{seq}", "ts": ts, "offset_ms": offset_ms,
+            **event(seq - 1, count)}  # fmt: skip
 
 
 async def measure(port: int, path_for: str, sessions: dict[str, list[float]],
@@ -124,10 +131,9 @@ async def ingest(port: int, sessions: dict[str, list[float]]) -> None:
     conn = await lc.HttpConn.open(port)
     for name, offsets in sessions.items():
         batch = [
-            {"type": "message.delta", "id": f"e{i + 1}", "ts": T0_MS + off,
-             "data": {"text": "x" * 80}}
+            {"id": f"e{i + 1}", "ts": T0_MS + off, **event(i, len(offsets))}
             for i, off in enumerate(offsets)
-        ]  # fmt: skip
+        ]
         status, body = await conn.request(
             "POST", f"/v1/sessions/{name}/events", orjson.dumps(batch)
         )
@@ -148,13 +154,17 @@ def run_replaydeck(sessions: dict[str, list[float]], p: dict[str, float], work: 
         return lc.run(go())
 
 
+def sse(envelope: dict[str, object]) -> str:
+    body = orjson.dumps(envelope).decode()
+    return f"id: {envelope['seq']}\nevent: {envelope['type']}\ndata: {body}\n\n"
+
+
 def run_baseline(
     sessions: dict[str, list[float]], p: dict[str, float], work: Path
 ) -> tuple[Outcome, float]:
     frames = {
         name: [
-            (off, f"id: {i + 1}\nevent: message.delta\ndata: "
-                  f"{orjson.dumps(envelope(i + 1, off)).decode()}\n\n")
+            (off, sse(envelope(i + 1, off, len(offsets))))
             for i, off in enumerate(offsets)
         ]
         for name, offsets in sessions.items()
