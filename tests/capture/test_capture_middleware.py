@@ -1,0 +1,119 @@
+"""RecordingMiddleware on a FastAPI app served by a real uvicorn, recording into a real
+replaydeck."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
+
+from app.capture.adapters import make_decoder
+from app.capture.middleware import RecordingMiddleware
+from app.capture.sdk import Recorder
+from app.capture.sse_parser import SSEFrame, SSEParser
+from tests.capture.helpers import serve_asgi
+from tests.servers import RunningServer, wait_until
+
+
+def chat_app(recorder: Recorder) -> FastAPI:
+    steps: dict[str, asyncio.Semaphore] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await recorder.aclose()  # on the server's own loop, where the sessions ran
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/chat/{session_id}")
+    async def chat(session_id: str) -> StreamingResponse:
+        step = steps.setdefault(session_id, asyncio.Semaphore(0))
+
+        async def stream() -> AsyncIterator[bytes]:
+            yield b'event: status\ndata: {"label": "thinking"}\n\n'
+            await step.acquire()
+            yield b'event: message.delta\ndata: {"text": "Hel'
+            yield b'lo"}\n\n'  # a frame split across two chunks
+            await step.acquire()
+            yield b"data: plain words\n\n: a comment\n\nevent: final\ndata: {}\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    @app.post("/step/{session_id}")
+    async def next_step(session_id: str) -> dict[str, bool]:
+        steps[session_id].release()
+        return {"ok": True}
+
+    @app.get("/plain")
+    async def plain() -> dict[str, str]:
+        return {"hello": "world"}
+
+    return app
+
+
+@pytest.fixture
+def app_url(server: RunningServer) -> Iterator[str]:
+    recorder = Recorder(server.url, linger=0.005)
+    with serve_asgi(RecordingMiddleware(chat_app(recorder), recorder)) as url:
+        yield url
+
+
+def recorded(store: str, session_id: str) -> list[dict[str, Any]]:
+    def complete() -> bool:
+        return httpx.get(f"{store}/v1/sessions/{session_id}").json().get("status") == "complete"
+
+    wait_until(complete, timeout=10)
+    events: list[dict[str, Any]] = httpx.get(f"{store}/v1/sessions/{session_id}/events").json()[
+        "events"
+    ]
+    return events
+
+
+def test_sse_is_passed_on_unbuffered_and_recorded(app_url: str, server: RunningServer) -> None:
+    seen: list[SSEFrame] = []
+    parser = SSEParser()
+    with (
+        httpx.Client(timeout=5) as client,
+        client.stream("GET", f"{app_url}/chat/chat-1") as response,
+    ):
+        # The path parameter names the session, and the response says so.
+        assert response.headers["x-replaydeck-session"] == "chat-1"
+        for chunk in response.iter_raw():
+            frames = parser.feed(chunk)
+            seen += frames
+            # The app holds back its next event until this step: only a middleware that
+            # never buffers lets the client see each event in time to ask for the next.
+            if any(f.event in ("status", "message.delta") for f in frames):
+                client.post(f"{app_url}/step/chat-1")
+    assert [f.event for f in seen] == ["status", "message.delta", None, "final"]
+
+    events = recorded(server.url, "chat-1")
+    decoder = make_decoder("sse")
+    assert [(e["type"], e["data"]) for e in events] == [
+        (c.type, c.data) for f in seen for c in decoder.decode(f)
+    ]
+    assert [e["type"] for e in events] == ["status", "message.delta", "sse.message", "final"]
+    assert events[1]["data"] == {"text": "Hello"}
+
+
+def test_a_request_header_names_the_session(app_url: str, server: RunningServer) -> None:
+    with httpx.Client(timeout=5) as client:
+        headers = {"X-Replaydeck-Session": "from-header"}
+        with client.stream("GET", f"{app_url}/chat/ignored", headers=headers) as response:
+            assert response.headers["x-replaydeck-session"] == "from-header"
+            for chunk in response.iter_raw():
+                if b"event: status" in chunk or b"event: message.delta" in chunk:
+                    client.post(f"{app_url}/step/ignored")
+    assert recorded(server.url, "from-header")[-1]["type"] == "final"
+
+
+def test_other_responses_are_not_touched(app_url: str) -> None:
+    response = httpx.get(f"{app_url}/plain")
+    assert response.json() == {"hello": "world"}
+    assert "x-replaydeck-session" not in response.headers
