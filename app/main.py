@@ -18,6 +18,10 @@ from app.ingest import routes as ingest_routes
 from app.ingest.service import Ingest
 from app.live import routes as live_routes
 from app.live.hub import Hub
+from app.live.pg_notify import PgNotifier, listen_dsn
+from app.logs import RequestIdMiddleware
+from app.metrics import Metrics
+from app.metrics import router as metrics_router
 from app.replay import routes as replay_routes
 from app.replay.clock import LoopClock
 from app.sessions import routes as session_routes
@@ -52,7 +56,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = Hub()
         app.state.store = store
         app.state.hub = hub
-        app.state.ingest = Ingest(store=store, hub=hub, settings=settings)
+        metrics: Metrics = app.state.metrics
+        app.state.ingest = Ingest(store=store, hub=hub, settings=settings, metrics=metrics)
+        # With PostgreSQL, other replicas' appends reach this hub by LISTEN/NOTIFY.
+        notifier = None
+        listening: asyncio.Task[None] | None = None
+        if engine.dialect.name == "postgresql":
+            notifier = PgNotifier(
+                listen_dsn(settings.database_url),
+                hub,
+                on_lag=metrics.notify_lag.observe,
+                on_reconnect=metrics.notify_reconnects.inc,
+            )
+            listening = asyncio.create_task(notifier.run())
+            try:
+                async with asyncio.timeout(notifier.connect_timeout):
+                    await notifier.connected.wait()
+            except TimeoutError:
+                log.warning("not yet listening for other replicas' appends; still trying")
+        app.state.notifier = notifier
+        metrics.track_state(
+            streams=app.state.streams,
+            hub=hub,
+            pool=engine.pool,
+            listening=None if notifier is None else (lambda: notifier.listening),
+        )
         app.state.keys = KeyStore(engine)
         app.state.shares = ShareService(engine, signing_key(settings))
         # Share URLs are credentials: keep /r/<token> out of uvicorn's logs.
@@ -65,6 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             heartbeats.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeats
+            if listening is not None:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
@@ -80,7 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(authorize)],
     )
     app.state.settings = settings
-    app.state.clock = LoopClock()
+    app.state.metrics = Metrics()
+    # The metered clock records replay timers' lateness for /metrics.
+    app.state.clock = app.state.metrics.metered_clock(LoopClock())
     app.state.streams = StreamCounter()
     problems.install(app)
     for module in (health, session_routes, ingest_routes, live_routes, replay_routes):
@@ -90,4 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(share_routes.public)
     app.include_router(tracing_routes.router)
     app.add_middleware(TraceparentMiddleware)
+    app.include_router(metrics_router)
+    # Added last, so it is outermost: every log line of a request has its id.
+    app.add_middleware(RequestIdMiddleware)
     return app

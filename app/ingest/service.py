@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.config import Settings
+from app.errors import ReplaydeckError
 from app.events import NewEvent, validate_event
 from app.ingest.redact import RedactionRules, load_rules, redact_events
 from app.live.hub import Hub
+from app.metrics import Metrics
 from app.store.base import AppendResult, EventStore
 
 
@@ -18,6 +21,7 @@ class Ingest:
     store: EventStore
     hub: Hub
     settings: Settings
+    metrics: Metrics | None = None
     rules: RedactionRules = field(init=False)
 
     def __post_init__(self) -> None:
@@ -40,7 +44,15 @@ class Ingest:
     ) -> AppendResult:
         # Redact first, so a secret reaches neither the store nor any span.
         events, _ = redact_events(events, self.rules)
-        result = await self.store.append(session_id, events, expected_seq=expected_seq)
+        started = time.perf_counter()
+        try:
+            result = await self.store.append(session_id, events, expected_seq=expected_seq)
+        except ReplaydeckError as e:
+            if self.metrics is not None:
+                self.metrics.append_failed(e.slug)
+            raise
+        if self.metrics is not None:
+            self.metrics.appended(len(result.appended), time.perf_counter() - started)
         if result.appended:
             # Announce after the commit: the hub never runs ahead of the log.
             self.hub.publish(session_id, result.last_seq)

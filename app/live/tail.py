@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
+from app.errors import StoreUnavailable
 from app.live.hub import Hub, Wake
 from app.sse import HEARTBEAT, encode_event
 from app.store.base import EventStore
 
 
 async def tail_frames(
-    store: EventStore, hub: Hub, session_id: str, *, after: int, page_size: int
+    store: EventStore,
+    hub: Hub,
+    session_id: str,
+    *,
+    after: int,
+    page_size: int,
+    outage_retry: float = 1.0,
 ) -> AsyncIterator[bytes]:
     """SSE frames of every event after `after`, through `final`.
 
@@ -20,7 +28,15 @@ async def tail_frames(
     with hub.subscribe(session_id) as subscription:
         cursor = after
         while True:
-            events = await store.read(session_id, after=cursor, limit=page_size)
+            try:
+                events = await store.read(session_id, after=cursor, limit=page_size)
+            except StoreUnavailable:
+                # The database is down (a restart, a failover): keep the client
+                # with keep-alives and read again until it is back, instead of
+                # dropping every open stream at once.
+                yield HEARTBEAT
+                await asyncio.sleep(outage_retry)
+                continue
             if events:
                 # One write per page: a subscriber that is behind gets its
                 # backlog coalesced instead of one send per event.
