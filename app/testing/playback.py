@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+import anyio
 import httpx
 
 from app.replay.clock import Clock, LoopClock
@@ -43,7 +44,8 @@ async def load(
         async with api_client(api_key) as own:
             return await load_url(source, own)
     if isinstance(source, str | os.PathLike):
-        return load_file(source)
+        # A large archive takes a while to parse; keep the event loop free meanwhile.
+        return await anyio.to_thread.run_sync(load_file, source)
     return Recording(session={}, events=[dict(event) for event in source])
 
 

@@ -3,11 +3,6 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def envelope(seq: int, type_: str, data: dict[str, Any], offset_ms: float) -> dict[str, Any]:
     """One event as the store returns it, with every volatile field set."""
     return {

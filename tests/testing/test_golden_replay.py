@@ -102,6 +102,18 @@ async def test_a_session_on_a_server_replays_what_the_server_stores(
     assert [e["offset_ms"] for e in played] == [e["offset_ms"] for e in agent_turn]
 
 
+async def test_a_share_link_replays_the_shared_session(
+    server: RunningServer, agent_turn: list[dict[str, Any]]
+) -> None:
+    sent = [{k: e[k] for k in ("type", "id", "ts", "data")} for e in agent_turn]
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        (await client.post("/v1/sessions/s1/events", json=sent)).raise_for_status()
+        share = (await client.post("/v1/sessions/s1/shares", json={})).json()
+        stored = (await client.get("/v1/sessions/s1/events")).json()["events"]
+    assert share["url"].startswith(f"{server.url}/r/")
+    assert [event async for event in replay(share["url"])] == stored
+
+
 async def test_an_unknown_session_says_what_the_server_answered(server: RunningServer) -> None:
     with pytest.raises(SourceError, match="answered 404"):
         _ = [event async for event in replay(f"{server.url}/v1/sessions/nope")]

@@ -9,6 +9,7 @@ from httpx_sse import connect_sse
 
 from app.testing import fake_stream, serve_fake_stream
 from app.testing.vcr import serve
+from tests.servers import RunningServer
 
 
 class FakeClock:
@@ -68,3 +69,16 @@ def test_accelerated_timing_divides_the_offsets(agent_turn: list[dict[str, Any]]
     with serve(app) as url, httpx.Client(timeout=10) as client:
         client.get(url).raise_for_status()
     assert clock.deadlines == pytest.approx([e["offset_ms"] / 1000 / 4 for e in agent_turn])
+
+
+def test_a_session_on_a_server_can_be_the_recording(
+    server: RunningServer, agent_turn: list[dict[str, Any]]
+) -> None:
+    sent = [{k: e[k] for k in ("type", "id", "ts", "data")} for e in agent_turn]
+    with httpx.Client(base_url=server.url) as client:
+        client.post("/v1/sessions/s1/events", json=sent).raise_for_status()
+        stored = client.get("/v1/sessions/s1/events").json()["events"]
+    with serve_fake_stream(f"{server.url}/v1/sessions/s1", speed="max") as url:
+        assert [json.loads(e.data) for e in read_events(url)] == stored
+        # loaded once, on the first request; a second client gets the same stream
+        assert [json.loads(e.data) for e in read_events(url)] == stored
