@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 from app.share.viewer import asset_url
 
 TIMEOUT_MS = 15_000
+SESSION_ID = "weather-1"  # as seeded by the `seeded` fixture
 
 
 def open_viewer(page: Any, url: str, query: str = "") -> None:
@@ -179,3 +183,69 @@ def test_unknown_asset_is_a_problem(server: Any) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert "serves only" in response.json()["detail"]
+
+
+def create_key(server: Any, scope: str) -> str:
+    # The real CLI in a subprocess: the browser fixture's loop rules out asyncio.run here.
+    database_url = server.app.state.settings.database_url
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "keys", "create", "--scope", scope],
+        env={**os.environ, "REPLAYDECK_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@pytest.mark.browser
+def test_share_link_plays_without_a_key_until_revoked(
+    browser: Any, seeded: str, server: Any, sample_text: str, artifacts: Path
+) -> None:
+    admin = {"Authorization": f"Bearer {create_key(server, 'admin')}"}
+    with httpx.Client(base_url=seeded, headers=admin, timeout=10) as http:
+        share = http.post(f"/v1/sessions/{SESSION_ID}/shares", json={"expires_in": 3600})
+        assert share.status_code == 201, share.text
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            open_viewer(page, share.json()["url"])
+            play_at_max(page)
+            assert page.text_content(".message .text") == sample_text
+            assert "done" in page.text_content(".tool .tool-state")
+            page.screenshot(path=str(artifacts / "viewer-share.png"), full_page=True)
+
+            revoked = http.delete(f"/v1/shares/{share.json()['id']}")
+            assert revoked.status_code == 204
+            page.click("#play")  # the open page now gets 404s from the API behind it
+            page.wait_for_selector("#notice:not([hidden])", timeout=TIMEOUT_MS)
+            assert page.text_content("#notice-title") == "This replay link is not valid"
+
+            reloaded = page.goto(share.json()["url"])
+            assert reloaded.status == 404
+            assert "does not work" in page.text_content("h1")
+        finally:
+            context.close()
+
+
+@pytest.mark.browser
+def test_key_holder_is_asked_for_a_key_with_the_read_scope(
+    page: Any, viewer_url: str, server: Any
+) -> None:
+    ingest_key = create_key(server, "ingest")
+    read_key = create_key(server, "read")
+    page.goto(viewer_url)
+    page.wait_for_selector("#key-form:not([hidden])", timeout=TIMEOUT_MS)
+    assert page.text_content("#notice-title") == "An API key is needed"
+
+    page.fill("#key-input", ingest_key)
+    page.click("#key-form button")
+    page.wait_for_selector("#notice-title:has-text('cannot read')", timeout=TIMEOUT_MS)
+    page.fill("#key-input", read_key)
+    page.click("#key-form button")
+    page.wait_for_selector("body[data-state=paused]", timeout=TIMEOUT_MS)
+    assert page.locator("#notice").is_hidden()
+    play_at_max(page)
+    assert page.evaluate("sessionStorage.getItem('replaydeck.apiKey')") == read_key
+    assert page.evaluate("localStorage.length") == 0
