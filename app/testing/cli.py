@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from app.errors import ReplaydeckError
 from app.testing import archive
 from app.testing import golden as golden_files
 from app.testing.diff import diff
@@ -36,6 +37,7 @@ from app.testing.sources import (
 
 if TYPE_CHECKING:
     from app.config import Settings
+    from app.testing.transfer import Imported
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +53,9 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     except SourceError as e:
         raise SourceProblem(str(e)) from None
+    except ReplaydeckError as e:
+        # The store refused an imported event; its detail says which and why.
+        raise SourceProblem(e.detail) from None
 
 
 def source_options(function: F) -> F:
@@ -298,7 +303,7 @@ def import_(
 
     recording = load_file_or_fail(file)
 
-    async def run(progress: Progress) -> Any:
+    async def run(progress: Progress) -> Imported:
         if url is None:
             settings = _settings(database_url)
             return await import_local(settings, recording, session_id=session_id, progress=progress)
@@ -317,6 +322,3 @@ def load_file_or_fail(path: Path) -> Recording:
         return load_file(path)
     except SourceError as e:
         raise SourceProblem(str(e)) from None
-
-
-COMMANDS = (golden, export, import_)

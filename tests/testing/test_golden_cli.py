@@ -165,3 +165,24 @@ def test_an_unknown_session_exits_2_with_a_hint(settings: Settings) -> None:
     result = invoke("golden", "diff", "nope", "nope", "--database-url", settings.database_url)
     assert result.exit_code == 2
     assert "no session 'nope'" in result.output
+
+
+def test_an_archive_event_the_store_refuses_exits_2_saying_why(
+    settings: Settings, tmp_path: Path
+) -> None:
+    archive = tmp_path / "bad.ndjson"
+    archive.write_text(
+        '{"format":"replaydeck.session","version":1,"session":{"id":"b1"},"count":1}\n'
+        '{"seq":1,"id":"x","type":"Not A Type","ts":"2026-11-23T10:00:00Z","data":{}}\n'
+    )
+    result = invoke("import", str(archive), "--database-url", settings.database_url)
+    assert result.exit_code == 2, result.output
+    assert "Not A Type" in result.output
+
+
+def test_a_newer_archive_version_is_refused(settings: Settings, tmp_path: Path) -> None:
+    archive = tmp_path / "future.ndjson"
+    archive.write_text('{"format":"replaydeck.session","version":9,"session":{"id":"f"}}\n')
+    result = invoke("import", str(archive), "--database-url", settings.database_url)
+    assert result.exit_code == 2
+    assert "version 9 archive" in result.output
