@@ -132,6 +132,10 @@ from app.share.cli import share  # noqa: E402
 main.add_command(keys)
 main.add_command(share)
 
+from app.gc_cli import gc  # noqa: E402
+
+main.add_command(gc)
+
 
 def run() -> None:
     try:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.retention import parse_age
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/replaydeck.db"
 
@@ -65,6 +68,11 @@ class Settings(BaseSettings):
     # Jaeger UI base URL, e.g. http://localhost:16686; sessions then link to their trace.
     jaeger_url: str | None = None
 
+    # Retention: sessions idle for longer than this (e.g. 30d, 12h) are deleted
+    # by the server every retention_interval seconds; unset keeps everything.
+    retention: timedelta | None = None
+    retention_interval: float = Field(default=3600.0, gt=0)
+
     @property
     def sqlite_path(self) -> Path | None:
         """The database file when the store is SQLite on disk, else None."""
@@ -89,6 +97,11 @@ class Settings(BaseSettings):
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _parse_retention(cls, value: object) -> object:
+        return parse_age(value) if isinstance(value, str) else value
 
     @field_validator("secret")
     @classmethod

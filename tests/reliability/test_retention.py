@@ -1,0 +1,168 @@
+"""Retention: `replaydeck gc` and REPLAYDECK_RETENTION delete old sessions, safely.
+
+Sessions are aged by rewriting their timestamps in the real SQLite file (time
+passing, without waiting 30 days). The server-side sweep runs beside open
+streams and concurrent appends: streams on a deleted session end cleanly, and
+every append acknowledged while the sweep runs is still in the log.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+from app.config import Settings
+from app.main import create_app
+from app.retention import parse_age
+from tests.reliability.waiting import until
+from tests.servers import RunningServer, serve
+
+DAY_US = 86_400 * 1_000_000
+
+
+def age(settings: Settings, session_id: str, days: float) -> None:
+    """Make a session look idle for `days`: its creation and last event move back."""
+    path = settings.sqlite_path
+    assert path is not None
+    then = time.time_ns() // 1000 - int(days * DAY_US)
+    with sqlite3.connect(path, timeout=10) as connection:
+        connection.execute(
+            "UPDATE sessions SET created_at_us = ?, last_ts_us = ? WHERE id = ?",
+            (then, then, session_id),
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30d", 30 * 86400), ("12h", 43200), ("90m", 5400), ("45s", 45), ("2w", 1209600)],
+)
+def test_parse_age(text: str, seconds: int) -> None:
+    assert parse_age(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["30", "30 days", "-1d", "0d", "d", "1y"])
+def test_parse_age_refuses_with_a_hint(text: str) -> None:
+    with pytest.raises(ValueError, match=r"such as 30d \(days\)"):
+        parse_age(text)
+
+
+def test_gc_dry_run_lists_then_gc_deletes(server: RunningServer, settings: Settings) -> None:
+    with httpx.Client(base_url=server.url) as client:
+        for session_id in ("old-1", "old-2", "young"):
+            events = [{"type": "status", "data": {"label": str(n)}} for n in range(3)]
+            assert client.post(f"/v1/sessions/{session_id}/events", json=events).is_success
+        client.post("/v1/sessions", json={"id": "old-empty"})
+        for session_id in ("old-1", "old-2", "old-empty"):
+            age(settings, session_id, 31)
+        age(settings, "young", 29)
+        args = ["gc", "--older-than", "30d", "--database-url", settings.database_url]
+
+        result = CliRunner().invoke(main, [*args, "--dry-run"])
+        assert result.exit_code == 0, result.output
+        assert "Would delete 3 sessions (6 events)" in result.output
+        assert client.get("/v1/sessions/old-1").status_code == 200
+
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "Deleted 3 sessions (6 events)" in result.output
+        for session_id in ("old-1", "old-2", "old-empty"):
+            assert client.get(f"/v1/sessions/{session_id}").status_code == 404
+        assert client.get("/v1/sessions/young/events").json()["events"][2]["seq"] == 3
+
+        result = CliRunner().invoke(main, args)
+        assert "Deleted 0 sessions" in result.output
+
+
+def test_gc_needs_an_age(settings: Settings) -> None:
+    result = CliRunner().invoke(main, ["gc", "--database-url", settings.database_url])
+    assert result.exit_code == 2
+    assert "pass --older-than 30d or set REPLAYDECK_RETENTION" in result.output
+    result = CliRunner().invoke(main, ["gc", "--older-than", "soon"])
+    assert result.exit_code == 2
+    assert "is not an age" in result.output
+
+
+async def follow(client: httpx.AsyncClient, path: str, seen: list[str]) -> None:
+    async with client.stream("GET", path) as response:
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            seen.append(line)
+
+
+@pytest.mark.anyio
+async def test_server_retention_beside_open_streams_and_appends(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/retention.db",
+        retention="30d",
+        retention_interval=0.05,
+        heartbeat_interval=0.5,
+    )
+    app = create_app(settings)
+    acked: dict[tuple[str, str], int] = {}
+    statuses: list[int] = []
+    with serve(app) as running:
+        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+            for session_id in ("quiet", "busy"):
+                await client.post(
+                    f"/v1/sessions/{session_id}/events",
+                    json={"type": "status", "data": {"label": "x"}},
+                )
+            tail: list[str] = []
+            replay: list[str] = []
+            stop = anyio.Event()
+            aged = anyio.Event()
+            acked_before: dict[tuple[str, str], int] = {}
+
+            async def write(session_id: str) -> None:
+                n = 0
+                while not stop.is_set():
+                    event: dict[str, Any] = {"id": f"{session_id}-{n}", "type": "status"}
+                    # Appends acknowledged before the aging are aged with their
+                    # session: deleting them is retention doing its job.
+                    sent_after_aging = aged.is_set()
+                    response = await client.post(
+                        f"/v1/sessions/{session_id}/events", json={**event, "data": {"label": "x"}}
+                    )
+                    statuses.append(response.status_code)
+                    if response.is_success:
+                        seq = response.json()["seqs"][0]
+                        (acked if sent_after_aging else acked_before)[(session_id, event["id"])] = (
+                            seq
+                        )
+                    n += 1
+
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(follow, client, "/v1/sessions/quiet/stream", tail)
+                    group.start_soon(follow, client, "/v1/sessions/quiet/replay?speed=max", replay)
+                    await until(lambda: app.state.streams.total() == 2)
+                    for session_id in ("busy", "young"):
+                        group.start_soon(write, session_id)
+                    await until(lambda: len(acked_before) > 20)
+                    age(settings, "quiet", 31)
+                    age(settings, "busy", 31)  # races with its own writer: either outcome is fine
+                    aged.set()
+                    # The sweep deletes "quiet"; both of its streams end by themselves.
+                    await until(lambda: app.state.streams.total() == 0)
+                    await until(lambda: len(acked) > 100)
+                    stop.set()
+            assert (await client.get("/v1/sessions/quiet")).status_code == 404
+            logs = {
+                s: (await client.get(f"/v1/sessions/{s}/events?limit=1000")).json()["events"]
+                for s in ("busy", "young")
+            }
+    assert all(status == 200 for status in statuses), set(statuses)
+    stored = {(s, e["id"]): e["seq"] for s, events in logs.items() for e in events}
+    lost = [key for key, seq in acked.items() if stored.get(key) != seq]
+    assert not lost, f"retention removed acknowledged appends: {lost[:5]}"
+    assert any(line.startswith("id: 1") for line in tail)
+    assert any(line.startswith("id: 1") for line in replay)
