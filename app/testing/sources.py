@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -120,7 +120,7 @@ class Remote:
 
 
 def session_url(base_url: str, session_id: str) -> str:
-    return f"{base_url.rstrip('/')}/v1/sessions/{session_id}"
+    return f"{base_url.rstrip('/')}/v1/sessions/{quote(session_id, safe='')}"
 
 
 async def load_url(
@@ -165,13 +165,20 @@ async def get_json(
 
 
 def detail(response: httpx.Response) -> str:
+    """The server's own sentence for a refusal, plus a hint when it wants a key."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200] or response.reason_phrase
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("title") or body)
-    return str(body)[:200]
+        text = response.text[:200] or response.reason_phrase
+    else:
+        text = (
+            str(body.get("detail") or body.get("title") or body)
+            if isinstance(body, dict)
+            else (str(body)[:200])
+        )
+    if response.status_code in (401, 403):
+        text += " (pass an API key with --api-key or REPLAYDECK_API_KEY)"
+    return text
 
 
 def api_client(api_key: str | None = None, **kwargs: Any) -> httpx.AsyncClient:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from app.testing import archive, golden, normalize, replay
-from app.testing.sources import SourceError
+from app.testing.sources import Remote, SourceError
 from tests.servers import RunningServer
 
 pytestmark = pytest.mark.anyio
@@ -122,3 +122,31 @@ async def test_an_unknown_session_says_what_the_server_answered(server: RunningS
 async def test_a_missing_file_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="is not a file"):
         _ = [event async for event in replay(tmp_path / "missing.ndjson")]
+
+
+@pytest.mark.parametrize(
+    ("url", "session", "events"),
+    [
+        (
+            "http://h:1/v1/sessions/s1/replay?speed=2",
+            "http://h:1/v1/sessions/s1",
+            "http://h:1/v1/sessions/s1/events",
+        ),
+        (
+            "https://h/base/r/tok.en",
+            "https://h/base/r/tok.en/session",
+            "https://h/base/r/tok.en/events",
+        ),
+        ("http://h/sessions/s1", "http://h/v1/sessions/s1", "http://h/v1/sessions/s1/events"),
+    ],
+)
+def test_session_share_and_viewer_links_map_to_their_api(
+    url: str, session: str, events: str
+) -> None:
+    remote = Remote.parse(url)
+    assert (remote.session_url, remote.events_url) == (session, events)
+
+
+def test_other_urls_are_refused_with_the_accepted_forms() -> None:
+    with pytest.raises(SourceError, match=r"use http://host/v1/sessions/ID"):
+        Remote.parse("http://h/healthz")
