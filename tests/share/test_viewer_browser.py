@@ -11,7 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app.config import Settings
+from app.main import create_app
 from app.share.viewer import asset_url
+from tests.servers import serve
 
 TIMEOUT_MS = 15_000
 SESSION_ID = "weather-1"  # as seeded by the `seeded` fixture
@@ -249,3 +252,24 @@ def test_key_holder_is_asked_for_a_key_with_the_read_scope(
     play_at_max(page)
     assert page.evaluate("sessionStorage.getItem('replaydeck.apiKey')") == read_key
     assert page.evaluate("localStorage.length") == 0
+
+
+@pytest.mark.browser
+@pytest.mark.xfail(
+    reason="GET /v1/sessions/{id} does not return jaeger_url yet (SessionOut, issue 3)",
+    strict=False,
+)
+def test_jaeger_link_when_configured(page: Any, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/jaeger.db",
+        jaeger_url="http://jaeger.test:16686",
+    )
+    with serve(create_app(settings)) as running:
+        with httpx.Client(base_url=running.url, timeout=10) as http:
+            created = http.post("/v1/sessions/traced-1/events", json={"type": "final", "data": {}})
+            assert created.status_code == 200, created.text
+            trace_id = http.get("/v1/sessions/traced-1").json()["trace_id"]
+        open_viewer(page, f"{running.url}/sessions/traced-1")
+        link = page.locator("#jaeger-link")
+        assert link.is_visible()
+        assert link.get_attribute("href") == f"http://jaeger.test:16686/trace/{trace_id}"

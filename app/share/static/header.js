@@ -36,7 +36,8 @@ export function showSession(session) {
   $("fact-started").textContent = date && !Number.isNaN(date.getTime()) ? date.toLocaleString() : "—";
   if (started) $("fact-started").title = started;
 
-  const jaeger = typeof session.jaeger_url === "string" ? session.jaeger_url : "";
+  const links = isObject(session.links) ? session.links : {};
+  const jaeger = [session.jaeger_url, links.jaeger].find((v) => typeof v === "string") || "";
   // Only http(s): a configured URL still must never become a javascript: link.
   const jaegerOk = /^https?:\/\//i.test(jaeger);
   $("fact-trace-row").hidden = !jaegerOk;
