@@ -186,3 +186,19 @@ def test_a_newer_archive_version_is_refused(settings: Settings, tmp_path: Path) 
     result = invoke("import", str(archive), "--database-url", settings.database_url)
     assert result.exit_code == 2
     assert "version 9 archive" in result.output
+
+
+def test_a_server_with_keys_wants_one_and_the_cli_passes_it(
+    seeded: RunningServer, settings: Settings, tmp_path: Path
+) -> None:
+    created = invoke("keys", "create", "--scope", "admin", "--database-url", settings.database_url)
+    key = created.stdout.strip()
+    archive = tmp_path / "s1.ndjson"
+    refused = invoke("export", "s1", "--url", seeded.url, "-o", str(archive))
+    assert refused.exit_code == 2
+    assert "answered 401" in refused.output
+    assert "--api-key" in refused.output
+    args = ["--url", seeded.url, "--api-key", key]
+    assert invoke("export", "s1", "-o", str(archive), *args).exit_code == 0
+    result = invoke("import", str(archive), "--session-id", "s1-copy", *args)
+    assert "7 new of 7 events" in result.output
