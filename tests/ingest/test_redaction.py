@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from app.config import Settings
 from app.events import validate_event
 from app.ingest.redact import (
     REDACTED,
@@ -17,6 +20,7 @@ from app.ingest.redact import (
     redact_event,
     redact_events,
 )
+from app.main import create_app
 
 RULES = RedactionRules()
 OPENAI_KEY = "sk-proj-abcDEF1234567890abcdEFGH"
@@ -163,3 +167,79 @@ def test_redact_events_counts_per_event_and_keeps_clean_events_as_they_are() -> 
     events, counts = redact_events([clean, dirty], RULES)
     assert events[0] is clean
     assert counts == [0, 2]
+
+
+def database_bytes(settings: Settings) -> bytes:
+    """The database file and its WAL/SHM side files, as stored on disk."""
+    path = settings.sqlite_path
+    assert path is not None
+    files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+@pytest.mark.anyio
+async def test_planted_secrets_never_reach_the_database_file(settings: Settings) -> None:
+    unique = secrets.token_hex(8)
+    planted = {
+        "openai": f"sk-proj-{unique}abcdefghijkl",
+        "aws": "AKIA" + unique.upper()[:16].ljust(16, "Q"),
+        "bearer": f"tok{unique}bearer",
+        "password": f"pw-{unique}",
+        "cookie": f"sid={unique}cookie",
+        "header": f"Basic {unique}header",
+        "ndjson": f"sk-{unique}fromndjsonbody",
+    }
+    canary = f"canary-{unique}"  # plain text that must be stored, to prove the search works
+    batch = [
+        {"type": "status", "data": {"label": canary}},
+        {
+            "type": "tool.call",
+            "data": {
+                "name": "http.get",
+                "call_id": "c1",
+                "args": {
+                    "url": "https://api.example.com",
+                    "headers": {"Authorization": f"Bearer {planted['bearer']}"},
+                    "cookie": planted["cookie"],
+                    "raw_headers": [["authorization", planted["header"]]],
+                },
+            },
+        },
+        {
+            "type": "tool.result",
+            "data": {
+                "name": "http.get",
+                "call_id": "c1",
+                "result": {"password": planted["password"]},
+            },
+        },
+        {"type": "message.delta", "data": {"text": f"use {planted['openai']} or {planted['aws']}"}},
+    ]
+    ndjson = json.dumps({"type": "message.delta", "data": {"text": planted["ndjson"]}}) + "\n"
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.post("/v1/sessions/s1/events", json=batch)).status_code == 200
+            response = await client.post(
+                "/v1/sessions/s1/events",
+                content=ndjson,
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+            assert response.status_code == 200, response.text
+            stored = (await client.get("/v1/sessions/s1/events")).text
+            trace = await client.get("/v1/sessions/s1/trace")
+            assert trace.status_code == 200, trace.text
+        # While the server runs, recent pages live in the WAL file.
+        live = database_bytes(settings)
+    at_rest = database_bytes(settings)
+
+    assert stored.count(REDACTED) == len(planted)
+    # Spans are made from the stored (redacted) events.
+    assert "http.get" in trace.text
+    for name, secret in planted.items():
+        assert secret not in trace.text, f"{name} secret found in the session's spans"
+    for raw in (live, at_rest):
+        assert canary.encode() in raw
+        for name, secret in planted.items():
+            assert secret.encode() not in raw, f"{name} secret found in the database files"
