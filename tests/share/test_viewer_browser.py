@@ -25,6 +25,14 @@ def open_viewer(page: Any, url: str, query: str = "") -> None:
     page.wait_for_selector("body:not([data-state=loading])", timeout=TIMEOUT_MS)
 
 
+def click_timeline_at(page: Any, seq: int, *, of: int) -> None:
+    # A real click on the range track; the thumb's centre runs from half a thumb
+    # (8 px in Chromium) in from each end.
+    box = page.locator("#scrub").bounding_box()
+    x = 8 + (box["width"] - 16) * seq / of
+    page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
+
+
 def play_at_max(page: Any) -> None:
     play_at_max_until(page, "body[data-state=ended]")
 
@@ -58,9 +66,7 @@ def test_plays_to_the_final_text_and_tool_card(
 @pytest.mark.browser
 def test_seek_renders_up_to_seq_then_continues(page: Any, viewer_url: str) -> None:
     open_viewer(page, viewer_url)
-    page.eval_on_selector(
-        "#scrub", "(el) => { el.value = '4'; el.dispatchEvent(new Event('change')); }"
-    )
+    click_timeline_at(page, 4, of=10)
     page.wait_for_selector("body[data-position='4'][data-state=paused]", timeout=TIMEOUT_MS)
     assert page.text_content(".message .text") == "Browsers reconnect "
     assert page.locator(".tool").count() == 1
@@ -82,10 +88,12 @@ def test_deep_link_opens_at_a_moment(page: Any, viewer_url: str) -> None:
 
 
 @pytest.mark.browser
-def test_phone_width_has_no_horizontal_scroll(
+def test_phone_width_in_dark_mode_has_no_horizontal_scroll(
     browser: Any, viewer_url: str, artifacts: Path
 ) -> None:
-    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
+    context = browser.new_context(
+        viewport={"width": 375, "height": 812}, is_mobile=True, color_scheme="dark"
+    )
     try:
         phone = context.new_page()
         open_viewer(phone, viewer_url)
@@ -95,8 +103,10 @@ def test_phone_width_has_no_horizontal_scroll(
         overflow = phone.evaluate(
             "() => document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
         )
-        phone.screenshot(path=str(artifacts / "viewer-phone.png"), full_page=True)
+        phone.screenshot(path=str(artifacts / "viewer-phone-dark.png"), full_page=True)
         assert overflow <= 0, f"the page scrolls sideways by {overflow}px at 375px"
+        background = phone.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(20, 20, 22)", "the dark palette is not applied"
     finally:
         context.close()
 
@@ -273,3 +283,20 @@ def test_jaeger_link_when_configured(page: Any, tmp_path: Path) -> None:
         link = page.locator("#jaeger-link")
         assert link.is_visible()
         assert link.get_attribute("href") == f"http://jaeger.test:16686/trace/{trace_id}"
+
+
+@pytest.mark.browser
+def test_long_session_deep_link_pages_the_log_then_plays_on(page: Any, server: Any) -> None:
+    words = [f"w{i} " for i in range(1, 1501)]
+    events = [{"type": "message.delta", "data": {"text": w}} for w in words]
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        appended = http.post("/v1/sessions/long-1/events", json=[*events, {"type": "final"}])
+        assert appended.status_code == 200, appended.text
+    # Seq 1200 lies past two pages of /events (500 each): the page must follow next_after.
+    open_viewer(page, f"{server.url}/sessions/long-1", "?at=1200")
+    page.wait_for_selector("body[data-position='1200']", timeout=TIMEOUT_MS)
+    assert page.text_content(".message .text") == "".join(words[:1200])
+
+    play_at_max(page)
+    assert page.text_content(".message .text") == "".join(words)
+    assert page.get_attribute("body", "data-position") == "1501"

@@ -21,6 +21,7 @@ export class Transcript {
     this.itemBySeq = new Map();
     this.openBubble = null;
     this.selected = null;
+    this.typingNode = null;
   }
 
   item(envelope, kind) {
@@ -74,15 +75,18 @@ export class Transcript {
     this.typing(bubble.node);
   }
 
+  // The caret marks the message being typed; tracked rather than queried, because a
+  // query per delta would make a long session quadratic.
   typing(node) {
-    for (const other of this.list.querySelectorAll(".typing")) {
-      if (other !== node) other.classList.remove("typing");
-    }
+    if (this.typingNode === node) return;
+    this.stopTyping();
     node.classList.add("typing");
+    this.typingNode = node;
   }
 
   stopTyping() {
-    for (const node of this.list.querySelectorAll(".typing")) node.classList.remove("typing");
+    if (this.typingNode) this.typingNode.classList.remove("typing");
+    this.typingNode = null;
   }
 
   status(envelope, data) {
