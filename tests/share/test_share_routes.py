@@ -7,13 +7,17 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
+from click.testing import CliRunner
 from fastapi import FastAPI
 from httpx_sse import connect_sse
 
+from app.cli import main
 from app.config import Settings
 from app.main import create_app
+from app.share.cli import parse_duration
 from app.share.service import SECRET_FILE, ShareService
 from app.share.tokens import ShareClaims, sign
 from tests.servers import RunningServer, serve, wait_until
@@ -301,3 +305,43 @@ def test_replay_over_a_share_on_a_real_server_and_no_token_in_logs(
     assert access, lines
     assert all(token not in line for line in lines)
     assert any("GET /r/[token]/replay?speed=max" in line for line in access)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("15m", 900), ("12h", 43200), ("7d", 604800), ("2W", 1209600)],
+)
+def test_parse_duration(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "7 days", "-1d", "1.5h", "30s", "400d"])
+def test_parse_duration_refuses_with_a_sentence(text: str) -> None:
+    with pytest.raises(ValueError, match=r"duration|out of range"):
+        parse_duration(text)
+
+
+async def test_share_command_prints_a_working_url(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    await record(client, "s1")
+    runner = CliRunner()
+    args = ["share", "s1", "--expires", "2h", "--database-url", settings.database_url]
+    # The command runs its own event loop, so it runs in a thread here.
+    result = await anyio.to_thread.run_sync(runner.invoke, main, args)
+    assert result.exit_code == 0, result.output
+    url = result.stdout.strip()
+    assert url.startswith(f"http://{settings.host}:{settings.port}/r/")
+    assert "valid until" in result.stderr
+    assert (await client.get(f"/r/{url.rsplit('/r/', 1)[1]}/session")).json()["id"] == "s1"
+
+    missing = await anyio.to_thread.run_sync(
+        runner.invoke, main, ["share", "nope", "--database-url", settings.database_url]
+    )
+    assert missing.exit_code == 1
+    assert "There is no session 'nope'" in missing.output
+    bad = await anyio.to_thread.run_sync(
+        runner.invoke, main, ["share", "s1", "--expires", "soon", "--database-url", "x"]
+    )
+    assert bad.exit_code == 2
+    assert "not a duration" in bad.output
