@@ -92,6 +92,9 @@ class SessionSpans:
         self._previous_ns: int | None = None
         self._events = 0
         self.done = False
+        # Spans already exported by an earlier life of this state (a session abandoned
+        # when idle, then resumed): rebuilding must not send them a second time.
+        self.exported: set[int] = set()
 
     def annotate(self, envelopes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Copies of `envelopes` stamped with `trace_id`/`span_id`; the state is untouched.
@@ -112,6 +115,18 @@ class SessionSpans:
 
     def feed(self, envelope: Mapping[str, Any]) -> list[ReadableSpan]:
         """Advance by one stored event; return the spans it finished."""
+        return self._new(self._feed(envelope))
+
+    def finish(self, outcome: Outcome) -> list[ReadableSpan]:
+        """End every open span at the session's last event; for idle or snapshot sessions."""
+        return self._new(self._finish(outcome))
+
+    def _new(self, spans: list[ReadableSpan]) -> list[ReadableSpan]:
+        if not self.exported:
+            return spans
+        return [s for s in spans if s.context is None or s.context.span_id not in self.exported]
+
+    def _feed(self, envelope: Mapping[str, Any]) -> list[ReadableSpan]:
         if self.done:
             return []  # appends after `final` are refused upstream; nothing more belongs here
         ts = ts_to_ns(envelope.get("ts"))
@@ -147,8 +162,7 @@ class SessionSpans:
         self._previous_ns = ts
         return finished
 
-    def finish(self, outcome: Outcome) -> list[ReadableSpan]:
-        """End every open span at the session's last event; for idle or snapshot sessions."""
+    def _finish(self, outcome: Outcome) -> list[ReadableSpan]:
         if self.done or self._root is None:
             return []
         root = self._root
@@ -219,7 +233,7 @@ class SessionSpans:
                 if value is not None:
                     root.attributes[attribute] = value
         root.end_ns = max(root.end_ns, ts)
-        return self.finish(Outcome.COMPLETE)
+        return self._finish(Outcome.COMPLETE)
 
     def _close_root(self, outcome: Outcome) -> ReadableSpan:
         root = self._root

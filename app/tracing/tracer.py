@@ -9,6 +9,7 @@ in the SDK's own thread, so nothing here waits on the network or blocks the even
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +35,17 @@ class SessionTracer:
         resource: Resource | None = None,
         idle_timeout_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        max_abandoned: int = 10_000,
     ) -> None:
         self.processor = processor
         self.resource = resource or Resource.get_empty()
         self.idle_timeout_s = idle_timeout_s
         self._clock = clock
         self._live: dict[str, _Live] = {}
+        # Span ids exported when a session was abandoned, for the few sessions that resume
+        # after going idle; bounded, oldest forgotten first.
+        self._abandoned: OrderedDict[str, set[int]] = OrderedDict()
+        self._max_abandoned = max_abandoned
 
     @property
     def exporting(self) -> bool:
@@ -52,6 +58,7 @@ class SessionTracer:
         """Start following a session; `prior_events` (already stored, already exported
         before a restart) rebuild the state silently."""
         live = _Live(SessionSpans(info, resource=self.resource), self._clock())
+        live.spans.exported = self._abandoned.get(info.session_id, set())
         self._live[info.session_id] = live
         self._feed(live, prior_events, export=False)
         if live.spans.done:
@@ -78,6 +85,7 @@ class SessionTracer:
         self._feed(live, stored, export=export)
         if live.spans.done:
             del self._live[session_id]
+            self._abandoned.pop(session_id, None)
 
     def _feed(self, live: _Live, events: Iterable[Mapping[str, Any]], *, export: bool) -> None:
         for event in events:
@@ -97,12 +105,19 @@ class SessionTracer:
             if now - live.last_activity > self.idle_timeout_s
         ]
         for session_id in idle:
-            self._emit(self._live.pop(session_id).spans.finish(Outcome.ABANDONED))
+            spans = self._live.pop(session_id).spans.finish(Outcome.ABANDONED)
+            self._emit(spans)
+            exported = self._abandoned.setdefault(session_id, set())
+            exported.update(s.context.span_id for s in spans if s.context is not None)
+            self._abandoned.move_to_end(session_id)
+            while len(self._abandoned) > self._max_abandoned:
+                self._abandoned.popitem(last=False)
         return idle
 
     def forget(self, session_id: str) -> None:
         """Drop a deleted session's state without exporting anything more."""
         self._live.pop(session_id, None)
+        self._abandoned.pop(session_id, None)
 
     def shutdown(self) -> None:
         # Open sessions are not abandoned here: after a restart they are rebuilt from the

@@ -105,3 +105,21 @@ def test_without_a_processor_state_is_kept_but_nothing_is_exported() -> None:
     assert annotated[0]["trace_id"] == format(0x1234, "032x")
     tracer.record("s-1", Timeline().events)
     assert not tracer.exporting
+
+
+def test_a_session_resumed_after_abandonment_does_not_export_spans_twice(
+    tracer: SessionTracer, exporter: InMemorySpanExporter, clock: FakeClock
+) -> None:
+    t = Timeline()
+    tracer.track(INFO)
+    tracer.record("s-1", [t.add(0, "tool.call", name="f", args={}, call_id="c")])
+    clock.now += 61
+    assert tracer.sweep() == ["s-1"]
+    # The producer comes back: the store rebuilds the state from the log.
+    tracer.track(INFO, t.events)
+    tracer.record("s-1", [t.add(70_000, "tool.result", name="f", call_id="c", result=1)])
+    tracer.record("s-1", [t.add(70_001, "tool.call", name="g", args={}, call_id="d")])
+    tracer.record("s-1", [t.add(70_002, "tool.result", name="g", call_id="d", result=2)])
+    tracer.record("s-1", [t.add(70_003, "final")])
+    assert sorted(names(exporter)) == ["execute_tool f", "execute_tool g", "invoke_agent s-1"]
+    assert len({s.context.span_id for s in exporter.get_finished_spans() if s.context}) == 3
