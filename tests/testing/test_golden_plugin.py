@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_MODULE = """
 import json, os
 
@@ -32,12 +33,21 @@ def run_pytest(
     # to prove the pytest11 entry point, the others load just this plugin.
     plugins = [] if autoload else ["-p", "app.testing.plugin"]
     isolation = {} if autoload else {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    # The generated project lives in a temporary folder; make `app` importable from
+    # there even where replaydeck is not installed in the interpreter.
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *plugins, *args],
         cwd=folder,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **isolation, **(env or {})},
+        env={
+            **os.environ,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": path,
+            **isolation,
+            **(env or {}),
+        },
         timeout=60,
         check=False,
     )
