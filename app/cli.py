@@ -60,6 +60,7 @@ def serve(
     import uvicorn
 
     from app.auth.startup import UnsafeBind, check_bind
+    from app.http_limits import bounded_protocol
     from app.main import create_app
     from app.serve import prepare
 
@@ -83,6 +84,10 @@ def serve(
         port=settings.port,
         log_level="info",
         timeout_graceful_shutdown=3,
+        # httptools alone accepts headers of any size and waits forever for them.
+        http=bounded_protocol(
+            max_head_bytes=settings.max_header_bytes, head_timeout=settings.header_timeout
+        ),
     )
 
 
