@@ -43,9 +43,16 @@ async def load(
             return await load_url(source, client)
         async with api_client(api_key) as own:
             return await load_url(source, own)
+    # A large archive takes a while to parse; keep the event loop free meanwhile.
+    return await anyio.to_thread.run_sync(load_local, source)
+
+
+def load_local(source: Source) -> Recording:
+    """A file or in-memory source, read at once (a URL needs ``load``)."""
+    if isinstance(source, str) and is_url(source):
+        raise ValueError(f"{source} is a URL; read it with `await load(...)`")
     if isinstance(source, str | os.PathLike):
-        # A large archive takes a while to parse; keep the event loop free meanwhile.
-        return await anyio.to_thread.run_sync(load_file, source)
+        return load_file(source)
     return Recording(session={}, events=[dict(event) for event in source])
 
 

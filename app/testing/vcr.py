@@ -28,10 +28,13 @@ from starlette.types import ASGIApp
 from app.replay.clock import Clock, LoopClock
 from app.replay.pacing import Pacer
 from app.sse import HEARTBEAT, EventStreamResponse, StreamCounter, encode_event
-from app.testing.playback import Source, load, parse_speed, ts_us
-from app.testing.sources import Recording
+from app.testing.playback import Source, load, load_local, parse_speed, ts_us
+from app.testing.sources import Recording, is_url
 
 STARTUP_TIMEOUT = 10.0
+# What replaydeck's own streams use (Settings.sse_retry_ms, Settings.send_timeout).
+RETRY_MS = 3000
+SEND_TIMEOUT = 10.0
 
 
 class _Player:
@@ -50,7 +53,8 @@ class _Player:
         self.clock = clock
         self.api_key = api_key
         self.counter = StreamCounter()
-        self._recording: Recording | None = None
+        # Files fail here, in the test that builds the fake, not in a 500 later.
+        self._recording = None if is_url(source) else load_local(source)
         self._lock = anyio.Lock()
 
     async def recording(self) -> Recording:
@@ -69,8 +73,8 @@ class _Player:
             self.frames(events),
             kind="fake",
             counter=self.counter,
-            retry_ms=3000,
-            send_timeout=10.0,
+            retry_ms=RETRY_MS,
+            send_timeout=SEND_TIMEOUT,
         )
 
     async def frames(self, events: list[dict[str, Any]]) -> AsyncIterator[bytes]:

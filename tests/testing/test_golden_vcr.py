@@ -1,6 +1,7 @@
 """fake_stream(): a recorded session as the SSE upstream of the code under test."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -8,6 +9,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from app.testing import fake_stream, serve_fake_stream
+from app.testing.sources import SourceError
 from app.testing.vcr import serve
 from tests.servers import RunningServer
 
@@ -82,3 +84,8 @@ def test_a_session_on_a_server_can_be_the_recording(
         assert [json.loads(e.data) for e in read_events(url)] == stored
         # loaded once, on the first request; a second client gets the same stream
         assert [json.loads(e.data) for e in read_events(url)] == stored
+
+
+def test_a_missing_recording_fails_when_the_fake_is_built(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="is not a file"):
+        fake_stream(tmp_path / "missing.ndjson")
