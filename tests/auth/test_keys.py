@@ -21,15 +21,23 @@ from app.auth.keys import (
 from app.config import Settings
 from app.store.engine import make_engine
 from app.store.tables import api_keys, metadata
+from tests.store.pg import pg_template, pg_url
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/keys.db"))
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
+__all__ = ["pg_template", "pg_url"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """The api_keys table on a fresh SQLite file, and on a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        engine = make_engine(Settings(database_url=request.getfixturevalue("pg_url")))
+    else:
+        engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/keys.db"))
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
     yield engine
     await engine.dispose()
 

@@ -16,13 +16,18 @@ from httpx_sse import connect_sse
 
 from app.cli import main
 from app.config import Settings
+from app.errors import SessionNotFound
 from app.main import create_app
 from app.share.cli import parse_duration
-from app.share.service import SECRET_FILE, ShareService
+from app.share.service import SECRET_FILE, ShareNotFound, ShareService
 from app.share.tokens import ShareClaims, sign
+from app.store.engine import make_engine
+from app.store.sql import SqlEventStore
 from tests.servers import RunningServer, serve, wait_until
+from tests.store.pg import pg_template, pg_url
 
 pytestmark = pytest.mark.anyio
+__all__ = ["pg_template", "pg_url"]
 
 EVENTS: list[dict[str, Any]] = [
     {"type": "status", "data": {"label": "searching"}, "ts": "2026-11-23T10:00:00Z"},
@@ -345,3 +350,20 @@ async def test_share_command_prints_a_working_url(
     )
     assert bad.exit_code == 2
     assert "not a duration" in bad.output
+
+
+@pytest.mark.postgres
+async def test_share_service_on_postgres(pg_url: str) -> None:
+    engine = make_engine(Settings(database_url=pg_url))
+    try:
+        await SqlEventStore(engine).create_session("s1")
+        service = ShareService(engine, b"k" * 32)
+        created = await service.create("s1", expires_in=3600)
+        assert (await service.open(created.token)).session_id == "s1"
+        await service.revoke(created.share.id)
+        with pytest.raises(ShareNotFound):
+            await service.open(created.token)
+        with pytest.raises(SessionNotFound):
+            await service.create("nope", expires_in=3600)
+    finally:
+        await engine.dispose()
