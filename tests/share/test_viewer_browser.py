@@ -300,3 +300,17 @@ def test_long_session_deep_link_pages_the_log_then_plays_on(page: Any, server: A
     play_at_max(page)
     assert page.text_content(".message .text") == "".join(words)
     assert page.get_attribute("body", "data-position") == "1501"
+
+
+@pytest.mark.browser
+def test_a_server_gone_away_is_explained(page: Any, tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/gone.db")
+    with serve(create_app(settings)) as running:
+        with httpx.Client(base_url=running.url, timeout=10) as http:
+            http.post("/v1/sessions/gone-1/events", json={"type": "final", "data": {}})
+        open_viewer(page, f"{running.url}/sessions/gone-1")
+    page.click("#play")
+    page.wait_for_selector("#notice:not([hidden])", timeout=TIMEOUT_MS)
+    assert page.text_content("#notice-title") == "Could not reach replaydeck"
+    assert page.locator("#retry").is_visible()
+    assert page.get_attribute("body", "data-state") == "paused"
