@@ -141,6 +141,10 @@ from app.gc_cli import gc  # noqa: E402
 
 main.add_command(gc)
 
+from app.capture.cli import proxy  # noqa: E402
+
+main.add_command(proxy)
+
 
 def run() -> None:
     try:
