@@ -7,6 +7,7 @@ span builder runs the same rules on stored events, so both always agree on the i
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -49,6 +50,12 @@ class SpanAssigner:
     _message_parts: dict[str, int] = field(default_factory=dict)
     _tool_uses: dict[str, int] = field(default_factory=dict)
     _open_tools: dict[str, int] = field(default_factory=dict)
+    # Event id → its span, for the recent events: a retried batch repeats events the
+    # store already holds (and will skip); they must neither get a new span nor move
+    # the state, or the new events after them would be stamped with the wrong spans.
+    _seen: OrderedDict[str, SpanRef] = field(default_factory=OrderedDict)
+    _seen_before: Mapping[str, SpanRef] | None = None
+    max_seen: int = 10_000
 
     def __post_init__(self) -> None:
         self.root_span_id = derive_span_id(self.trace_id, "root")
@@ -61,9 +68,26 @@ class SpanAssigner:
             _message_parts=dict(self._message_parts),
             _tool_uses=dict(self._tool_uses),
             _open_tools=dict(self._open_tools),
+            # The copy reads the original's ids and writes its own: no big copy per batch.
+            _seen=OrderedDict(),
+            _seen_before=self._seen,
         )
 
     def assign(self, envelope: Mapping[str, Any]) -> SpanRef:
+        event_id = envelope.get("id")
+        if not isinstance(event_id, str):
+            return self._assign(envelope)
+        known = self._seen.get(event_id)
+        if known is None and self._seen_before is not None:
+            known = self._seen_before.get(event_id)
+        if known is not None:
+            return known
+        ref = self._seen[event_id] = self._assign(envelope)
+        if len(self._seen) > self.max_seen:
+            self._seen.popitem(last=False)
+        return ref
+
+    def _assign(self, envelope: Mapping[str, Any]) -> SpanRef:
         kind = envelope.get("type")
         data = envelope.get("data")
         payload: Mapping[str, Any] = data if isinstance(data, Mapping) else {}

@@ -101,7 +101,9 @@ class TracingStore:
     def _stamp(self, session_id: str, events: Sequence[NewEvent]) -> list[NewEvent]:
         if not self.tracer.is_tracking(session_id):
             return list(events)  # a finished session: appends are refused by the store
-        ids = self.tracer.annotate(session_id, ({"type": e.type, "data": e.data} for e in events))
+        ids = self.tracer.annotate(
+            session_id, ({"id": e.id, "type": e.type, "data": e.data} for e in events)
+        )
         return [
             dataclasses.replace(
                 event, extra={**event.extra, "trace_id": i["trace_id"], "span_id": i["span_id"]}

@@ -273,3 +273,20 @@ def test_many_deltas_are_capped_as_events_but_fully_counted() -> None:
     assert message.attributes["replaydeck.stream.chunk_count"] == 30
     assert message.attributes["replaydeck.stream.chars"] == 60
     assert message.attributes["replaydeck.dropped_events"] == 20
+
+
+def test_a_retried_batch_repeating_stored_events_stamps_the_new_ones_correctly() -> None:
+    t = Timeline()
+    call = t.add(0, "tool.call", name="f", args={}, call_id="c")
+    delta = t.add(5, "message.delta", text="a")
+    result = t.add(250, "tool.result", name="f", call_id="c", result=1)
+    spans = SessionSpans(SessionInfo("s-1", TraceOrigin(TRACE_ID)))
+    first = spans.annotate([call, delta])
+    for event in first:
+        spans.feed(event)
+    # The producer did not see the answer and sends everything again, plus the result.
+    retried = spans.annotate([call, delta, result])
+    assert retried[:2] == first
+    assert retried[2]["span_id"] == first[0]["span_id"]
+    (tool,) = [s for s in spans.feed(retried[2]) if s.name == "execute_tool f"]
+    assert duration_ms(tool) == pytest.approx(250, abs=1)
