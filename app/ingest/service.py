@@ -55,7 +55,8 @@ class Ingest:
             self.metrics.appended(len(result.appended), time.perf_counter() - started)
         if result.appended:
             # Announce after the commit: the hub never runs ahead of the log.
-            self.hub.publish(session_id, result.last_seq)
+            # The events go along so the hub encodes their frames once for all tails.
+            self.hub.publish(session_id, result.last_seq, events=result.appended)
         return result
 
     async def append_raw(self, session_id: str, raw_events: Sequence[Any]) -> AppendResult:

@@ -1,9 +1,16 @@
-"""The hub: per-session seq watermarks, never events.
+"""The hub: per-session seq watermarks, plus the last few frames, encoded once.
 
 A subscriber registers before it reads the log, then waits until the watermark
-passes its cursor. Events themselves always come from the store, so a slow
-subscriber costs a cursor, not a queue. Heartbeats come from one shared timer
-that wakes every waiter, not from a timer per connection.
+passes its cursor. The log stays the source of truth: a slow subscriber costs a
+cursor, not a queue. But a thousand live tails reading the same new event from
+the database, and each encoding it, is a thousand times the work of doing it
+once; so a local append hands its stored events to the hub, which keeps their
+SSE frames in a small per-session window while anyone follows the session.
+A subscriber whose cursor is inside the window takes its frames from there,
+all it is missing in one write; one outside it (far behind, or after a
+watermark from another replica, which carries no events) reads the log.
+Heartbeats come from one shared timer that wakes every waiter, not from a timer
+per connection.
 """
 
 from __future__ import annotations
@@ -11,7 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+
+from app.sse import encode_event
+from app.store.base import StoredEvent
+
+# Bytes of recent frames kept per followed session: enough for tails that are a
+# moment behind, small enough that thousands of followed sessions stay cheap.
+WINDOW_BYTES = 64 * 1024
 
 
 class Wake(enum.Enum):
@@ -21,13 +35,40 @@ class Wake(enum.Enum):
 
 
 class _Watch:
-    __slots__ = ("event", "gone", "seq", "subscribers")
+    __slots__ = ("event", "final_seq", "first_seq", "frames", "gone", "seq", "size", "subscribers")
 
     def __init__(self) -> None:
         self.seq = 0
         self.subscribers = 0
         self.gone = False
         self.event = asyncio.Event()
+        # frames[i] is the SSE frame of seq first_seq + i; contiguous, newest last.
+        self.frames: list[bytes] = []
+        self.first_seq = 0
+        self.size = 0
+        self.final_seq: int | None = None
+
+    def remember(self, events: Sequence[StoredEvent], limit: int) -> None:
+        for event in events:
+            next_seq = self.first_seq + len(self.frames)
+            if self.frames and event.seq < next_seq:
+                continue  # already here
+            if event.seq != next_seq or not self.frames:
+                # A gap (events that came by another replica): start over; older
+                # cursors read the log.
+                self.frames, self.first_seq, self.size = [], event.seq, 0
+            frame = encode_event(event.seq, event.type, event.envelope)
+            self.frames.append(frame)
+            self.size += len(frame)
+            if event.type == "final":
+                self.final_seq = event.seq
+        if self.size > limit:
+            drop = 0
+            while self.size > limit and drop < len(self.frames) - 1:
+                self.size -= len(self.frames[drop])
+                drop += 1
+            del self.frames[:drop]
+            self.first_seq += drop
 
     def wake(self) -> None:
         # Waiters hold the old Event; swapping in a fresh one re-arms the watch.
@@ -50,6 +91,18 @@ class Subscription:
     def gone(self) -> bool:
         return self._watch.gone
 
+    def frames_after(self, cursor: int) -> tuple[bytes, int, bool] | None:
+        """The window's frames after `cursor` as one chunk, the last seq in it, and
+        whether it ends with `final`; None when the window does not reach back to
+        `cursor` or holds nothing new (then read the log)."""
+        watch = self._watch
+        start = cursor + 1 - watch.first_seq
+        if not watch.frames or start < 0 or start >= len(watch.frames):
+            return None
+        last = watch.first_seq + len(watch.frames) - 1
+        chunk = b"".join(watch.frames[start:]) if start else b"".join(watch.frames)
+        return chunk, last, watch.final_seq == last
+
     async def wait(self, after: int) -> Wake:
         """Return when the session passes `after`, is deleted, or a heartbeat is due."""
         watch = self._watch
@@ -69,7 +122,8 @@ class Subscription:
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, window_bytes: int = WINDOW_BYTES) -> None:
+        self.window_bytes = window_bytes
         self._watches: dict[str, _Watch] = {}
         self.tick = 0
         # Called with (session_id, last_seq) on every local publish; the
@@ -89,9 +143,22 @@ class Hub:
             if watch.subscribers == 0 and self._watches.get(session_id) is watch:
                 del self._watches[session_id]
 
-    def publish(self, session_id: str, last_seq: int, *, local: bool = True) -> None:
-        """Say that `session_id` now ends at `last_seq` (after the commit)."""
+    def publish(
+        self,
+        session_id: str,
+        last_seq: int,
+        *,
+        local: bool = True,
+        events: Sequence[StoredEvent] = (),
+    ) -> None:
+        """Say that `session_id` now ends at `last_seq` (after the commit).
+
+        `events`, the ones just committed, fill the session's frame window
+        when someone follows it; nobody following, nothing is kept.
+        """
         watch = self._watches.get(session_id)
+        if watch is not None and events:
+            watch.remember(events, self.window_bytes)
         if watch is not None and last_seq > watch.seq:
             watch.seq = last_seq
             watch.wake()

@@ -51,5 +51,14 @@ async def tail_frames(
                 if wake is Wake.GONE:
                     return
                 if wake is Wake.NEW_EVENTS:
-                    break
+                    recent = subscription.frames_after(cursor)
+                    if recent is None:
+                        break  # not in the hub's window: read the log
+                    # Frames encoded once for every follower; all this one is
+                    # missing goes out in one write.
+                    chunk, cursor, final = recent
+                    yield chunk
+                    if final:
+                        return
+                    continue
                 yield HEARTBEAT

@@ -28,6 +28,7 @@ from app.errors import (
 from app.events import NewEvent, build_envelope
 from app.live.pg_notify import DELETED, notify_statement
 from app.store.base import AppendResult, SessionPage, SessionRecord, SessionStatus, StoredEvent
+from app.store.group_commit import AppendRequest, GroupCommitter, write_batch
 from app.store.tables import events, sessions, shares
 
 # SQLite allows 32766 bound parameters; stay far below for IN (...) lookups.
@@ -98,6 +99,9 @@ class SqlEventStore:
         # SQLite has one writer at a time anyway; queueing writers here instead
         # of on the file lock keeps the thread pool free for readers.
         self._write_lock = asyncio.Lock() if self._sqlite else None
+        # One writer at a time also means concurrent appends can share one
+        # transaction (group commit); see group_commit.py.
+        self._group = GroupCommitter(self._write_group) if self._sqlite else None
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
@@ -218,7 +222,43 @@ class SqlEventStore:
         *,
         expected_seq: int | None = None,
     ) -> AppendResult:
-        received_us = now_us()
+        if self._group is not None:
+            return await self._group.append(session_id, events_in, expected_seq, now_us())
+        return await self._append_one(session_id, events_in, expected_seq, now_us())
+
+    async def _write_group(self, requests: list[AppendRequest]) -> None:
+        """Write a group commit's batch: one transaction, one outcome per request."""
+        if len(requests) > 1:
+            try:
+                async with self._writing() as connection:
+                    outcomes = await write_batch(
+                        connection, requests, assign=self._assign, to_record=_session
+                    )
+            except Exception:
+                # The shared transaction failed as a whole, not by one request's
+                # rule: write each alone, so no request fails for another's sake.
+                pass
+            else:
+                for request, outcome in zip(requests, outcomes, strict=True):
+                    request.settle(outcome)
+                return
+        for request in requests:
+            try:
+                result = await self._append_one(
+                    request.session_id, request.events, request.expected_seq, request.received_us
+                )
+            except Exception as e:
+                request.settle(e)
+            else:
+                request.settle(result)
+
+    async def _append_one(
+        self,
+        session_id: str,
+        events_in: Sequence[NewEvent],
+        expected_seq: int | None,
+        received_us: int,
+    ) -> AppendResult:
         async with self._writing() as connection:
             created = await self._ensure_session(connection, session_id, received_us)
             row = (

@@ -1,0 +1,227 @@
+"""Group commit: appends that arrive while a transaction is running share the next one.
+
+SQLite has one writer at a time, and each transaction costs a fixed round of
+statements and thread hops whatever it holds. So concurrent appends (many
+producers, one event each) queue here, and one drain task writes everything
+queued in a single transaction, then whatever queued meanwhile in the next.
+Nobody waits for a timer: a lone append is written at once, and batches grow
+only as fast as appends pile up behind the running commit.
+
+The drain task belongs to no request, so a client that disconnects (cancelling
+its own request) never cancels the commit other requests are waiting on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.errors import ReplaydeckError, SeqConflict
+from app.events import NewEvent
+from app.store.base import AppendResult, SessionRecord
+from app.store.tables import events, sessions
+
+
+@dataclass(slots=True)
+class AppendRequest:
+    session_id: str
+    events: Sequence[NewEvent]
+    expected_seq: int | None
+    received_us: int
+    future: asyncio.Future[AppendResult] = field(repr=False)
+
+    def settle(self, outcome: AppendResult | Exception) -> None:
+        if self.future.done():  # the caller was cancelled; nothing to tell
+            return
+        if isinstance(outcome, Exception):
+            self.future.set_exception(outcome)
+        else:
+            self.future.set_result(outcome)
+
+
+# Writes a batch and settles every request in it, success or error, one by one.
+BatchWriter = Callable[[list[AppendRequest]], Awaitable[None]]
+
+
+class GroupCommitter:
+    def __init__(self, write: BatchWriter, *, max_events: int = 5000) -> None:
+        self._write = write
+        self._max_events = max_events
+        self._queue: list[AppendRequest] = []
+        self._drain: asyncio.Task[None] | None = None
+
+    async def append(
+        self,
+        session_id: str,
+        events: Sequence[NewEvent],
+        expected_seq: int | None,
+        received_us: int,
+    ) -> AppendResult:
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        self._queue.append(AppendRequest(session_id, events, expected_seq, received_us, future))
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.create_task(self._run())
+        return await future
+
+    def _take(self) -> list[AppendRequest]:
+        """The next batch: queued requests in order, up to max_events (at least one)."""
+        total, count = 0, 0
+        for request in self._queue:
+            total += len(request.events)
+            if count and total > self._max_events:
+                break
+            count += 1
+        batch, self._queue = self._queue[:count], self._queue[count:]
+        return batch
+
+    async def _run(self) -> None:
+        while self._queue:
+            batch = self._take()
+            try:
+                await self._write(batch)
+            except Exception as e:
+                # The writer settles requests itself; this is only for a failure
+                # it could not attribute to one of them.
+                for request in batch:
+                    request.settle(e)
+            except BaseException:
+                # Cancelled (shutdown): nobody queued will be written.
+                for request in [*batch, *self._queue]:
+                    request.future.cancel()
+                self._queue = []
+                raise
+
+
+RowToRecord = Callable[[sa.Row[Any]], SessionRecord]
+Assign = Callable[[SessionRecord, Sequence[NewEvent], dict[str, int], int], AppendResult]
+
+
+async def write_batch(
+    connection: AsyncConnection,
+    requests: Sequence[AppendRequest],
+    *,
+    assign: Assign,
+    to_record: RowToRecord,
+    chunk: int = 500,
+) -> list[AppendResult | ReplaydeckError]:
+    """Apply `requests` in order inside one open transaction; one outcome each.
+
+    Every rule (seq conflicts, appends after final, repeated ids) is checked in
+    Python against the sessions' state as the earlier requests left it, so a
+    refused request writes nothing and changes nothing for the others. The
+    statements are a fixed handful whatever the batch holds: read the sessions
+    and the already-known ids, insert the new sessions and events, update the
+    sessions.
+    """
+    ids = list(dict.fromkeys(r.session_id for r in requests))
+    state: dict[str, SessionRecord] = {}
+    for start in range(0, len(ids), chunk):
+        rows = await connection.execute(
+            sa.select(sessions).where(sessions.c.id.in_(ids[start : start + chunk]))
+        )
+        state.update({row.id: to_record(row) for row in rows})
+    missing = set(ids) - state.keys()
+    known: dict[str, dict[str, int]] = {sid: {} for sid in ids}
+    wanted = {
+        (r.session_id, e.id)
+        for r in requests
+        if r.session_id not in missing
+        for e in r.events
+        if e.id is not None
+    }
+    if wanted:
+        sids = list({sid for sid, _ in wanted})
+        eids = list({eid for _, eid in wanted})
+        for start in range(0, len(eids), chunk):
+            rows = await connection.execute(
+                sa.select(events.c.session_id, events.c.id, events.c.seq).where(
+                    events.c.session_id.in_(sids), events.c.id.in_(eids[start : start + chunk])
+                )
+            )
+            for row in rows:
+                known[row.session_id][row.id] = row.seq
+
+    outcomes: list[AppendResult | ReplaydeckError] = []
+    created: dict[str, SessionRecord] = {}
+    touched: dict[str, SessionRecord] = {}
+    new_rows: list[dict[str, Any]] = []
+    for r in requests:
+        session = state.get(r.session_id) or SessionRecord(
+            id=r.session_id,
+            created_at_us=r.received_us,
+            metadata={},
+            status="open",
+            last_seq=0,
+        )
+        try:
+            if r.expected_seq is not None and r.expected_seq != session.last_seq:
+                raise SeqConflict(r.session_id, r.expected_seq, session.last_seq)
+            result = assign(session, r.events, known[r.session_id], r.received_us)
+        except ReplaydeckError as e:
+            outcomes.append(e)
+            continue
+        is_new = r.session_id in missing and r.session_id not in created
+        if is_new:
+            created[r.session_id] = session
+        state[r.session_id] = result.session
+        for event in result.appended:
+            known[r.session_id][event.id] = event.seq
+            new_rows.append(
+                {
+                    "session_id": r.session_id,
+                    "seq": event.seq,
+                    "id": event.id,
+                    "type": event.type,
+                    "ts_us": event.ts_us,
+                    "envelope": event.envelope,
+                }
+            )
+        if result.appended:
+            touched[r.session_id] = result.session
+        outcomes.append(AppendResult(result.session, result.seqs, result.appended, created=is_new))
+
+    if created:
+        await connection.execute(
+            sessions.insert(),
+            [
+                {
+                    "id": s.id,
+                    "created_at_us": s.created_at_us,
+                    "metadata": {},
+                    "status": "open",
+                    "last_seq": 0,
+                }
+                for s in created.values()
+            ],
+        )
+    if new_rows:
+        await connection.execute(events.insert(), new_rows)
+    if touched:
+        await connection.execute(
+            sessions.update()
+            .where(sessions.c.id == sa.bindparam("b_id"))
+            .values(
+                last_seq=sa.bindparam("b_last_seq"),
+                first_ts_us=sa.bindparam("b_first_ts_us"),
+                last_ts_us=sa.bindparam("b_last_ts_us"),
+                status=sa.bindparam("b_status"),
+                final_seq=sa.bindparam("b_final_seq"),
+            ),
+            [
+                {
+                    "b_id": s.id,
+                    "b_last_seq": s.last_seq,
+                    "b_first_ts_us": s.first_ts_us,
+                    "b_last_ts_us": s.last_ts_us,
+                    "b_status": s.status,
+                    "b_final_seq": s.final_seq,
+                }
+                for s in touched.values()
+            ],
+        )
+    return outcomes
