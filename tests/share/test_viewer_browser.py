@@ -86,6 +86,18 @@ def test_deep_link_opens_at_a_moment(page: Any, viewer_url: str) -> None:
     assert "done" in page.text_content(".tool .tool-state")
     assert page.text_content("#raw-title") == "Event #3 · tool.result"
 
+    page.keyboard.press("ArrowRight")
+    page.wait_for_selector("body[data-position='4'][data-state=paused]", timeout=TIMEOUT_MS)
+    assert page.text_content(".message .text") == "Browsers reconnect "
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_selector("body[data-position='2'][data-state=paused]", timeout=TIMEOUT_MS)
+    assert "running" in page.text_content(".tool .tool-state")
+    page.click("[data-speed=max]")
+    page.evaluate("document.activeElement.blur()")  # a focused button takes space itself
+    page.keyboard.press(" ")
+    page.wait_for_selector("body[data-state=ended]", timeout=TIMEOUT_MS)
+
 
 @pytest.mark.browser
 def test_phone_width_in_dark_mode_has_no_horizontal_scroll(

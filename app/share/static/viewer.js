@@ -335,10 +335,19 @@ function wire() {
   });
 
   document.addEventListener("keydown", (event) => {
-    // Space toggles play when focus is not in a control that uses it itself.
-    if (event.key !== " " || event.target !== body || !player.session) return;
-    event.preventDefault();
-    $("play").click();
+    // Only when focus is on the page itself, not in a control that uses these keys.
+    if (event.target !== body || !player.session || event.altKey || event.ctrlKey || event.metaKey) {
+      return;
+    }
+    if (event.key === " ") {
+      event.preventDefault();
+      $("play").click();
+    } else if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      // Step one event back or forward, as on the timeline.
+      event.preventDefault();
+      const step = event.key === "ArrowLeft" ? -1 : 1;
+      seek(Math.min(Math.max(player.position + step, 0), player.lastSeq), { resume: false });
+    }
   });
 }
 
