@@ -137,6 +137,10 @@ async def test_the_token_opens_page_session_and_events(client: httpx.AsyncClient
     assert_share_headers(events)
     assert events.content == (await client.get("/v1/sessions/s1/events?after=1&limit=2")).content
 
+    trace = await client.get("/v1/sessions/s1/trace")
+    assert trace.status_code == 200
+    assert token not in trace.text
+
 
 async def test_share_routes_are_read_only(client: httpx.AsyncClient) -> None:
     await record(client, "s1")
