@@ -9,21 +9,20 @@ Nothing here does I/O or reads a clock.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
-from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.trace import SpanContext
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from app.tracing.assign import DELTA, TOOL_CALL, TOOL_RESULT, SpanAssigner, SpanKind, SpanRef
+from app.tracing.draft import SAMPLED, SpanDraft, json_attribute
 from app.tracing.ids import (
     TraceOrigin,
     derive_span_id,
@@ -33,9 +32,6 @@ from app.tracing.ids import (
     ts_to_ns,
 )
 from app.tracing.telemetry import chunk_telemetry
-
-SCOPE = InstrumentationScope("replaydeck.tracing", "0.1.0")
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
 class Outcome(StrEnum):
@@ -56,21 +52,6 @@ class SessionInfo:
         return f"/v1/sessions/{quote(self.session_id, safe='')}/replay"
 
 
-@dataclass(slots=True)
-class _Building:
-    span_id: int
-    name: str
-    start_ns: int
-    end_ns: int
-    attributes: dict[str, AttributeValue]
-    events: list[Event] = field(default_factory=list)
-    dropped_events: int = 0
-    status: Status = field(default_factory=Status)
-    chunk_ns: list[int] = field(default_factory=list)
-    chars: int = 0
-    anchor_ns: int | None = None
-
-
 class SessionSpans:
     def __init__(
         self,
@@ -85,9 +66,9 @@ class SessionSpans:
         self._resource = resource or Resource.get_empty()
         self._max_events = max_events_per_span
         self._max_chars = max_attribute_chars
-        self._root: _Building | None = None
-        self._message: _Building | None = None
-        self._tools: dict[int, _Building] = {}
+        self._root: SpanDraft | None = None
+        self._message: SpanDraft | None = None
+        self._tools: dict[int, SpanDraft] = {}
         self._closed: set[int] = set()
         self._previous_ns: int | None = None
         self._events = 0
@@ -183,9 +164,9 @@ class SessionSpans:
 
     # -- the root -------------------------------------------------------------------------
 
-    def _open_root(self, ts: int) -> _Building:
+    def _open_root(self, ts: int) -> SpanDraft:
         info = self.info
-        self._root = _Building(
+        self._root = SpanDraft(
             span_id=self.assigner.root_span_id,
             name=f"invoke_agent {info.agent_name or info.session_id}",
             start_ns=ts,
@@ -201,7 +182,7 @@ class SessionSpans:
         return self._root
 
     def _on_root_event(
-        self, root: _Building, kind: object, ts: int, payload: Mapping[str, Any], seq: object
+        self, root: SpanDraft, kind: object, ts: int, payload: Mapping[str, Any], seq: object
     ) -> None:
         if kind == "status":
             self._add_event(
@@ -243,7 +224,7 @@ class SessionSpans:
         self.done = True
         parent_id = self.info.origin.parent_span_id
         parent = (
-            SpanContext(self.info.origin.trace_id, parent_id, is_remote=True, trace_flags=_SAMPLED)
+            SpanContext(self.info.origin.trace_id, parent_id, is_remote=True, trace_flags=SAMPLED)
             if parent_id
             else None
         )
@@ -255,7 +236,7 @@ class SessionSpans:
         if span_id in self._tools or span_id in self._closed:
             span_id = derive_span_id(self.info.origin.trace_id, "tool-duplicate", str(seq))
         name = str(payload.get("name", ""))
-        self._tools[span_id] = _Building(
+        self._tools[span_id] = SpanDraft(
             span_id=span_id,
             name=f"execute_tool {name}",
             start_ns=ts,
@@ -299,7 +280,7 @@ class SessionSpans:
             if span_id in self._closed:
                 span_id = derive_span_id(self.info.origin.trace_id, "message-resumed", str(seq))
             label = ref.key if ref.key is not None else f"#{ref.index}"
-            message = self._message = _Building(
+            message = self._message = SpanDraft(
                 span_id=span_id,
                 name=f"message {label}",
                 start_ns=self._previous_ns if self._previous_ns is not None else ts,
@@ -331,44 +312,22 @@ class SessionSpans:
 
     def _add_event(
         self,
-        span: _Building,
+        span: SpanDraft,
         name: str,
         ts: int,
         seq: object,
         attributes: dict[str, AttributeValue],
     ) -> None:
-        if len(span.events) >= self._max_events:
-            # A long answer can stream thousands of deltas; telemetry still counts them all.
-            span.dropped_events += 1
-            return
-        if isinstance(seq, int):
-            attributes["replaydeck.seq"] = seq
-        span.events.append(Event(name, attributes, timestamp=ts))
+        span.add_event(name, ts, seq, attributes, limit=self._max_events)
 
-    def _close(self, span: _Building, *, parent: SpanContext | None = None) -> ReadableSpan:
+    def _close(self, span: SpanDraft, *, parent: SpanContext | None = None) -> ReadableSpan:
         self._closed.add(span.span_id)
         trace_id = self.info.origin.trace_id
         if span is not self._root:
             parent = SpanContext(
-                trace_id, self.assigner.root_span_id, is_remote=False, trace_flags=_SAMPLED
+                trace_id, self.assigner.root_span_id, is_remote=False, trace_flags=SAMPLED
             )
-        if span.dropped_events:
-            span.attributes["replaydeck.dropped_events"] = span.dropped_events
-        return ReadableSpan(
-            name=span.name,
-            context=SpanContext(trace_id, span.span_id, is_remote=False, trace_flags=_SAMPLED),
-            parent=parent,
-            resource=self._resource,
-            attributes=span.attributes,
-            events=tuple(span.events),
-            status=span.status,
-            start_time=span.start_ns,
-            end_time=max(span.end_ns, span.start_ns),
-            instrumentation_scope=SCOPE,
-        )
+        return span.finish(trace_id, parent, self._resource)
 
     def _json(self, value: object) -> str:
-        text = orjson.dumps(value, default=str).decode()
-        if len(text) > self._max_chars:
-            return text[: self._max_chars] + "…"
-        return text
+        return json_attribute(value, self._max_chars)
