@@ -6,9 +6,30 @@ from typing import Any
 
 import orjson
 from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.config import Settings
+from app.errors import StoreUnavailable
+
+# SQLSTATEs that mean "the server is not there right now", not "the statement
+# is wrong": connection exceptions (class 08), a shutdown or restart in progress
+# (57P01-57P03) and too many connections (53300). They become 503s.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether a driver error means the database is unreachable (retry later)."""
+    # asyncpg raises plain OSError (connection refused or reset) while connecting,
+    # which SQLAlchemy does not wrap; PoolTimeout is a pool with no free connection.
+    if isinstance(error, OSError | PoolTimeout | OperationalError | InterfaceError):
+        return True
+    if isinstance(error, DBAPIError):
+        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+        return error.connection_invalidated or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    return False
 
 
 def _json_serializer(value: Any) -> str:
@@ -18,7 +39,7 @@ def _json_serializer(value: Any) -> str:
 def make_engine(settings: Settings) -> AsyncEngine:
     if settings.database_url.startswith("sqlite"):
         return _sqlite_engine(settings)
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         json_serializer=_json_serializer,
         json_deserializer=orjson.loads,
@@ -29,6 +50,36 @@ def make_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
     )
+    _translate_outages(engine)
+    return engine
+
+
+def _translate_outages(engine: AsyncEngine) -> None:
+    """Make every use of the engine raise StoreUnavailable (503) while PostgreSQL is down.
+
+    The event store translates at its transaction boundary, but API keys,
+    shares and tracing use the engine too; translating here, once, means none
+    of them can turn a restart or failover into a 500.
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # asyncpg's refusals while connecting are OSErrors, which SQLAlchemy
+        # passes through unwrapped (so handle_error below never sees them).
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except OSError as e:
+            raise StoreUnavailable() from e
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _handle_error(context: ExceptionContext) -> None:
+        # A failed pre-ping is the pool finding a stale connection: it
+        # reconnects by itself, so that failure is not an outage.
+        if context.is_pre_ping:
+            return
+        error = context.sqlalchemy_exception
+        if error is not None and is_unavailable(error):
+            raise StoreUnavailable()
 
 
 def _sqlite_engine(settings: Settings) -> AsyncEngine:

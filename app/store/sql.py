@@ -13,8 +13,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.errors import (
@@ -28,28 +27,13 @@ from app.errors import (
 from app.events import NewEvent, build_envelope
 from app.live.pg_notify import DELETED, notify_statement
 from app.store.base import AppendResult, SessionPage, SessionRecord, SessionStatus, StoredEvent
+from app.store.engine import is_unavailable
 from app.store.group_commit import AppendRequest, GroupCommitter, write_batch
 from app.store.tables import events, sessions, shares
 
 # SQLite allows 32766 bound parameters; stay far below for IN (...) lookups.
 _ID_CHUNK = 500
 _EVENT_COLUMNS = (events.c.seq, events.c.id, events.c.type, events.c.ts_us, events.c.envelope)
-# SQLSTATEs that mean "the server is not there right now", not "the statement
-# is wrong": connection exceptions (class 08), a shutdown or restart in progress
-# (57P01-57P03) and too many connections (53300). They become 503s.
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
-
-
-def _unavailable(error: Exception) -> bool:
-    """Whether a driver error means the database is unreachable (retry later)."""
-    # asyncpg raises plain OSError (connection refused or reset) while connecting,
-    # which SQLAlchemy does not wrap; PoolTimeout is a pool with no free connection.
-    if isinstance(error, OSError | PoolTimeout | OperationalError | InterfaceError):
-        return True
-    if isinstance(error, DBAPIError):
-        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
-        return error.connection_invalidated or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
-    return False
 
 
 def now_us() -> int:
@@ -109,7 +93,7 @@ class SqlEventStore:
             async with self.engine.connect() as connection:
                 yield connection
         except Exception as e:
-            if _unavailable(e):
+            if is_unavailable(e):
                 raise StoreUnavailable() from e
             raise
 
@@ -127,7 +111,7 @@ class SqlEventStore:
         except Exception as e:
             # A failed COMMIT lands here too: the client hears 503, never 2xx,
             # and retrying with the same event ids is safe either way.
-            if _unavailable(e):
+            if is_unavailable(e):
                 raise StoreUnavailable() from e
             raise
 
