@@ -195,6 +195,7 @@ async function play() {
   const generation = player.generation;
   const controller = new AbortController();
   player.controller = controller;
+  clearNotice(); // an earlier "stopped early" or network notice no longer applies
   setState("playing");
   let ended = false;
   try {
