@@ -61,10 +61,13 @@ def serve(
 
     from app.auth.startup import UnsafeBind, check_bind
     from app.http_limits import bounded_protocol
+    from app.logs import configure_logging
     from app.main import create_app
     from app.serve import prepare
 
     settings = load_settings(host=host, port=port, database_url=database_url, insecure=insecure)
+    # JSON lines when stderr is not a terminal; uvicorn's loggers join in.
+    configure_logging()
     try:
         # Keys or a loopback bind; else refuse, unless --insecure (app/auth/startup.py).
         asyncio.run(check_bind(settings))
@@ -83,6 +86,10 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="info",
+        # Keep configure_logging's handler; app.logs writes the access lines,
+        # with request ids and share tokens masked.
+        log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=3,
         # httptools alone accepts headers of any size and waits forever for them.
         http=bounded_protocol(

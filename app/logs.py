@@ -32,7 +32,12 @@ access_log = logging.getLogger("replaydeck.access")
 # smuggle newlines or megabytes into the logs.
 _VALID_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 # Attributes every LogRecord has; anything else came from `extra=` and is logged.
-_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",  # uvicorn's ANSI-coloured copy of the message
+}
 
 
 def new_request_id() -> str:
