@@ -140,3 +140,15 @@ def pg_url(pg_template: str) -> Iterator[str]:
         yield url_for(name)
     finally:
         run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_empty_url() -> Iterator[str]:
+    """A URL of a fresh database with no tables at all (for migration tests)."""
+    require_postgres()
+    name = _new_name()
+    run_sync(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url_for(name)
+    finally:
+        run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
