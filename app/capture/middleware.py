@@ -19,7 +19,14 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from app.capture.adapters import DECODE_FORMATS, Decoder, detect, make_decoder, normalize_format
+from app.capture.adapters import (
+    DECODE_FORMATS,
+    Decoder,
+    UnknownFormat,
+    detect,
+    make_decoder,
+    normalize_format,
+)
 from app.capture.sdk import Clock, Recorder, RecordingSession, utc_now
 from app.capture.sse_parser import SSEParser
 from app.sessions.models import SESSION_ID
@@ -31,6 +38,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SESSION_HEADER = "x-replaydeck-session"
+FORMAT_HEADER = b"x-replaydeck-format"
 log = logging.getLogger("replaydeck.capture")
 
 
@@ -105,10 +113,20 @@ class RecordingMiddleware:
     ) -> None:
         self.app = app
         self.recorder = recorder
-        self.format = "auto" if format == "auto" else normalize_format(format, DECODE_FORMATS)
+        self.format = normalize_format(format, DECODE_FORMATS)
         self.session_header = session_header.lower().encode("latin-1")
         self.path_param = path_param
         self.clock = clock
+
+    def stream_format(self, scope: Scope) -> str:
+        """The request's `X-Replaydeck-Format` header chooses per session; unknown → default."""
+        given = header(scope.get("headers", []), FORMAT_HEADER)
+        if given:
+            try:
+                return normalize_format(given, DECODE_FORMATS)
+            except UnknownFormat:
+                log.warning("replaydeck: ignoring unknown X-Replaydeck-Format %r", given[:40])
+        return self.format
 
     def session_id(self, scope: Scope) -> str:
         given = header(scope.get("headers", []), self.session_header)
@@ -133,7 +151,10 @@ class RecordingMiddleware:
                 if is_event_stream(headers):
                     session_id = self.session_id(scope)
                     tee = StreamTee(
-                        self.recorder.open(session_id), self.format, headers, self.clock
+                        self.recorder.open(session_id),
+                        self.stream_format(scope),
+                        headers,
+                        self.clock,
                     )
                     headers.append((self.session_header, session_id.encode("latin-1")))
                     message = {**message, "headers": headers}

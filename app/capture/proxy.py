@@ -57,14 +57,15 @@ def upstream_client() -> httpx.AsyncClient:
 
 
 def forwarded_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
-    headers = [
-        (key, value)
-        for key, value in scope["headers"]
-        if key.lower() not in HOP_BY_HOP and key.lower() != b"host"
-    ]
+    dropped = HOP_BY_HOP | {b"host", b"x-forwarded-for"}
+    headers = [(key, value) for key, value in scope["headers"] if key.lower() not in dropped]
     client, host = scope.get("client"), dict(scope["headers"]).get(b"host")
+    # Append this hop to the chain the client may already carry, as proxies do.
+    chain = [value for key, value in scope["headers"] if key.lower() == b"x-forwarded-for"]
     if client:
-        headers.append((b"x-forwarded-for", str(client[0]).encode()))
+        chain.append(str(client[0]).encode())
+    if chain:
+        headers.append((b"x-forwarded-for", b", ".join(chain)))
     if host:
         headers.append((b"x-forwarded-host", host))
     headers.append((b"x-forwarded-proto", str(scope.get("scheme", "http")).encode()))

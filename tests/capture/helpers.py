@@ -34,10 +34,12 @@ def reserve_port() -> socket.socket:
 
 
 @contextmanager
-def serve_asgi(app: Any, sock: socket.socket | None = None) -> Iterator[str]:
+def serve_asgi(app: Any, sock: socket.socket | None = None, **config: Any) -> Iterator[str]:
     """Any ASGI app on a real uvicorn in a thread; yields its base URL."""
     sock = sock or reserve_port()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1, **config)
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -31,7 +31,8 @@ def node() -> Iterator[str]:
 @pytest.fixture
 def proxy(node: str, server: RunningServer) -> Iterator[str]:
     recorder = Recorder(server.url, linger=0.005)
-    with serve_asgi(ProxyApp(node, recorder)) as url:
+    # As `replaydeck proxy` runs it: the proxy is the edge, not behind another proxy.
+    with serve_asgi(ProxyApp(node, recorder), proxy_headers=False) as url:
         yield url
 
 
@@ -158,7 +159,11 @@ def test_other_responses_pass_untouched(proxy: str) -> None:
     response = httpx.post(
         f"{proxy}/echo?a=1&b=%20x",
         content=body,
-        headers={"content-type": "application/x-thing", "accept-encoding": "identity"},
+        headers={
+            "content-type": "application/x-thing",
+            "accept-encoding": "identity",
+            "x-forwarded-for": "203.0.113.9",
+        },
     )
     assert response.status_code == 201
     assert response.content == body
@@ -166,6 +171,7 @@ def test_other_responses_pass_untouched(proxy: str) -> None:
     assert response.headers["x-echo-method"] == "POST"
     assert response.headers["x-echo-query"] == "?a=1&b=%20x"
     assert response.headers["x-echo-accept-encoding"] == "identity"
+    assert response.headers["x-echo-forwarded-for"] == "203.0.113.9, 127.0.0.1"
     assert "x-replaydeck-session" not in response.headers
     assert "x-accel-buffering" not in response.headers
     missing = httpx.get(f"{proxy}/nowhere")
@@ -178,6 +184,18 @@ def test_the_session_id_can_come_from_the_client(proxy: str, node: str) -> None:
     ) as response:
         assert response.headers["x-replaydeck-session"] == "chosen-1"
         response.read()
+
+
+def test_a_request_header_chooses_the_format_for_its_session(
+    proxy: str, server: RunningServer
+) -> None:
+    headers = {"X-Replaydeck-Format": "sse", "X-Replaydeck-Session": "as-plain-sse"}
+    url = f"{proxy}/sample?file=ag_ui.sse"
+    with httpx.stream("GET", url, headers=headers, timeout=5) as response:
+        response.read()
+    types = {e["type"] for e in recorded(server.url, "as-plain-sse")}
+    # Not detected as AG-UI: every unnamed frame is plain `sse.message`.
+    assert types == {"sse.message", "final"}
 
 
 def test_an_unreachable_upstream_is_a_502_problem(server: RunningServer) -> None:

@@ -100,6 +100,7 @@ const routes = {
       "x-echo-method": req.method,
       "x-echo-query": url.search,
       "x-echo-accept-encoding": req.headers["accept-encoding"] || "",
+      "x-echo-forwarded-for": req.headers["x-forwarded-for"] || "",
     });
     res.end(Buffer.concat(chunks));
   },
