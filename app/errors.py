@@ -11,6 +11,8 @@ class ReplaydeckError(Exception):
     status = 400
     slug = "bad-request"
     title = "Bad request"
+    # Extra response headers, e.g. WWW-Authenticate on a 401.
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)

@@ -84,6 +84,8 @@ class NewEvent:
     ts_us: int | None = None
     # Fields a pipeline stage adds to the stored envelope (trace_id, span_id …).
     extra: dict[str, Any] = field(default_factory=dict)
+    # How many values redaction replaced; summed into metadata["redacted"].
+    redacted: int = 0
 
 
 def _where(index: int | None) -> str:

@@ -19,7 +19,14 @@ PROBLEM = "application/problem+json"
 
 
 def problem(
-    status: int, slug: str, title: str, detail: str, instance: str, **extra: Any
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> Response:
     body = {
         "type": f"urn:replaydeck:problem:{slug}",
@@ -29,11 +36,12 @@ def problem(
         "instance": instance,
         **extra,
     }
-    headers = {"Retry-After": "2"} if status == 503 else None
+    if status == 503:
+        headers = {"Retry-After": "2", **(headers or {})}
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def _describe_validation(error: RequestValidationError) -> str:
+def describe_validation(error: RequestValidationError) -> str:
     first = error.errors()[0]
     where = [str(part) for part in first.get("loc", ())]
     place = where[0] if where else "request"
@@ -52,7 +60,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ReplaydeckError)
     async def _domain(request: Request, error: ReplaydeckError) -> Response:
         return problem(
-            error.status, error.slug, error.title, error.detail, request.url.path, **error.extra
+            error.status,
+            error.slug,
+            error.title,
+            error.detail,
+            request.url.path,
+            headers=error.headers,
+            **error.extra,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -61,7 +75,7 @@ def install(app: FastAPI) -> None:
             422,
             "invalid-parameter",
             "A parameter is not valid",
-            _describe_validation(error),
+            describe_validation(error),
             request.url.path,
         )
 

@@ -30,6 +30,7 @@ class Unauthorized(ReplaydeckError):
     status = 401
     slug = "unauthorized"
     title = "An API key is required"
+    headers = {"WWW-Authenticate": 'Bearer realm="replaydeck"'}
 
 
 class Forbidden(ReplaydeckError):

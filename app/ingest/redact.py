@@ -208,7 +208,7 @@ def redact_event(event: NewEvent, rules: RedactionRules) -> tuple[NewEvent, int]
     data, count = redact(event.data, rules)
     if count == 0:
         return event, 0
-    return replace(event, data=data, data_json=orjson.dumps(data)), count
+    return replace(event, data=data, data_json=orjson.dumps(data), redacted=count), count
 
 
 def redact_events(

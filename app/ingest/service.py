@@ -10,7 +10,7 @@ from typing import Any
 from app.config import Settings
 from app.errors import ReplaydeckError
 from app.events import NewEvent, validate_event
-from app.ingest.redact import RedactionRules, load_rules, redact_events
+from app.ingest.redact import RedactionRules, load_rules, redact, redact_events
 from app.live.hub import Hub
 from app.metrics import Metrics
 from app.store.base import AppendResult, EventStore
@@ -31,6 +31,11 @@ class Ingest:
             self.settings.redact_patterns,
             self.settings.redact_rules_file,
         )
+
+    def redact_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Session metadata with secrets replaced, counted like the events' ones."""
+        clean, count = redact(metadata, self.rules)
+        return {**clean, "redacted": count} if count else dict(clean)
 
     def validate(self, raw: Any, index: int | None = None) -> NewEvent:
         return validate_event(raw, index=index, max_bytes=self.settings.max_event_bytes)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.errors import InvalidParameter
 from app.events import format_ts
 from app.store.base import SessionRecord
+from app.tracing.links import jaeger_trace_url, session_trace_id
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -47,11 +48,15 @@ class SessionOut(BaseModel):
     first_ts: str | None
     last_ts: str | None
     duration_ms: float
-    trace_id: str | None
+    trace_id: str
+    jaeger_url: str | None = Field(
+        default=None, description="The trace in Jaeger, when REPLAYDECK_JAEGER_URL is set."
+    )
     links: SessionLinks
 
     @classmethod
-    def of(cls, record: SessionRecord) -> SessionOut:
+    def of(cls, record: SessionRecord, *, jaeger_url_base: str | None = None) -> SessionOut:
+        trace_id = session_trace_id(record)
         base = f"/v1/sessions/{record.id}"
         return cls(
             id=record.id,
@@ -63,7 +68,8 @@ class SessionOut(BaseModel):
             first_ts=None if record.first_ts_us is None else format_ts(record.first_ts_us),
             last_ts=None if record.last_ts_us is None else format_ts(record.last_ts_us),
             duration_ms=record.duration_ms,
-            trace_id=record.trace_id,
+            trace_id=trace_id,
+            jaeger_url=jaeger_trace_url(jaeger_url_base, trace_id),
             links=SessionLinks(
                 self=base,
                 events=f"{base}/events",

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.responses import StreamingResponse
 
-from app.deps import SettingsDep, StoreDep
+from app.deps import IngestDep, SettingsDep, StoreDep
 from app.sessions.models import (
     EventPage,
     SessionCreate,
@@ -28,11 +28,17 @@ NDJSON = "application/x-ndjson"
 
 
 @router.post("", status_code=201, response_model=SessionOut)
-async def create_session(body: SessionCreate, store: StoreDep, response: Response) -> SessionOut:
+async def create_session(
+    body: SessionCreate,
+    store: StoreDep,
+    ingest: IngestDep,
+    settings: SettingsDep,
+    response: Response,
+) -> SessionOut:
     session_id = check_session_id(body.id) if body.id is not None else new_session_id()
-    record = await store.create_session(session_id, metadata=body.metadata)
+    record = await store.create_session(session_id, metadata=ingest.redact_metadata(body.metadata))
     response.headers["Location"] = f"/v1/sessions/{record.id}"
-    return SessionOut.of(record)
+    return SessionOut.of(record, jaeger_url_base=settings.jaeger_url)
 
 
 @router.get("", response_model=SessionList)
@@ -51,14 +57,17 @@ async def list_sessions(
         limit=min(limit, settings.max_list_limit),
     )
     return SessionList(
-        sessions=[SessionOut.of(record) for record in page.sessions],
+        sessions=[
+            SessionOut.of(record, jaeger_url_base=settings.jaeger_url) for record in page.sessions
+        ],
         next_cursor=page.next_cursor,
     )
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-async def get_session(session_id: str, store: StoreDep) -> SessionOut:
-    return SessionOut.of(await store.get_session(session_id))
+async def get_session(session_id: str, store: StoreDep, settings: SettingsDep) -> SessionOut:
+    record = await store.get_session(session_id)
+    return SessionOut.of(record, jaeger_url_base=settings.jaeger_url)
 
 
 @router.delete("/{session_id}", status_code=204)

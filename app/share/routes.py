@@ -23,7 +23,7 @@ from app.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamsDep
 from app.errors import ReplaydeckError
 from app.events import format_ts
 from app.live import routes as live_routes
-from app.problems import _describe_validation, problem
+from app.problems import describe_validation, problem
 from app.replay import routes as replay_routes
 from app.sessions import routes as session_routes
 from app.sessions.models import SessionLinks, SessionOut
@@ -102,11 +102,13 @@ class ShareRoute(APIRoute):
                     else problem(e.status, e.slug, e.title, e.detail, instance)
                 )
             except ReplaydeckError as e:
-                response = problem(e.status, e.slug, e.title, e.detail, instance, **e.extra)
+                response = problem(
+                    e.status, e.slug, e.title, e.detail, instance, headers=e.headers, **e.extra
+                )
             except RequestValidationError as e:
                 response = problem(
                     422, "invalid-parameter", "A parameter is not valid",
-                    _describe_validation(e), instance,
+                    describe_validation(e), instance,
                 )  # fmt: skip
             except Exception:
                 # The app-wide handler would log the raw path, token included.
@@ -178,10 +180,10 @@ async def share_page(token: str, shares: SharesDep, request: Request) -> Respons
 
 @public.get("/r/{token}/session", response_model=SessionOut)
 async def share_session(
-    token: str, shares: SharesDep, store: StoreDep, request: Request
+    token: str, shares: SharesDep, store: StoreDep, settings: SettingsDep, request: Request
 ) -> SessionOut:
     share = await shares.open(token)
-    out = await session_routes.get_session(share.session_id, store)
+    out = await session_routes.get_session(share.session_id, store, settings)
     base = _base(request, token)
     # The /v1 links would need a key; point at this share's own routes instead.
     links = SessionLinks(

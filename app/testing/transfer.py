@@ -8,8 +8,7 @@ and importing the same archive twice appends nothing the second time.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +16,8 @@ import httpx
 
 from app.config import Settings
 from app.errors import SessionExists, SessionNotFound
-from app.ingest.service import Ingest
-from app.live.hub import Hub
+from app.ingest.local import local_ingest
 from app.sessions.models import SessionOut
-from app.store.engine import make_engine
-from app.store.migrate import upgrade
-from app.store.sql import SqlEventStore
 from app.testing.sources import Progress, Recording, SourceError, detail, get_json, session_url
 
 PRODUCER_FIELDS = ("type", "data", "id", "ts")
@@ -39,17 +34,6 @@ class Imported:
 def producer_event(envelope: Mapping[str, Any]) -> dict[str, Any]:
     """What a producer sent: the stored envelope without what the store added."""
     return {key: envelope[key] for key in PRODUCER_FIELDS if key in envelope}
-
-
-@asynccontextmanager
-async def local_ingest(settings: Settings) -> AsyncIterator[Ingest]:
-    engine = make_engine(settings)
-    try:
-        await upgrade(engine)
-        store = SqlEventStore(engine)
-        yield Ingest(store=store, hub=Hub(), settings=settings)
-    finally:
-        await engine.dispose()
 
 
 async def read_local(

@@ -1,0 +1,36 @@
+"""The session's metadata counts what redaction replaced, once per stored event."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "sk-live-1234567890abcdefghijklmnop"
+
+
+async def test_redacted_values_are_counted_in_metadata(client: httpx.AsyncClient) -> None:
+    event = {
+        "id": "e1",
+        "type": "tool.call",
+        "data": {"name": "http", "args": {"api_key": SECRET, "q": "x"}, "call_id": "c"},
+    }
+    await client.post("/v1/sessions/s/events", json=event)
+    await client.post("/v1/sessions/s/events", json=event)  # a retry: not counted again
+    await client.post(
+        "/v1/sessions/s/events",
+        json={"type": "status", "data": {"label": f"using Bearer {SECRET}"}},
+    )
+    session = (await client.get("/v1/sessions/s")).json()
+    assert session["metadata"] == {"redacted": 2}
+    events = (await client.get("/v1/sessions/s/events")).text
+    assert SECRET not in events
+
+
+async def test_session_metadata_is_redacted_on_create(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/sessions", json={"id": "m", "metadata": {"user": "al", "password": "hunter2"}}
+    )
+    assert response.status_code == 201
+    assert response.json()["metadata"] == {"user": "al", "password": "[REDACTED]", "redacted": 1}
