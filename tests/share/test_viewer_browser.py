@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -142,6 +143,28 @@ def test_pause_then_resume_shows_every_event_once(page: Any, viewer_url: str) ->
     )
     assert seqs == list(range(1, 11))
     assert page.locator(".message").count() == 1
+
+
+@pytest.mark.browser
+def test_speed_change_while_playing_continues_from_the_next_event(
+    page: Any, viewer_url: str
+) -> None:
+    replays: list[str] = []
+    page.on("request", lambda r: replays.append(r.url) if "/replay?" in r.url else None)
+    open_viewer(page, viewer_url)
+    page.click("#play")  # 1x, idle gaps skipped
+    page.wait_for_selector(".tool.pending", timeout=TIMEOUT_MS)
+    page.click("[data-speed=max]")  # while playing: no Play click needed
+    page.wait_for_selector("body[data-state=ended]", timeout=TIMEOUT_MS)
+
+    first, second = (parse_qs(urlsplit(url).query) for url in replays)
+    assert first == {"speed": ["1"], "from": ["1"], "max_gap_ms": ["1500"]}
+    assert second["speed"] == ["max"]
+    assert int(second["from"][0]) >= 3  # the tool call (seq 2) was already drawn
+    seqs = page.eval_on_selector_all(
+        "#event-list [data-seq]", "(rows) => rows.map(r => +r.dataset.seq)"
+    )
+    assert seqs == list(range(1, 11))
 
 
 @pytest.mark.browser
