@@ -1,4 +1,4 @@
-"""The replay viewer page: one HTML shell, a script and a stylesheet, no build step.
+"""The replay viewer page: an HTML shell, ES modules and a stylesheet, no build step.
 
 The page holds no session data. It reads everything from a base path (`{base}/events`,
 `{base}/replay`, and the session JSON), so the same shell serves a share link

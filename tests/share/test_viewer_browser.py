@@ -300,10 +300,6 @@ def test_key_holder_is_asked_for_a_key_with_the_read_scope(
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(
-    reason="GET /v1/sessions/{id} does not return jaeger_url yet (SessionOut, issue 3)",
-    strict=False,
-)
 def test_jaeger_link_when_configured(page: Any, tmp_path: Path) -> None:
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/jaeger.db",
