@@ -186,6 +186,13 @@ class RecordingSession:
                     self._buffer.clear()
                     self._room.set()
                     return
+                if status == 413 and count > 1:
+                    # Over the store's request limit: halve until it fits, so only an
+                    # event that is too large on its own is lost.
+                    half = count // 2
+                    await self._deliver(path, body[:half], half)
+                    await self._deliver(path, body[half:], count - half)
+                    return
                 if 400 <= status < 500 and status not in (408, 429):
                     self._count("rejected", count)
                     log.warning("replaydeck: store refused %d events: %s", count, response.text)

@@ -148,6 +148,20 @@ async def test_events_after_final_are_refused_and_counted(server: RunningServer)
     assert [e["type"] for e in await stored(server.url, "closed")] == ["final"]
 
 
+async def test_a_batch_over_the_request_limit_is_split_until_it_fits(settings: Settings) -> None:
+    small = settings.model_copy(update={"max_request_bytes": 4096})
+    sock = reserve_port()
+    with replaydeck_on(sock, small) as url:
+        recorder = Recorder(url, linger=0.05)
+        async with recorder, recorder.session("split") as s:
+            for i in range(20):
+                s.emit_nowait("status", {"label": f"{i:03d} " + "x" * 600})
+            s.emit_nowait("status", {"label": "y" * 8000})  # too large even alone
+        texts = [e["data"]["label"][:3] for e in await stored(url, "split")]
+    assert texts == [f"{i:03d}" for i in range(20)]
+    assert (recorder.stats.sent, recorder.stats.rejected) == (20, 1)
+
+
 def test_unknown_overflow_policy_is_explained() -> None:
     with pytest.raises(ValueError, match="overflow must be 'drop_oldest' or 'wait'"):
         Recorder("http://127.0.0.1:1", overflow="block")  # type: ignore[arg-type]
