@@ -77,6 +77,7 @@ def serve(
     base = f"http://{settings.host}:{settings.port}"
     click.echo(f"replaydeck on {base}  (database: {settings.database_url})")
     if demo_id is not None:
+        click.echo(f"  watch it:     {base}/sessions/{demo_id}")
         click.echo(f"  follow live:  curl -N {base}/v1/sessions/{demo_id}/stream")
         click.echo(f"  replay:       curl -N '{base}/v1/sessions/{demo_id}/replay?speed=1'")
         click.echo(f"  events:       {base}/v1/sessions/{demo_id}/events")
