@@ -139,7 +139,8 @@ class RecordingMiddleware:
         return uuid.uuid4().hex
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("method") == "HEAD":
+            # A HEAD answer has an SSE content type but no stream: nothing to record.
             await self.app(scope, receive, send)
             return
         tee: StreamTee | None = None

@@ -178,6 +178,13 @@ def test_other_responses_pass_untouched(proxy: str) -> None:
     assert (missing.status_code, missing.text) == (404, "no such route\n")
 
 
+def test_a_head_request_is_passed_on_and_not_recorded(proxy: str) -> None:
+    response = httpx.head(f"{proxy}/first")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    assert "x-replaydeck-session" not in response.headers
+
+
 def test_the_session_id_can_come_from_the_client(proxy: str, node: str) -> None:
     with httpx.stream(
         "GET", f"{proxy}/first", headers={"X-Replaydeck-Session": "chosen-1"}, timeout=5
