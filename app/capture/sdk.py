@@ -85,7 +85,11 @@ class RecordingSession:
     ) -> str:
         """Queue one event; waits only under the `wait` policy while the buffer is full."""
         if self._recorder.overflow == "wait":
-            while len(self._buffer) >= self._recorder.buffer_size and not self._refused:
+            while (
+                len(self._buffer) >= self._recorder.buffer_size
+                and not self._refused
+                and not self._task.done()
+            ):
                 self._room.clear()
                 await self._room.wait()
         return self.emit_nowait(type, data, id=id, ts=ts)
@@ -104,6 +108,9 @@ class RecordingSession:
             id = f"{self._id_prefix}-{self._counter}"
         if self._refused:
             self._count("rejected", 1)
+            return id
+        if self._task.done():
+            self._count("dropped", 1)  # emitted after aclose(): no sender is left
             return id
         if len(self._buffer) >= self._recorder.buffer_size:
             self._buffer.popleft()
@@ -132,6 +139,8 @@ class RecordingSession:
                     await self._task
                 lost = len(self._buffer) + self._inflight
                 self._buffer.clear()
+                self._room.set()  # release producers waiting under the `wait` policy
+                self._idle.set()
                 self._count("dropped", lost)
                 log.warning("replaydeck: session %s closed with %d events unsent", self.id, lost)
         self._recorder._forget(self)
@@ -148,9 +157,9 @@ class RecordingSession:
         recorder = self._recorder
         while True:
             if not self._buffer:
+                self._idle.set()
                 if self._closing:
                     return
-                self._idle.set()
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue

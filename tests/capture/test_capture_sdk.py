@@ -162,6 +162,14 @@ async def test_a_batch_over_the_request_limit_is_split_until_it_fits(settings: S
     assert (recorder.stats.sent, recorder.stats.rejected) == (20, 1)
 
 
+async def test_an_emit_after_close_is_counted_not_lost_silently(server: RunningServer) -> None:
+    async with Recorder(server.url) as recorder:
+        async with recorder.session("after-close") as s:
+            await s.emit("status", {"label": "in time"})
+        await s.emit("status", {"label": "too late"})
+    assert (s.stats.sent, s.stats.dropped) == (1, 1)
+
+
 def test_unknown_overflow_policy_is_explained() -> None:
     with pytest.raises(ValueError, match="overflow must be 'drop_oldest' or 'wait'"):
         Recorder("http://127.0.0.1:1", overflow="block")  # type: ignore[arg-type]
