@@ -74,11 +74,20 @@ class StreamTee:
         self._parser = SSEParser()
         self._clock = clock
         self._final = False
+        self._failed = False
         self.ended = False
 
     def feed(self, chunk: bytes) -> None:
-        if not chunk or self._final:
+        if not chunk or self._final or self._failed:
             return
+        try:
+            self._feed(chunk)
+        except Exception:
+            # Recording must never break the app's stream: give up on this session only.
+            self._failed = True
+            log.exception("replaydeck: stopped recording session %s", self.session.id)
+
+    def _feed(self, chunk: bytes) -> None:
         now = self._clock()
         for frame in self._parser.feed(chunk):
             if self._decoder is None:
@@ -96,7 +105,7 @@ class StreamTee:
         self.ended = True
         if not self._final:
             self._final = True
-            data = {"synthetic": True, "reason": reason}
+            data = {"synthetic": True, "reason": "capture_error" if self._failed else reason}
             self.session.emit_nowait("final", data, ts=self._clock())
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -111,6 +112,42 @@ def test_a_request_header_names_the_session(app_url: str, server: RunningServer)
                 if b"event: status" in chunk or b"event: message.delta" in chunk:
                     client.post(f"{app_url}/step/ignored")
     assert recorded(server.url, "from-header")[-1]["type"] == "final"
+
+
+def test_a_failure_in_the_recording_never_breaks_the_stream(server: RunningServer) -> None:
+    calls = 0
+
+    def failing_clock() -> datetime:
+        # The tee reads the clock once per chunk; the second chunk's read fails.
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("clock broke")
+        return datetime.now(UTC)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await recorder.aclose()  # on the server's loop, where its connections live
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for i in range(3):
+            body = b'event: status\ndata: {"label": "%d"}\n\n' % i
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    recorder = Recorder(server.url, linger=0.005)
+    wrapped = RecordingMiddleware(app, recorder, clock=failing_clock)
+    with serve_asgi(wrapped) as url:
+        response = httpx.get(url, headers={"X-Replaydeck-Session": "broken-clock"})
+    assert response.status_code == 200
+    assert response.text.count("event: status") == 3
+    events = recorded(server.url, "broken-clock")
+    assert [e["type"] for e in events] == ["status", "final"]
+    assert events[-1]["data"] == {"synthetic": True, "reason": "capture_error"}
 
 
 def test_other_responses_are_not_touched(app_url: str) -> None:
