@@ -65,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             notifier = PgNotifier(
                 listen_dsn(settings.database_url),
                 hub,
+                store=store,
+                page_size=settings.read_page_size,
                 on_lag=metrics.notify_lag.observe,
                 on_reconnect=metrics.notify_reconnects.inc,
             )

@@ -182,6 +182,11 @@ class Hub:
     def subscriber_count(self) -> int:
         return sum(w.subscribers for w in self._watches.values())
 
+    def watermark(self, session_id: str) -> int | None:
+        """The seq a followed session is known to end at; None if nobody follows it."""
+        watch = self._watches.get(session_id)
+        return None if watch is None else watch.seq
+
     @property
     def sessions(self) -> list[str]:
         """Sessions someone follows; the PostgreSQL notifier re-syncs them after a gap."""

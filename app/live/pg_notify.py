@@ -8,12 +8,15 @@ cannot forget to tell the others (which sending after the commit from a hook
 on the hub could). The local hub is still told directly, after the commit, by
 the ingest pipeline.
 
-Receiving: each replica keeps one dedicated asyncpg connection that LISTENs
-and turns every notice into `hub.publish(session, seq, local=False)`. The hub
-ignores watermarks it has already passed, so a replica hearing its own
-notices is harmless. The connection reconnects by itself with backoff; after
-every (re)connect it re-reads the watermark of each session the hub is
-watching, because notices sent while it was away are gone for good.
+Receiving: each replica keeps one dedicated asyncpg connection that LISTENs.
+A notice about a session nobody here follows, or one this replica already
+knows (its own appends), costs nothing. For a followed session the notifier
+reads the new events from the log once and publishes them with the watermark,
+so they fill the hub's frame window and every local follower takes its frames
+from there: one read per notice per replica, not one per follower. The
+connection reconnects by itself with backoff; after every (re)connect it
+re-reads the watermark of each followed session, because notices sent while
+it was away are gone for good.
 """
 
 from __future__ import annotations
@@ -24,13 +27,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from app.errors import StoreUnavailable
 from app.live.hub import Hub
+
+if TYPE_CHECKING:
+    from app.store.base import EventStore
 
 log = logging.getLogger("replaydeck.notify")
 
@@ -80,6 +87,8 @@ class PgNotifier:
         dsn: str,
         hub: Hub,
         *,
+        store: EventStore | None = None,
+        page_size: int = 500,
         on_lag: Callable[[float], None] | None = None,
         on_reconnect: Callable[[], None] | None = None,
         retry_initial: float = 0.05,
@@ -89,6 +98,12 @@ class PgNotifier:
     ) -> None:
         self.dsn = dsn
         self.hub = hub
+        # Without a store, notices only move watermarks and followers read the log.
+        self.store = store
+        self.page_size = page_size
+        # Per session: the highest seq heard of, and the one read in flight.
+        self._heard: dict[str, int] = {}
+        self._reading: dict[str, asyncio.Task[None]] = {}
         self.on_lag = on_lag
         self.on_reconnect = on_reconnect
         self.retry_initial = retry_initial
@@ -152,6 +167,7 @@ class PgNotifier:
         found = {row["id"]: row["last_seq"] for row in rows}
         for session_id in watched:
             if session_id in found:
+                # Followers read what they missed from the log themselves.
                 self.hub.publish(session_id, found[session_id], local=False)
             else:
                 self.hub.remove(session_id)
@@ -163,7 +179,38 @@ class PgNotifier:
             return
         if self.on_lag is not None:
             self.on_lag(max(0.0, time.time_ns() // 1000 - notice.sent_us) / 1e6)
+        session_id = notice.session_id
         if notice.last_seq == DELETED:
-            self.hub.remove(notice.session_id)
-        else:
-            self.hub.publish(notice.session_id, notice.last_seq, local=False)
+            self.hub.remove(session_id)
+            return
+        known = self.hub.watermark(session_id)
+        if known is None or notice.last_seq <= known:
+            return  # nobody here follows it, or it was this replica's own append
+        if self.store is None:
+            self.hub.publish(session_id, notice.last_seq, local=False)
+            return
+        self._heard[session_id] = max(notice.last_seq, self._heard.get(session_id, 0))
+        if session_id not in self._reading:
+            # One read at a time per session; notices during it extend the read.
+            self._reading[session_id] = asyncio.get_running_loop().create_task(
+                self._read_new(session_id, self.store)
+            )
+
+    async def _read_new(self, session_id: str, store: EventStore) -> None:
+        try:
+            while True:
+                after = self.hub.watermark(session_id)
+                heard = self._heard.get(session_id, 0)
+                if after is None or after >= heard:
+                    return
+                events = await store.read(session_id, after=after, limit=self.page_size)
+                if not events:
+                    break
+                self.hub.publish(session_id, events[-1].seq, local=False, events=events)
+        except StoreUnavailable:
+            log.warning("could not read %r after a notice; its followers will", session_id)
+        finally:
+            del self._reading[session_id]
+            heard = self._heard.pop(session_id, 0)
+        # Whatever the read did not cover, followers read from the log themselves.
+        self.hub.publish(session_id, heard, local=False)
