@@ -73,6 +73,15 @@ def test_detection_falls_back_to_plain_sse_and_uses_the_vercel_header() -> None:
     assert detect(SSEFrame(data='{"type":"custom"}'), headers) == "vercel-ai"
 
 
+USAGE = {
+    "input_tokens": 37,
+    "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+    "output_tokens": 11,
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 48,
+}
+
+
 def test_openai_sample_decodes_to_standard_events() -> None:
     events = capture("openai-responses", sample("openai-responses"))
     assert standard(events) == [
@@ -88,7 +97,7 @@ def test_openai_sample_decodes_to_standard_events() -> None:
         ),
         ("message.delta", {"text": "It is 18°C", "message_id": "msg_67c9fdcf37fc"}),
         ("message.delta", {"text": " and sunny in Paris.", "message_id": "msg_67c9fdcf37fc"}),
-        ("final", {"usage": {"input_tokens": 37, "output_tokens": 11, "total_tokens": 48}}),
+        ("final", {"usage": USAGE}),
     ]
     assert "openai.response.function_call_arguments.delta" in [e.type for e in events]
     assert all(e.data["raw_format"] == "openai-responses" for e in events)

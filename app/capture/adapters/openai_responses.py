@@ -11,6 +11,7 @@ original as `raw`, so encoding a captured session back gives the very same event
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from app.capture.adapters.base import (
@@ -26,6 +27,14 @@ from app.capture.adapters.base import (
 from app.capture.sse_parser import SSEFrame
 
 FORMAT = "openai-responses"
+
+
+def epoch_seconds(ts: Any) -> int:
+    """A stored envelope's RFC 3339 `ts` as the integer seconds OpenAI uses; 0 if absent."""
+    try:
+        return int(datetime.fromisoformat(str(ts)).timestamp())
+    except ValueError:
+        return 0
 
 
 class OpenAIResponsesDecoder:
@@ -89,6 +98,7 @@ class OpenAIResponsesEncoder:
         self._output: list[dict[str, Any]] = []
         self._open_message: dict[str, Any] | None = None
         self._open_text = ""
+        self._created_at = 0
 
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
         if is_control(envelope) or is_synthetic_final(envelope):
@@ -102,6 +112,7 @@ class OpenAIResponsesEncoder:
         events: list[dict[str, Any]] = []
         if not self._started:
             self._started = True
+            self._created_at = epoch_seconds(envelope.get("ts"))
             events.append({"type": "response.created", "response": self._response("in_progress")})
         if kind == "message.delta":
             events += self._delta(str(data.get("message_id") or "msg_0"), str(data.get("text", "")))
@@ -110,8 +121,14 @@ class OpenAIResponsesEncoder:
             events += self._tool_call(data)
         elif kind == "error":
             events += self._close_message()
+            code = data.get("code")
             events.append(
-                {"type": "error", "message": data.get("message"), "code": data.get("code")}
+                {
+                    "type": "error",
+                    "message": data.get("message"),
+                    "code": None if code is None else str(code),
+                    "param": None,
+                }
             )
         elif kind == "final":
             events += self._close_message()
@@ -127,11 +144,17 @@ class OpenAIResponsesEncoder:
         return SSEFrame(data=dumps(event), event=event["type"])
 
     def _response(self, status: str) -> dict[str, Any]:
+        # The fields the official SDKs' Response model requires, so strict clients parse it.
         return {
             "id": self._response_id,
             "object": "response",
+            "created_at": self._created_at,
             "status": status,
+            "model": "replaydeck-replay",
             "output": list(self._output),
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
         }
 
     def _delta(self, message_id: str, text: str) -> list[dict[str, Any]]:
@@ -170,6 +193,7 @@ class OpenAIResponsesEncoder:
                 "output_index": len(self._output),
                 "content_index": 0,
                 "delta": text,
+                "logprobs": [],
             }
         )
         return events
@@ -185,7 +209,7 @@ class OpenAIResponsesEncoder:
         self._open_message, self._open_text = None, ""
         common = {"item_id": message["id"], "output_index": index, "content_index": 0}
         return [
-            {"type": "response.output_text.done", **common, "text": text},
+            {"type": "response.output_text.done", **common, "text": text, "logprobs": []},
             {"type": "response.content_part.done", **common, "part": part},
             {"type": "response.output_item.done", "output_index": index, "item": done},
         ]
