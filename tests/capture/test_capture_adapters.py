@@ -218,3 +218,19 @@ def test_format_names_are_normalised_and_unknown_ones_explained() -> None:
     assert normalize_format("vercel") == "vercel-ai"
     with pytest.raises(UnknownFormat, match="use one of: sse, openai-responses"):
         normalize_format("grpc")
+
+
+def test_ag_ui_sends_app_events_as_custom_but_not_another_protocols_plumbing() -> None:
+    encoder = make_encoder("ag-ui", "s1")
+    own = {"type": "retrieval.hit", "data": {"doc": "d1"}}
+    foreign = {
+        "type": "openai.response.content_part.added",
+        "data": {"raw": {}, "raw_format": "openai-responses"},
+    }
+    frames = [f for envelope in (own, foreign) for f in encoder.encode(envelope)]
+    assert [json.loads(f.data)["type"] for f in frames] == ["RUN_STARTED", "CUSTOM"]
+    assert json.loads(frames[1].data) == {
+        "type": "CUSTOM",
+        "name": "retrieval.hit",
+        "value": {"doc": "d1"},
+    }

@@ -190,7 +190,8 @@ class AGUIEncoder:
             events.append(
                 {"type": "RUN_FINISHED", "threadId": self._thread_id, "runId": self._run_id}
             )
-        elif "." in kind:
+        elif "." in kind and "raw_format" not in data:
+            # An app's own event (retrieval.hit …); another protocol's plumbing is not sent.
             events.append({"type": "CUSTOM", "name": kind, "value": dict(data)})
         return [SSEFrame(data=dumps(event)) for event in events]
 
