@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from app import openapi_problems
 from app.errors import ReplaydeckError
 
 log = logging.getLogger("replaydeck")
@@ -57,6 +58,8 @@ _HTTP_DETAIL = {
 
 
 def install(app: FastAPI) -> None:
+    openapi_problems.install(app)
+
     @app.exception_handler(ReplaydeckError)
     async def _domain(request: Request, error: ReplaydeckError) -> Response:
         return problem(
@@ -88,6 +91,8 @@ def install(app: FastAPI) -> None:
             str(error.detail),
             detail,
             request.url.path,
+            # e.g. Allow on a 405, which RFC 9110 requires.
+            headers=dict(error.headers or {}),
         )
 
     @app.exception_handler(Exception)

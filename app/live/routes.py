@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from app.deps import HubDep, SettingsDep, StoreDep, StreamsDep
 from app.live.tail import tail_frames
+from app.sessions.models import MAX_SEQ
 from app.sessions.service import parse_cursor_header
 from app.sse import EventStreamResponse
 
@@ -30,7 +31,7 @@ async def stream(
     hub: HubDep,
     settings: SettingsDep,
     streams: StreamsDep,
-    after: Annotated[int, Query(ge=0, description="Start after this seq.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     resume = parse_cursor_header(last_event_id, "Last-Event-ID")

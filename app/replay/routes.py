@@ -12,6 +12,7 @@ from app.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamsDep
 from app.errors import InvalidParameter
 from app.live.routes import SSE_DOC
 from app.replay.stream import ReplayParams, replay_frames
+from app.sessions.models import MAX_SEQ
 from app.sessions.service import parse_cursor_header
 from app.sse import EventStreamResponse
 
@@ -63,8 +64,8 @@ async def replay(
     settings: SettingsDep,
     streams: StreamsDep,
     speed: Annotated[str, Query(description="A positive number, or 'max'.")] = "1",
-    from_: Annotated[int, Query(alias="from", ge=1)] = 1,
-    to: Annotated[int | None, Query(ge=1)] = None,
+    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)] = 1,
+    to: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     types: Annotated[str | None, Query(description="Comma-separated types to send.")] = None,
     max_gap_ms: Annotated[float | None, Query(ge=0, description="Cap on any wait.")] = None,
     format: Annotated[

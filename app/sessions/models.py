@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.errors import InvalidParameter
 from app.events import format_ts
@@ -13,6 +14,8 @@ from app.store.base import SessionRecord
 from app.tracing.links import jaeger_trace_url, session_trace_id
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+# Seqs and cursors are 64-bit in both databases; larger numbers are refused, not a 500.
+MAX_SEQ = 2**63 - 1
 
 
 def check_session_id(session_id: str) -> str:
@@ -27,8 +30,24 @@ def check_session_id(session_id: str) -> str:
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str | None = Field(default=None, description="Leave out to get a generated id.")
+    id: str | None = Field(
+        default=None,
+        # Documented for clients; check_session_id gives the friendlier refusal.
+        json_schema_extra={"pattern": SESSION_ID.pattern},
+        description="Leave out to get a generated id.",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError as e:
+            raise ValueError(
+                f"metadata cannot be stored as JSON ({e}); keep integers within 64 bits"
+            ) from None
+        return value
 
 
 class SessionLinks(BaseModel):

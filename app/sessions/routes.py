@@ -9,6 +9,7 @@ from starlette.responses import StreamingResponse
 
 from app.deps import IngestDep, SettingsDep, StoreDep
 from app.sessions.models import (
+    MAX_SEQ,
     EventPage,
     SessionCreate,
     SessionList,
@@ -48,7 +49,7 @@ async def list_sessions(
     status: Literal["open", "complete"] | None = None,
     metadata: Annotated[list[str], Query(description="key=value; repeat to combine")] = [],  # noqa: B006
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_SEQ)] = 50,
 ) -> SessionList:
     page = await store.list_sessions(
         status=status,
@@ -86,8 +87,8 @@ async def read_events(
     session_id: str,
     store: StoreDep,
     settings: SettingsDep,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
     await store.get_session(session_id)

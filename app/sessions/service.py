@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from app.errors import InvalidParameter
+from app.sessions.models import MAX_SEQ
 from app.store.base import EventStore, StoredEvent
 
 
@@ -32,7 +33,8 @@ def parse_cursor_header(value: str | None, name: str) -> int | None:
     if value is None or not value.strip():
         return None
     text = value.strip().strip('"')
-    if not text.isdigit():
+    # isdigit() alone admits "²", which int() refuses.
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEQ:
         raise InvalidParameter(
             f"The {name} header {value[:40]!r} is not a seq; it must be a whole number "
             "such as 7, as replaydeck sends it."

@@ -26,7 +26,7 @@ from app.live import routes as live_routes
 from app.problems import describe_validation, problem
 from app.replay import routes as replay_routes
 from app.sessions import routes as session_routes
-from app.sessions.models import SessionLinks, SessionOut
+from app.sessions.models import MAX_SEQ, SessionLinks, SessionOut
 from app.share.masking import mask_share_path
 from app.share.service import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, ShareNotFound, ShareService
 from app.share.viewer import viewer_response
@@ -201,8 +201,8 @@ async def share_events(
     shares: SharesDep,
     store: StoreDep,
     settings: SettingsDep,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
     share = await shares.open(token)
@@ -224,7 +224,7 @@ async def share_stream(
     hub: HubDep,
     settings: SettingsDep,
     streams: StreamsDep,
-    after: Annotated[int, Query(ge=0, description="Start after this seq.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     share = await shares.open(token)
@@ -249,8 +249,8 @@ async def share_replay(
     settings: SettingsDep,
     streams: StreamsDep,
     speed: Annotated[str, Query(description="A positive number, or 'max'.")] = "1",
-    from_: Annotated[int, Query(alias="from", ge=1)] = 1,
-    to: Annotated[int | None, Query(ge=1)] = None,
+    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)] = 1,
+    to: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     types: Annotated[str | None, Query(description="Comma-separated types to send.")] = None,
     max_gap_ms: Annotated[float | None, Query(ge=0, description="Cap on any wait.")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
