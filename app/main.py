@@ -24,6 +24,7 @@ from app.metrics import Metrics
 from app.metrics import router as metrics_router
 from app.replay import routes as replay_routes
 from app.replay.clock import LoopClock
+from app.retention import sweep_forever
 from app.sessions import routes as session_routes
 from app.share import routes as share_routes
 from app.share import viewer
@@ -89,9 +90,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_log_filter()
         await announce_access(engine, settings)
         heartbeats = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_interval))
+        # REPLAYDECK_RETENTION: deleted sessions' open streams end via hub.remove.
+        retention = None
+        if settings.retention is not None:
+            retention = asyncio.create_task(
+                sweep_forever(
+                    engine,
+                    older_than=settings.retention,
+                    interval=settings.retention_interval,
+                    on_deleted=hub.remove,
+                )
+            )
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retention
             heartbeats.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeats
