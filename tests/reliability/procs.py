@@ -33,7 +33,8 @@ class ServerProcess:
         self.env = {**os.environ, **env}
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, timeout: float = 30.0) -> None:
+    def spawn(self) -> None:
+        """Start the process without waiting for it (see wait_ready)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -51,6 +52,9 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_ready(self, *, timeout: float = 60.0) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -63,6 +67,10 @@ class ServerProcess:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not ready in {timeout} s")
             time.sleep(0.02)  # polling readiness, not waiting for a guess
+
+    def start(self, *, timeout: float = 60.0) -> None:
+        self.spawn()
+        self.wait_ready(timeout=timeout)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flush, like a crash or an OOM kill."""

@@ -1,6 +1,7 @@
 """kill -9 during ingest, and idempotent retries across a kill between commit and response.
 
-A real `replaydeck serve` subprocess on a real SQLite file is killed with SIGKILL
+A real `replaydeck serve` subprocess on a real SQLite file (and on a fresh
+PostgreSQL database) is killed with SIGKILL
 while several writers append concurrently. After every restart the writers
 first retry what was in flight (same event ids), then write more. At the end:
 every acknowledged event is stored at the seq it was acknowledged with, no
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import asyncpg
 import httpx
 import orjson
 import pytest
@@ -26,6 +28,9 @@ from tests.reliability.ledger import Ledger, check_log
 from tests.reliability.procs import ServerProcess
 from tests.reliability.soak import size
 from tests.reliability.waiting import until
+from tests.store.pg import pg_template, pg_url, run_sync
+
+__all__ = ["pg_template", "pg_url"]
 
 CYCLES = size(20, 200)
 WRITERS = size(4, 8)
@@ -104,12 +109,65 @@ async def read_log(client: httpx.AsyncClient, session_id: str) -> list[dict[str,
     return [orjson.loads(line) for line in response.content.splitlines() if line]
 
 
-def committed(db: Path, session_id: str, event_id: str) -> bool:
-    with sqlite3.connect(db, timeout=10) as connection:
-        row = connection.execute(
-            "SELECT 1 FROM events WHERE session_id = ? AND id = ?", (session_id, event_id)
-        ).fetchone()
-    return row is not None
+# sessions whose last_seq disagrees with their events (a torn append would show here)
+TORN = (
+    "SELECT s.id FROM sessions s LEFT JOIN events e ON e.session_id = s.id GROUP BY s.id, "
+    "s.last_seq HAVING s.last_seq <> COALESCE(MAX(e.seq), 0) OR s.last_seq <> COUNT(e.seq)"
+)
+
+
+class Sqlite:
+    name = "SQLite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"sqlite+aiosqlite:///{path}"
+
+    def committed(self, session_id: str, event_id: str) -> bool:
+        with sqlite3.connect(self.path, timeout=10) as connection:
+            row = connection.execute(
+                "SELECT 1 FROM events WHERE session_id = ? AND id = ?", (session_id, event_id)
+            ).fetchone()
+        return row is not None
+
+    def check_integrity(self) -> None:
+        with sqlite3.connect(self.path) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert connection.execute(TORN).fetchall() == []
+
+
+class Postgres:
+    name = "PostgreSQL"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    def fetch(self, query: str, *args: object) -> list[Any]:
+        async def run() -> list[Any]:
+            connection = await asyncpg.connect(self.dsn)
+            try:
+                return list(await connection.fetch(query, *args))
+            finally:
+                await connection.close()
+
+        return run_sync(run())
+
+    def committed(self, session_id: str, event_id: str) -> bool:
+        query = "SELECT 1 FROM events WHERE session_id = $1 AND id = $2"
+        return bool(self.fetch(query, session_id, event_id))
+
+    def check_integrity(self) -> None:
+        assert self.fetch(TORN) == []
+        # Every index is usable and consistent with its table.
+        assert self.fetch("SELECT 1 FROM pg_index WHERE NOT indisvalid") == []
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Sqlite | Postgres:
+    if request.param == "sqlite":
+        return Sqlite(tmp_path / "crash.db")
+    return Postgres(request.getfixturevalue("pg_url"))
 
 
 def send_unread(port: int, session_id: str, event: dict[str, Any]) -> socket.socket:
@@ -123,16 +181,28 @@ def send_unread(port: int, session_id: str, event: dict[str, Any]) -> socket.soc
     return sock
 
 
-async def test_kill_9_during_ingest_loses_no_acknowledged_event(tmp_path: Path) -> None:
-    db = tmp_path / "crash.db"
-    server = ServerProcess(f"sqlite+aiosqlite:///{db}", tmp_path / "server.log")
+@pytest.mark.timeout(900)
+async def test_kill_9_during_ingest_loses_no_acknowledged_event(
+    database: Sqlite | Postgres, tmp_path: Path
+) -> None:
+    # The next server starts while the current one takes writes, so a cycle
+    # does not wait for Python to import replaydeck; it is another replica on
+    # the same database until its turn comes.
+    def replica(n: int) -> ServerProcess:
+        server = ServerProcess(database.url, tmp_path / f"server-{n}.log")
+        server.spawn()
+        return server
+
     ledger = Ledger()
     rng = random.Random(9)
-    lost_responses: dict[tuple[str, str], int] = {}
+    lost_responses: list[tuple[str, str]] = []
     started = time.monotonic()
+    server = replica(0)
+    standby: ServerProcess | None = None
     try:
         for cycle in range(CYCLES):
-            server.start()
+            server.wait_ready()
+            standby = replica(cycle + 1)
             writers = Writers(server.url, ledger, rng, cycle)
             await writers.retry_pending()
             async with anyio.create_task_group() as group:
@@ -141,30 +211,33 @@ async def test_kill_9_during_ingest_loses_no_acknowledged_event(tmp_path: Path) 
                 target = rng.randint(5, 60)
                 await until(lambda: writers.acked_now >= target)  # noqa: B023
                 # A commit whose response never reaches the client: wait until the
-                # event is in the file, then kill before the client reads a byte.
+                # event is in the database, then kill before the client reads a byte.
                 event = {"id": f"lost-{cycle}", "type": "status", "data": {"label": f"l{cycle}"}}
                 unread = send_unread(server.port, "crash-a", event)
-                await until(lambda: committed(db, "crash-a", event["id"]))  # noqa: B023
+                await until(lambda: database.committed("crash-a", event["id"]))  # noqa: B023
                 server.kill()
                 unread.close()
             ledger.pending.append(("crash-a", [event]))
-            lost_responses[("crash-a", event["id"])] = 0
-        server.start()
+            lost_responses.append(("crash-a", event["id"]))
+            server, standby = standby, None
+        server.wait_ready()
         writers = Writers(server.url, ledger, rng, CYCLES)
         await writers.retry_pending()
         async with httpx.AsyncClient(base_url=server.url) as client:
             logs = {s: await read_log(client, s) for s in SESSIONS}
     finally:
         server.stop()
+        if standby is not None:
+            standby.stop()
 
     total = check_log(ledger, logs)
     # Every response the test threw away was retried and answered with its original seq.
     assert all(key in ledger.acked for key in lost_responses)
     assert ledger.retries_with_original_seq >= CYCLES
-    with sqlite3.connect(db) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    database.check_integrity()
     print(
-        f"\n[crash] {CYCLES} kill -9 cycles, {WRITERS} writers, {total} events stored, "
+        f"\n[crash] {database.name}: {CYCLES} kill -9 cycles, {WRITERS} writers, "
+        f"{total} events stored, "
         f"{len(ledger.acked)} acknowledged, 0 lost, 0 duplicates; "
         f"{ledger.committed_unacked} committed-but-unacknowledged events retried with "
         f"their original seq; {time.monotonic() - started:.1f} s"
