@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from app.sse import encode_event
 from app.store.base import StoredEvent
@@ -35,7 +35,17 @@ class Wake(enum.Enum):
 
 
 class _Watch:
-    __slots__ = ("event", "final_seq", "first_seq", "frames", "gone", "seq", "size", "subscribers")
+    __slots__ = (
+        "event",
+        "final_seq",
+        "first_seq",
+        "frames",
+        "gone",
+        "reads",
+        "seq",
+        "size",
+        "subscribers",
+    )
 
     def __init__(self) -> None:
         self.seq = 0
@@ -47,6 +57,8 @@ class _Watch:
         self.first_seq = 0
         self.size = 0
         self.final_seq: int | None = None
+        # Log reads in flight, by (after, limit), shared by followers at one cursor.
+        self.reads: dict[tuple[int, int], asyncio.Future[list[StoredEvent]]] = {}
 
     def remember(self, events: Sequence[StoredEvent], limit: int) -> None:
         for event in events:
@@ -90,6 +102,33 @@ class Subscription:
     @property
     def gone(self) -> bool:
         return self._watch.gone
+
+    async def read(
+        self, read: Callable[[int, int], Awaitable[list[StoredEvent]]], after: int, limit: int
+    ) -> list[StoredEvent]:
+        """`read(after, limit)` from the log, shared by every follower at that cursor.
+
+        When new events are not in the window (a gap left by another replica's
+        appends, a reconnect, an outage), hundreds of followers at one cursor
+        would each query the database at once; they share the first query
+        instead. Shielded, so a follower that leaves does not cancel the read
+        the others wait on.
+        """
+        watch = self._watch
+        key = (after, limit)
+        shared = watch.reads.get(key)
+        if shared is None:
+            shared = asyncio.ensure_future(read(after, limit))
+            watch.reads[key] = shared
+
+            def done(future: asyncio.Future[list[StoredEvent]]) -> None:
+                if watch.reads.get(key) is future:
+                    del watch.reads[key]
+                if not future.cancelled():
+                    future.exception()  # retrieved: the waiters re-raise it
+
+            shared.add_done_callback(done)
+        return await asyncio.shield(shared)
 
     def frames_after(self, cursor: int) -> tuple[bytes, int, bool] | None:
         """The window's frames after `cursor` as one chunk, the last seq in it, and

@@ -29,7 +29,11 @@ async def tail_frames(
         cursor = after
         while True:
             try:
-                events = await store.read(session_id, after=cursor, limit=page_size)
+                events = await subscription.read(
+                    lambda after, limit: store.read(session_id, after=after, limit=limit),
+                    cursor,
+                    page_size,
+                )
             except StoreUnavailable:
                 # The database is down (a restart, a failover): keep the client
                 # with keep-alives and read again until it is back, instead of
