@@ -28,7 +28,8 @@ from app.events import NewEvent, build_envelope
 from app.live.pg_notify import DELETED, notify_statement
 from app.store.base import AppendResult, SessionPage, SessionRecord, SessionStatus, StoredEvent
 from app.store.engine import is_unavailable
-from app.store.group_commit import AppendRequest, GroupCommitter, write_batch
+from app.store.group_commit import AppendRequest, GroupCommitter
+from app.store.sqlite_writer import SqliteWriter
 from app.store.tables import events, sessions, shares
 
 # SQLite allows 32766 bound parameters; stay far below for IN (...) lookups.
@@ -84,8 +85,11 @@ class SqlEventStore:
         # of on the file lock keeps the thread pool free for readers.
         self._write_lock = asyncio.Lock() if self._sqlite else None
         # One writer at a time also means concurrent appends can share one
-        # transaction (group commit); see group_commit.py.
-        self._group = GroupCommitter(self._write_group) if self._sqlite else None
+        # transaction (group commit), written on one thread (sqlite_writer.py).
+        # Not for an in-memory database, which a second engine would not see.
+        on_disk = engine.url.database not in (None, "", ":memory:")
+        self._group = GroupCommitter(self._write_group) if self._sqlite and on_disk else None
+        self._writer: SqliteWriter | None = None
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
@@ -212,29 +216,15 @@ class SqlEventStore:
 
     async def _write_group(self, requests: list[AppendRequest]) -> None:
         """Write a group commit's batch: one transaction, one outcome per request."""
-        if len(requests) > 1:
-            try:
-                async with self._writing() as connection:
-                    outcomes = await write_batch(
-                        connection, requests, assign=self._assign, to_record=_session
-                    )
-            except Exception:
-                # The shared transaction failed as a whole, not by one request's
-                # rule: write each alone, so no request fails for another's sake.
-                pass
-            else:
-                for request, outcome in zip(requests, outcomes, strict=True):
-                    request.settle(outcome)
-                return
-        for request in requests:
-            try:
-                result = await self._append_one(
-                    request.session_id, request.events, request.expected_seq, request.received_us
-                )
-            except Exception as e:
-                request.settle(e)
-            else:
-                request.settle(result)
+        if self._writer is None:
+            self._writer = await SqliteWriter.like(self.engine)
+        assert self._write_lock is not None
+        # The same lock as create/delete: in-process writers never contend on
+        # the file lock.
+        async with self._write_lock:
+            outcomes = await self._writer.write(requests, assign=self._assign, to_record=_session)
+        for request, outcome in zip(requests, outcomes, strict=True):
+            request.settle(outcome)
 
     async def _append_one(
         self,
@@ -392,4 +382,6 @@ class SqlEventStore:
             await connection.execute(sa.text("SELECT 1"))
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.close)
         await self.engine.dispose()

@@ -1,0 +1,107 @@
+"""Appends to SQLite on one writer thread: a whole transaction per hop, not a statement.
+
+Through aiosqlite every statement is several round trips between the event loop
+and the driver's thread (cursor, execute, fetch, close), and each waits for a
+turn of the loop. With a thousand live tails keeping the loop busy, an append
+of five statements then takes tens of milliseconds of waiting. Here the same
+SQLAlchemy Core statements run on a synchronous engine for the same file, in
+one dedicated thread, so a batch (see group_commit.py) is a single hop. SQLite
+allows one writer at a time anyway, so one thread loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+
+from app.errors import ReplaydeckError, StoreUnavailable
+from app.store.base import AppendResult
+from app.store.group_commit import AppendRequest, Assign, RowToRecord, write_batch
+
+
+def _json_serializer(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class SqliteWriter:
+    """The sync twin of the store's async engine, used only to append."""
+
+    def __init__(self, url: sa.URL, *, synchronous: int, busy_timeout_ms: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self.engine = sa.create_engine(
+            url.set(drivername="sqlite"),
+            json_serializer=_json_serializer,
+            json_deserializer=orjson.loads,
+            # Created, used and closed on the writer thread only.
+            connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+            pool_size=1,
+        )
+
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # The async engine's pragmas (store/engine.py), read back from it,
+            # and the same recipe for emitting BEGIN IMMEDIATE ourselves.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={int(synchronous)}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @classmethod
+    async def like(cls, engine: Any) -> SqliteWriter:
+        """A writer for the same file with the same durability as `engine`."""
+        async with engine.connect() as connection:
+            synchronous = (await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one()
+            busy = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
+        return cls(engine.url, synchronous=int(synchronous), busy_timeout_ms=int(busy))
+
+    async def write(
+        self, requests: Sequence[AppendRequest], *, assign: Assign, to_record: RowToRecord
+    ) -> list[AppendResult | Exception]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._write, requests, assign, to_record)
+
+    def _write(
+        self, requests: Sequence[AppendRequest], assign: Assign, to_record: RowToRecord
+    ) -> list[AppendResult | Exception]:
+        try:
+            return list(self._transaction(requests, assign, to_record))
+        except Exception as e:
+            if len(requests) == 1:
+                return [e]
+        # The shared transaction failed as a whole, not by one request's rule:
+        # write each alone, so no request fails for another's sake.
+        outcomes: list[AppendResult | Exception] = []
+        for request in requests:
+            try:
+                outcomes.extend(self._transaction([request], assign, to_record))
+            except Exception as e:
+                outcomes.append(e)
+        return outcomes
+
+    def _transaction(
+        self, requests: Sequence[AppendRequest], assign: Assign, to_record: RowToRecord
+    ) -> list[AppendResult | ReplaydeckError]:
+        try:
+            with self.engine.begin() as connection:
+                return write_batch(connection, requests, assign=assign, to_record=to_record)
+        except OperationalError as e:
+            # Locked past busy_timeout, disk full, file gone: retry later (503).
+            raise StoreUnavailable() from e
+
+    def close(self) -> None:
+        self._executor.submit(self.engine.dispose).result()
+        self._executor.shutdown(wait=True)
