@@ -60,13 +60,16 @@ async def measure(port: int, p: dict[str, Any]) -> Outcome:
     batch = await lc.closed_loop(
         port, lambda i: batched(i, p["batch"], s), count=p["batches"], concurrency=4
     )
-    peak = await lc.closed_loop(port, lambda i: single(i, s), count=p["singles"], concurrency=conc)
+    peak = await lc.closed_loop(
+        port, lambda i: single(i, s), count=p["singles"], concurrency=conc, max_s=20
+    )
     paced = await lc.open_loop(
         port,
         lambda i: single(i, s, offset=p["singles"]),
         count=p["paced"],
         rate=0.7 * peak.rate,
         connections=conc * 2,
+        max_s=15,
     )
     return Outcome(
         batched_events_per_s=batch.rate * p["batch"],

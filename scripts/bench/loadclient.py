@@ -248,16 +248,28 @@ RequestFactory = Callable[[int], tuple[str, str, bytes]]
 
 
 async def closed_loop(
-    port: int, make: RequestFactory, *, count: int, concurrency: int, limit_s: float = 300.0
+    port: int,
+    make: RequestFactory,
+    *,
+    count: int,
+    concurrency: int,
+    max_s: float = 60.0,
+    limit_s: float = 300.0,
 ) -> LoadResult:
-    """`concurrency` connections each send their next request as soon as the last returns."""
+    """`concurrency` connections each send their next request as soon as the last returns.
+
+    Stops after `count` requests or `max_s` seconds, whichever comes first, so a
+    slow server makes a shorter sample rather than a longer run.
+    """
     conns = [await HttpConn.open(port) for _ in range(concurrency)]
     result = LoadResult()
     next_i = 0
 
+    stop_at = time.perf_counter() + max_s
+
     async def worker(conn: HttpConn) -> None:
         nonlocal next_i
-        while next_i < count:
+        while next_i < count and time.perf_counter() < stop_at:
             i = next_i
             next_i += 1
             method, path, body = make(i)
@@ -285,6 +297,7 @@ async def open_loop(
     count: int,
     rate: float,
     connections: int,
+    max_s: float = 30.0,
     limit_s: float = 300.0,
 ) -> LoadResult:
     """Send request i at start + i/rate whatever the answers do (no coordinated omission).
@@ -308,6 +321,7 @@ async def open_loop(
             result.errors += 1
         idle.put_nowait(conn)
 
+    count = max(1, min(count, int(rate * max_s)))
     meter = CpuMeter()
     tasks = []
     async with asyncio.timeout(limit_s):
