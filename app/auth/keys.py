@@ -5,18 +5,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.errors import ReplaydeckError, StoreUnavailable
+from app.errors import ReplaydeckError
 from app.store.tables import api_keys
+from app.store.transactions import reading, transaction
 
 KEY_PREFIX = "rdk_"
 
@@ -111,24 +111,11 @@ class KeyStore:
         # each read a write, so it is refreshed at most once per interval.
         self.touch_interval_us = touch_interval_us
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.engine.connect() as connection:
-                yield connection
-        except (OperationalError, InterfaceError) as e:
-            raise StoreUnavailable() from e
+    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return reading(self.engine)
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.engine.connect() as connection:
-                # SQLite: take the write lock up front, as the event store does.
-                connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
-                async with connection.begin():
-                    yield connection
-        except (OperationalError, InterfaceError) as e:
-            raise StoreUnavailable() from e
+    def _writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transaction(self.engine)
 
     async def create(self, scope: Scope, label: str = "") -> NewKey:
         secret = generate_key()

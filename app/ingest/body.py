@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
+from starlette.requests import ClientDisconnect
 
 from app.errors import InvalidEvent, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from app.events import NewEvent
@@ -54,10 +55,17 @@ async def read_events(
     max_events: int,
 ) -> list[NewEvent]:
     media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type in NDJSON_TYPES:
-        return await _read_ndjson(chunks, validate, max_request_bytes, max_events)
-    if media_type in JSON_TYPES:
-        return await _read_json(chunks, validate, max_request_bytes, max_events)
+    try:
+        if media_type in NDJSON_TYPES:
+            return await _read_ndjson(chunks, validate, max_request_bytes, max_events)
+        if media_type in JSON_TYPES:
+            return await _read_json(chunks, validate, max_request_bytes, max_events)
+    except ClientDisconnect:
+        # Nobody is left to answer; nothing was stored. A 400, not a logged 500.
+        raise InvalidRequest(
+            "The client disconnected before the request body was complete; nothing was "
+            "stored. Send the whole body again."
+        ) from None
     raise UnsupportedMediaType(
         f"Content-Type {media_type!r} is not accepted here; send application/json (one "
         "event or an array of events) or application/x-ndjson (one event per line)."

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from app.errors import StoreUnavailable
 from app.live.hub import Hub, Wake
 from app.replay.clock import Clock
 from app.replay.pacing import Pacer
@@ -37,6 +38,7 @@ async def replay_frames(
     page_size: int,
     heartbeat_interval: float,
     final_seq: int | None = None,
+    outage_retry: float = 1.0,
 ) -> AsyncIterator[bytes]:
     """Replay what is stored at its recorded pace, then follow live at the same pace.
 
@@ -50,7 +52,14 @@ async def replay_frames(
     cursor = params.from_seq - 1
     with hub.subscribe(session_id) as subscription:
         while True:
-            events = await store.read(session_id, after=cursor, limit=page_size)
+            try:
+                events = await store.read(session_id, after=cursor, limit=page_size)
+            except StoreUnavailable:
+                # As the live tail does: hold the client through a database
+                # restart with keep-alives, and carry on where it left off.
+                yield HEARTBEAT
+                await clock.sleep_until(clock.now() + outage_retry)
+                continue
             pending: list[bytes] = []
             for event in events:
                 if params.to_seq is not None and event.seq > params.to_seq:

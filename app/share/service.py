@@ -5,21 +5,21 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
-from app.errors import ReplaydeckError, SessionNotFound, StoreUnavailable
+from app.errors import ReplaydeckError, SessionNotFound
 from app.share.tokens import ShareClaims, TokenInvalid, sign, verify
 from app.store.tables import sessions, shares
+from app.store.transactions import transaction
 
 SECRET_FILE = "share-secret"
 MIN_SECRET_LENGTH = 32
@@ -132,17 +132,8 @@ class ShareService:
         self.key = key
         self.clock = clock
 
-    @asynccontextmanager
-    async def _connect(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.engine.connect() as connection:
-                if write:
-                    # SQLite: take the write lock up front, as the event store does.
-                    connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
-                async with connection.begin():
-                    yield connection
-        except (OperationalError, InterfaceError) as e:
-            raise StoreUnavailable() from e
+    def _connect(self, *, write: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transaction(self.engine, write=write)
 
     async def create(self, session_id: str, expires_in: int) -> CreatedShare:
         now = self.clock()

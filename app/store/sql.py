@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -22,15 +22,14 @@ from app.errors import (
     SessionClosed,
     SessionExists,
     SessionNotFound,
-    StoreUnavailable,
 )
 from app.events import NewEvent, build_envelope
 from app.live.pg_notify import DELETED, notify_statement
 from app.store.base import AppendResult, SessionPage, SessionRecord, SessionStatus, StoredEvent
-from app.store.engine import is_unavailable
 from app.store.group_commit import AppendRequest, GroupCommitter
 from app.store.sqlite_writer import SqliteWriter
 from app.store.tables import events, sessions, shares
+from app.store.transactions import reading, transaction
 
 # SQLite allows 32766 bound parameters; stay far below for IN (...) lookups.
 _ID_CHUNK = 500
@@ -91,33 +90,13 @@ class SqlEventStore:
         self._group = GroupCommitter(self._write_group) if self._sqlite and on_disk else None
         self._writer: SqliteWriter | None = None
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.engine.connect() as connection:
-                yield connection
-        except Exception as e:
-            if is_unavailable(e):
-                raise StoreUnavailable() from e
-            raise
+    def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        return reading(self.engine)
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            if self._write_lock is not None:
-                async with self._write_lock, self.engine.connect() as connection:
-                    connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
-                    async with connection.begin():
-                        yield connection
-            else:
-                async with self.engine.begin() as connection:
-                    yield connection
-        except Exception as e:
-            # A failed COMMIT lands here too: the client hears 503, never 2xx,
-            # and retrying with the same event ids is safe either way.
-            if is_unavailable(e):
-                raise StoreUnavailable() from e
-            raise
+    def _writing(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        # SQLite has one writer at a time anyway; queueing writers on an asyncio
+        # lock instead of the file lock keeps the thread pool free for readers.
+        return transaction(self.engine, lock=self._write_lock)
 
     def _insert(self, table: sa.Table) -> Any:
         return (sqlite.insert if self._sqlite else postgresql.insert)(table)
@@ -261,16 +240,17 @@ class SqlEventStore:
                     ],
                 )
                 after = result.session
+                changes: dict[str, Any] = {
+                    "last_seq": after.last_seq,
+                    "first_ts_us": after.first_ts_us,
+                    "last_ts_us": after.last_ts_us,
+                    "status": after.status,
+                    "final_seq": after.final_seq,
+                }
+                if after.metadata is not session.metadata:
+                    changes["metadata"] = after.metadata
                 await connection.execute(
-                    sessions.update()
-                    .where(sessions.c.id == session_id)
-                    .values(
-                        last_seq=after.last_seq,
-                        first_ts_us=after.first_ts_us,
-                        last_ts_us=after.last_ts_us,
-                        status=after.status,
-                        final_seq=after.final_seq,
-                    )
+                    sessions.update().where(sessions.c.id == session_id).values(**changes)
                 )
                 if not self._sqlite:
                     # Delivered to other replicas only if this transaction commits.
@@ -324,6 +304,7 @@ class SqlEventStore:
         last_ts_us = session.last_ts_us
         status = session.status
         final_seq = session.final_seq
+        redacted = 0
         seen = dict(known)
         seqs: list[int] = []
         appended: list[StoredEvent] = []
@@ -346,13 +327,18 @@ class SqlEventStore:
             )
             appended.append(StoredEvent(seq, event_id, event.type, ts_us, envelope))
             seqs.append(seq)
+            redacted += event.redacted
             if event.type == "final":
                 status = "complete"
                 final_seq = seq
+        metadata = session.metadata
+        if redacted:
+            # Repeats are skipped above, so a retried batch is not counted twice.
+            metadata = {**metadata, "redacted": int(metadata.get("redacted", 0)) + redacted}
         after = SessionRecord(
             id=session.id,
             created_at_us=session.created_at_us,
-            metadata=session.metadata,
+            metadata=metadata,
             status=status,
             last_seq=seq,
             first_ts_us=first_ts_us,

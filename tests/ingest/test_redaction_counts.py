@@ -34,3 +34,21 @@ async def test_session_metadata_is_redacted_on_create(client: httpx.AsyncClient)
     )
     assert response.status_code == 201
     assert response.json()["metadata"] == {"user": "al", "password": "[REDACTED]", "redacted": 1}
+
+
+async def test_concurrent_appends_count_every_redaction(client: httpx.AsyncClient) -> None:
+    import anyio
+
+    async def send(index: int) -> None:
+        response = await client.post(
+            "/v1/sessions/c/events",
+            json={"type": "status", "data": {"label": f"{index} Bearer {SECRET}"}},
+        )
+        assert response.status_code == 200
+
+    async with anyio.create_task_group() as group:
+        for index in range(12):
+            group.start_soon(send, index)
+    session = (await client.get("/v1/sessions/c")).json()
+    assert session["event_count"] == 12
+    assert session["metadata"] == {"redacted": 12}

@@ -134,3 +134,23 @@ async def test_starting_past_the_end_of_a_finished_session(store: SqlEventStore)
     await record(store, *STEPS)
     frames = await play(store, FakeClock(), ReplayParams(speed=1, from_seq=9))
     assert [f["event"] for _, f in frames] == ["replay.end"]
+
+
+async def test_a_database_outage_is_bridged_with_keep_alives(store: SqlEventStore) -> None:
+    from app.errors import StoreUnavailable
+
+    await record(store, *STEPS)
+    failures = iter([True, True, False, False, False, False])
+    real_read = store.read
+
+    async def flaky_read(session_id: str, *, after: int = 0, limit: int | None = None) -> list:  # type: ignore[type-arg]
+        if next(failures, False):
+            raise StoreUnavailable()
+        return await real_read(session_id, after=after, limit=limit)
+
+    store.read = flaky_read  # type: ignore[method-assign]
+    clock = FakeClock()
+    frames = await play(store, clock, ReplayParams(speed=None))
+    assert [f.get("") for _, f in frames[:2]] == ["keep-alive", "keep-alive"]
+    assert [f.get("id") for _, f in frames[2:-1]] == ["1", "2", "3", "4"]
+    assert frames[-1][1]["event"] == "replay.end"
