@@ -181,6 +181,12 @@ def server(
     try:
         wait_for_port(port, proc)
         yield proc
+    except BaseException:
+        if log:  # the server's side of the story, before the work dir goes away
+            out.flush()  # type: ignore[union-attr]
+            sys.stderr.write(f"--- {log.name} (last lines)\n")
+            sys.stderr.write("\n".join(log.read_text(errors="replace").splitlines()[-40:]) + "\n")
+        raise
     finally:
         proc.terminate()
         try:

@@ -10,6 +10,7 @@ run can tell when the client, not the server, was the limit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -229,7 +230,8 @@ class HttpConn:
 
     async def close(self) -> None:
         self.writer.close()
-        await self.writer.wait_closed()
+        with contextlib.suppress(OSError):  # already reset by the server
+            await self.writer.wait_closed()
 
 
 @dataclass
@@ -274,7 +276,14 @@ async def closed_loop(
             next_i += 1
             method, path, body = make(i)
             t0 = time.perf_counter()
-            status, _ = await conn.request(method, path, body)
+            try:
+                status, _ = await conn.request(method, path, body)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                # Counted, not fatal: the run reports errors next to its figures.
+                result.errors += 1
+                await conn.close()
+                conn = await HttpConn.open(port)
+                continue
             result.latencies_s.append(time.perf_counter() - t0)
             if status >= 300:
                 result.errors += 1
