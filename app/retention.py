@@ -21,6 +21,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.live.pg_notify import DELETED, notify_statement
 from app.store.tables import events, sessions, shares
 
 log = logging.getLogger("replaydeck.retention")
@@ -96,6 +97,11 @@ async def _delete_batch(
             await connection.execute(
                 sessions.delete().where(sessions.c.id.in_(still_old), _is_old(cutoff_us))
             )
+            if connection.dialect.name == "postgresql":
+                # As DELETE /v1/sessions/{id} does: every replica ends its streams
+                # of these sessions when this commits, even when gc runs from cron.
+                for session_id in still_old:
+                    await connection.execute(notify_statement(session_id, DELETED))
     return still_old, count
 
 

@@ -240,3 +240,32 @@ async def test_collect_beside_concurrent_appends(database_url: str) -> None:
                 assert [e.seq for e in await store.read(session_id)] == [1]
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.anyio
+async def test_gc_from_cron_ends_streams_on_every_replica(pg_url: str) -> None:
+    """On PostgreSQL, `replaydeck gc` in another process ends the servers' open tails."""
+    settings = Settings(database_url=pg_url, heartbeat_interval=0.5)
+    with serve(create_app(settings)) as running:
+        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+            await client.post(
+                "/v1/sessions/cron/events", json={"type": "status", "data": {"label": "x"}}
+            )
+            old = time.time_ns() // 1000 - 31 * DAY_US
+            engine = make_engine(settings)
+            async with engine.begin() as connection:
+                await connection.execute(
+                    sa.update(sessions).values(created_at_us=old, last_ts_us=old)
+                )
+            await engine.dispose()
+            lines: list[str] = []
+            with anyio.fail_after(20):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(follow, client, "/v1/sessions/cron/stream", lines)
+                    await until(lambda: running.app.state.streams.total() == 1)
+                    args = ["gc", "--older-than", "30d", "--database-url", pg_url]
+                    result = await anyio.to_thread.run_sync(lambda: CliRunner().invoke(main, args))
+                    assert "Deleted 1 sessions" in result.output, result.output
+                # The task group ended: the tail closed by itself after the delete.
+    assert any(line.startswith("id: 1") for line in lines)
