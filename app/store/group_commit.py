@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.errors import ReplaydeckError, SeqConflict
+from app.errors import ReplaydeckError
 from app.events import NewEvent
 from app.store.base import AppendResult, SessionRecord
 from app.store.tables import events, sessions
@@ -97,7 +97,9 @@ class GroupCommitter:
 
 
 RowToRecord = Callable[[sa.Row[Any]], SessionRecord]
-Assign = Callable[[SessionRecord, Sequence[NewEvent], dict[str, int], int], AppendResult]
+Assign = Callable[
+    [SessionRecord, Sequence[NewEvent], dict[str, int], int, int | None], AppendResult
+]
 
 
 def write_batch(
@@ -159,9 +161,7 @@ def write_batch(
             last_seq=0,
         )
         try:
-            if r.expected_seq is not None and r.expected_seq != session.last_seq:
-                raise SeqConflict(r.session_id, r.expected_seq, session.last_seq)
-            result = assign(session, r.events, known[r.session_id], r.received_us)
+            result = assign(session, r.events, known[r.session_id], r.received_us, r.expected_seq)
         except ReplaydeckError as e:
             outcomes.append(e)
             continue

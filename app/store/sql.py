@@ -22,6 +22,7 @@ from app.errors import (
     SessionClosed,
     SessionExists,
     SessionNotFound,
+    StoreUnavailable,
 )
 from app.events import NewEvent, build_envelope
 from app.live.pg_notify import DELETED, notify_statement
@@ -213,17 +214,9 @@ class SqlEventStore:
         received_us: int,
     ) -> AppendResult:
         async with self._writing() as connection:
-            created = await self._ensure_session(connection, session_id, received_us)
-            row = (
-                await connection.execute(
-                    sa.select(sessions).where(sessions.c.id == session_id).with_for_update()
-                )
-            ).one()
-            session = _session(row)
-            if expected_seq is not None and expected_seq != session.last_seq:
-                raise SeqConflict(session_id, expected_seq, session.last_seq)
+            session, created = await self._lock_session(connection, session_id, received_us)
             known = await self._known_ids(connection, session_id, events_in)
-            result = self._assign(session, events_in, known, received_us)
+            result = self._assign(session, events_in, known, received_us, expected_seq)
             if result.appended:
                 await connection.execute(
                     events.insert(),
@@ -258,6 +251,26 @@ class SqlEventStore:
         if created:
             return AppendResult(result.session, result.seqs, result.appended, created=True)
         return result
+
+    async def _lock_session(
+        self, connection: AsyncConnection, session_id: str, received_us: int
+    ) -> tuple[SessionRecord, bool]:
+        """The session's row, created if missing and locked (PostgreSQL) for this append."""
+        for _ in range(3):
+            created = await self._ensure_session(connection, session_id, received_us)
+            row = (
+                await connection.execute(
+                    sa.select(sessions).where(sessions.c.id == session_id).with_for_update()
+                )
+            ).first()
+            # None: a DELETE committed between our insert and our lock (read
+            # committed sees it); the append then starts the session anew.
+            if row is not None:
+                return _session(row), created
+        raise StoreUnavailable(
+            f"Session {session_id!r} was being deleted while this append ran, again and "
+            "again; nothing was stored. Retry in a moment."
+        )
 
     async def _ensure_session(
         self, connection: AsyncConnection, session_id: str, received_us: int
@@ -297,8 +310,18 @@ class SqlEventStore:
         events_in: Sequence[NewEvent],
         known: dict[str, int],
         received_us: int,
+        expected_seq: int | None = None,
     ) -> AppendResult:
-        """Give new events their seqs and envelopes; pure, so it is easy to trust."""
+        """Give new events their seqs and envelopes; pure, so it is easy to trust.
+
+        `expected_seq` must be the session's last seq, unless every event is a
+        repeat: then this is a retry of an append that already committed, and it
+        gets its original seqs like any other idempotent retry.
+        """
+        stale = expected_seq is not None and expected_seq != session.last_seq
+        if stale and not all(e.id is not None and e.id in known for e in events_in):
+            assert expected_seq is not None
+            raise SeqConflict(session.id, expected_seq, session.last_seq)
         seq = session.last_seq
         first_ts_us = session.first_ts_us
         last_ts_us = session.last_ts_us

@@ -94,8 +94,13 @@ class LogMachine(RuleBasedStateMachine):
         return self.client.post(f"/v1/sessions/{self.session}/events", json=batch, headers=headers)
 
     def predict(self, ids: list[str | None], expected: int | None) -> tuple[int, Any]:
-        """(status, seqs or problem slug) by the rules of DESIGN.md."""
-        if expected is not None and expected != self.last_seq:
+        """(status, seqs or problem slug) by the rules of DESIGN.md.
+
+        A stale If-Match is a conflict, unless every event is a repeat: that is
+        the retry of an append that committed, and it gets the original seqs.
+        """
+        all_repeats = all(i is not None and i in self.seq_of for i in ids)
+        if expected is not None and expected != self.last_seq and not all_repeats:
             return 409, "seq-conflict"
         seen = dict(self.seq_of)
         seq = self.last_seq

@@ -177,20 +177,7 @@ async def test_server_retention_beside_open_streams_and_appends(tmp_path: Path) 
     assert any(line.startswith("id: 1") for line in replay)
 
 
-# Found by this test: on PostgreSQL an append that loses the race to a delete (gc or
-# DELETE /v1/sessions/{id}) between its insert-or-nothing and its SELECT … FOR UPDATE
-# finds no row and fails with NoResultFound (a 500). The fix belongs in
-# SqlEventStore._append_one: when the locked select finds nothing, insert again.
-PG_APPEND_RACE = pytest.mark.xfail(
-    reason="SqlEventStore._append_one: NoResultFound when a delete wins the race",
-    raises=Exception,
-    strict=False,
-)
-
-
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, PG_APPEND_RACE])]
-)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path}/collect.db"

@@ -101,6 +101,18 @@ class StoreContract:
             await store.append("s", [ev()], expected_seq=1)
         assert (await store.get_session("s")).last_seq == 2
 
+    async def test_a_retried_guarded_append_gets_its_original_seqs(
+        self, store: EventStore
+    ) -> None:
+        await store.append("s", [ev(id="a")])
+        first = await store.append("s", [ev(id="b"), ev(id="c")], expected_seq=1)
+        # The response was lost; the producer retries with the same If-Match.
+        again = await store.append("s", [ev(id="b"), ev(id="c")], expected_seq=1)
+        assert again.seqs == first.seqs == [2, 3]
+        assert again.appended == []
+        with pytest.raises(SeqConflict):
+            await store.append("s", [ev(id="b"), ev(id="new")], expected_seq=1)
+
     async def test_create_get_delete(self, store: EventStore) -> None:
         created = await store.create_session("c", metadata={"user": "alice"})
         assert created.metadata == {"user": "alice"}
