@@ -11,6 +11,9 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.main import create_app
+from app.store.engine import make_engine
+from app.store.migrate import upgrade
+from app.store.sql import SqlEventStore
 from tests.servers import RunningServer, serve
 
 
@@ -25,6 +28,16 @@ def settings(tmp_path: Path) -> Settings:
         database_url=f"sqlite+aiosqlite:///{tmp_path}/replaydeck.db",
         heartbeat_interval=15.0,
     )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlEventStore]:
+    """A migrated, empty SQLite store of its own (backends' modules override it)."""
+    engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/store.db"))
+    await upgrade(engine)
+    store = SqlEventStore(engine)
+    yield store
+    await store.close()
 
 
 @pytest.fixture

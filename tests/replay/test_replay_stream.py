@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import orjson
 import pytest
 
-from app.config import Settings
 from app.events import validate_event
 from app.live.hub import Hub
 from app.replay.stream import ReplayParams, replay_frames
-from app.store.engine import make_engine
-from app.store.migrate import upgrade
 from app.store.sql import SqlEventStore
 from tests.sse_client import parse_frames
 
@@ -33,15 +27,6 @@ class FakeClock:
     async def sleep_until(self, deadline: float) -> None:
         self.sleeps.append(deadline)
         self.time = max(self.time, deadline)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlEventStore]:
-    engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/r.db"))
-    await upgrade(engine)
-    store = SqlEventStore(engine)
-    yield store
-    await store.close()
 
 
 async def record(store: SqlEventStore, *steps: tuple[int, str]) -> None:

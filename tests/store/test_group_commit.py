@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from app.config import Settings
 from app.errors import SeqConflict, SessionClosed
-from app.store.engine import make_engine
-from app.store.migrate import upgrade
 from app.store.sql import SqlEventStore
 from tests.store.contract import ev
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlEventStore]:
-    engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/store.db"))
-    await upgrade(engine)
-    store = SqlEventStore(engine)
-    yield store
-    await store.close()
 
 
 def count_commits(store: SqlEventStore) -> list[int]:
