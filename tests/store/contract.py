@@ -101,9 +101,7 @@ class StoreContract:
             await store.append("s", [ev()], expected_seq=1)
         assert (await store.get_session("s")).last_seq == 2
 
-    async def test_a_retried_guarded_append_gets_its_original_seqs(
-        self, store: EventStore
-    ) -> None:
+    async def test_a_retried_guarded_append_gets_its_original_seqs(self, store: EventStore) -> None:
         await store.append("s", [ev(id="a")])
         first = await store.append("s", [ev(id="b"), ev(id="c")], expected_seq=1)
         # The response was lost; the producer retries with the same If-Match.
