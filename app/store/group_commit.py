@@ -96,6 +96,14 @@ class GroupCommitter:
                 raise
 
 
+# Built once: constructing an IN (...) of a hundred literals per append cost
+# more than running it. Expanding parameters take the lists at execution.
+_SESSIONS_BY_ID = sa.select(sessions).where(sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
+_KNOWN_IDS = sa.select(events.c.session_id, events.c.id, events.c.seq).where(
+    events.c.session_id.in_(sa.bindparam("sids", expanding=True)),
+    events.c.id.in_(sa.bindparam("eids", expanding=True)),
+)
+
 RowToRecord = Callable[[sa.Row[Any]], SessionRecord]
 Assign = Callable[
     [SessionRecord, Sequence[NewEvent], dict[str, int], int, int | None], AppendResult
@@ -123,9 +131,7 @@ def write_batch(
     ids = list(dict.fromkeys(r.session_id for r in requests))
     state: dict[str, SessionRecord] = {}
     for start in range(0, len(ids), chunk):
-        rows = connection.execute(
-            sa.select(sessions).where(sessions.c.id.in_(ids[start : start + chunk]))
-        )
+        rows = connection.execute(_SESSIONS_BY_ID, {"ids": ids[start : start + chunk]})
         state.update({row.id: to_record(row) for row in rows})
     missing = set(ids) - state.keys()
     known: dict[str, dict[str, int]] = {sid: {} for sid in ids}
@@ -141,9 +147,7 @@ def write_batch(
         eids = list({eid for _, eid in wanted})
         for start in range(0, len(eids), chunk):
             rows = connection.execute(
-                sa.select(events.c.session_id, events.c.id, events.c.seq).where(
-                    events.c.session_id.in_(sids), events.c.id.in_(eids[start : start + chunk])
-                )
+                _KNOWN_IDS, {"sids": sids, "eids": eids[start : start + chunk]}
             )
             for row in rows:
                 known[row.session_id][row.id] = row.seq
