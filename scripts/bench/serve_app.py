@@ -1,6 +1,7 @@
 """Run replaydeck for a benchmark: one uvicorn process on uvloop + httptools.
 
-Settings come from REPLAYDECK_* variables as usual.
+As `replaydeck serve` runs it (the same bounded httptools protocol), minus the
+start-up checks and log set-up. Settings come from REPLAYDECK_* variables.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import uvicorn
 
 from app.config import Settings
+from app.http_limits import bounded_protocol
 from app.main import create_app
 
 
@@ -23,7 +25,9 @@ def main() -> None:
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http=bounded_protocol(
+            max_head_bytes=settings.max_header_bytes, head_timeout=settings.header_timeout
+        ),
         access_log=False,
         log_level="warning",
         backlog=4096,
