@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     # Without keys the API is open; that is only allowed on a loopback bind.
     insecure: bool = False
+    # How long a process trusts its answers to "are there API keys?" and "whose
+    # key is this?". A key revoked by the CLI stops working within this time.
+    key_cache_seconds: float = Field(default=1.0, ge=0)
 
     # Share links: the HMAC key (unset: a secret generated once in the data
     # directory, mode 0600; set it when several replicas serve one database)

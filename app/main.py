@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool=engine.pool,
             listening=None if notifier is None else (lambda: notifier.listening),
         )
-        app.state.keys = KeyStore(engine)
+        app.state.keys = KeyStore(engine, cache_seconds=settings.key_cache_seconds)
         app.state.shares = ShareService(engine, signing_key(settings))
         # Share URLs are credentials: keep /r/<token> out of uvicorn's logs.
         install_log_filter()

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.errors import ReplaydeckError
@@ -104,12 +105,21 @@ class KeyStore:
         *,
         clock: Callable[[], int] = now_us,
         touch_interval_us: int = 60_000_000,
+        cache_seconds: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.clock = clock
         # last_used_at is informational; writing it on every request would make
         # each read a write, so it is refreshed at most once per interval.
         self.touch_interval_us = touch_interval_us
+        # Every request asks "are there keys?" and "whose key is this?"; one
+        # database read each made auth the biggest cost of a small append. The
+        # answers are kept briefly: a key created or revoked through this
+        # process counts at once (the caches are cleared), one revoked by the
+        # CLI in another process within `cache_seconds`.
+        self._has_keys: TTLCache[str, bool] = TTLCache(1, cache_seconds, timer=monotonic)
+        self._by_hash: TTLCache[str, ApiKey | None] = TTLCache(4096, cache_seconds, timer=monotonic)
 
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return reading(self.engine)
@@ -125,6 +135,7 @@ class KeyStore:
             scope=scope,
             created_at_us=self.clock(),
         )
+        self._forget()
         async with self._writing() as connection:
             await connection.execute(
                 api_keys.insert().values(
@@ -143,7 +154,12 @@ class KeyStore:
             rows = (await connection.execute(query)).all()
         return [_record(row) for row in rows]
 
+    def _forget(self) -> None:
+        self._has_keys.clear()
+        self._by_hash.clear()
+
     async def revoke(self, key_id: str) -> ApiKey:
+        self._forget()
         async with self._writing() as connection:
             row = (
                 await connection.execute(sa.select(api_keys).where(api_keys.c.id == key_id))
@@ -159,23 +175,35 @@ class KeyStore:
         return replace(_record(row), revoked_at_us=revoked_at)
 
     async def has_active_keys(self) -> bool:
+        cached = self._has_keys.get("any")
+        if cached is not None:
+            return cached
         query = sa.select(api_keys.c.id).where(api_keys.c.revoked_at_us.is_(None)).limit(1)
         async with self._reading() as connection:
-            return (await connection.execute(query)).first() is not None
+            found = (await connection.execute(query)).first() is not None
+        self._has_keys["any"] = found
+        return found
 
     async def authenticate(self, secret: str) -> ApiKey | None:
         """The active key whose hash matches, or None."""
-        query = sa.select(api_keys).where(
-            api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at_us.is_(None)
-        )
-        async with self._reading() as connection:
-            row = (await connection.execute(query)).one_or_none()
-        if row is None:
+        key_hash = hash_key(secret)
+        if key_hash in self._by_hash:
+            record = self._by_hash[key_hash]
+        else:
+            query = sa.select(api_keys).where(
+                api_keys.c.key_hash == key_hash, api_keys.c.revoked_at_us.is_(None)
+            )
+            async with self._reading() as connection:
+                row = (await connection.execute(query)).one_or_none()
+            record = None if row is None else _record(row)
+            self._by_hash[key_hash] = record
+        if record is None:
             return None
-        record = _record(row)
         now = self.clock()
         if record.last_used_at_us is None or now - record.last_used_at_us >= self.touch_interval_us:
             await self._touch(record.id, now)
+            record = replace(record, last_used_at_us=now)
+            self._by_hash[key_hash] = record
         return record
 
     async def _touch(self, key_id: str, now: int) -> None:

@@ -138,3 +138,21 @@ async def test_last_used_is_refreshed_at_most_once_per_interval(engine: AsyncEng
     clock.now += 1
     await store.authenticate(new.secret)
     assert await last_used() == clock.now
+
+
+async def test_answers_are_cached_briefly_and_own_changes_count_at_once(
+    engine: AsyncEngine,
+) -> None:
+    now = [100.0]
+    server = KeyStore(engine, cache_seconds=1.0, monotonic=lambda: now[0])
+    cli = KeyStore(engine)  # another process, as `replaydeck keys revoke` is
+    assert not await server.has_active_keys()
+    new = await server.create(Scope.READ)  # through this process: counts at once
+    assert await server.has_active_keys()
+    assert await server.authenticate(new.secret) is not None
+    await cli.revoke(new.record.id)
+    # The server trusts what it read for up to cache_seconds, then reads again.
+    assert await server.authenticate(new.secret) is not None
+    now[0] += 1.01
+    assert await server.authenticate(new.secret) is None
+    assert not await server.has_active_keys()
