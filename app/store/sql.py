@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -18,16 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.errors import (
     InvalidParameter,
-    SeqConflict,
-    SessionClosed,
     SessionExists,
     SessionNotFound,
     StoreUnavailable,
 )
-from app.events import NewEvent, build_envelope
+from app.events import NewEvent
 from app.live.pg_notify import DELETED, notify_statement
 from app.store.base import AppendResult, SessionPage, SessionRecord, SessionStatus, StoredEvent
 from app.store.group_commit import AppendRequest, GroupCommitter
+from app.store.sequencing import assign
 from app.store.sqlite_writer import SqliteWriter
 from app.store.tables import events, sessions, shares
 from app.store.transactions import reading, transaction
@@ -39,10 +37,6 @@ _EVENT_COLUMNS = (events.c.seq, events.c.id, events.c.type, events.c.ts_us, even
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-def new_event_id() -> str:
-    return "ev_" + secrets.token_hex(8)
 
 
 def _session(row: sa.Row[Any]) -> SessionRecord:
@@ -202,7 +196,7 @@ class SqlEventStore:
         # The same lock as create/delete: in-process writers never contend on
         # the file lock.
         async with self._write_lock:
-            outcomes = await self._writer.write(requests, assign=self._assign, to_record=_session)
+            outcomes = await self._writer.write(requests, assign=assign, to_record=_session)
         for request, outcome in zip(requests, outcomes, strict=True):
             request.settle(outcome)
 
@@ -216,7 +210,7 @@ class SqlEventStore:
         async with self._writing() as connection:
             session, created = await self._lock_session(connection, session_id, received_us)
             known = await self._known_ids(connection, session_id, events_in)
-            result = self._assign(session, events_in, known, received_us, expected_seq)
+            result = assign(session, events_in, known, received_us, expected_seq)
             if result.appended:
                 await connection.execute(
                     events.insert(),
@@ -303,74 +297,6 @@ class SqlEventStore:
             )
             known.update({row.id: row.seq for row in rows})
         return known
-
-    @staticmethod
-    def _assign(
-        session: SessionRecord,
-        events_in: Sequence[NewEvent],
-        known: dict[str, int],
-        received_us: int,
-        expected_seq: int | None = None,
-    ) -> AppendResult:
-        """Give new events their seqs and envelopes; pure, so it is easy to trust.
-
-        `expected_seq` must be the session's last seq, unless every event is a
-        repeat: then this is a retry of an append that already committed, and it
-        gets its original seqs like any other idempotent retry.
-        """
-        stale = expected_seq is not None and expected_seq != session.last_seq
-        if stale and not all(e.id is not None and e.id in known for e in events_in):
-            assert expected_seq is not None
-            raise SeqConflict(session.id, expected_seq, session.last_seq)
-        seq = session.last_seq
-        first_ts_us = session.first_ts_us
-        last_ts_us = session.last_ts_us
-        status = session.status
-        final_seq = session.final_seq
-        redacted = 0
-        seen = dict(known)
-        seqs: list[int] = []
-        appended: list[StoredEvent] = []
-        for event in events_in:
-            if event.id is not None and event.id in seen:
-                seqs.append(seen[event.id])
-                continue
-            if status == "complete":
-                assert final_seq is not None
-                raise SessionClosed(session.id, final_seq)
-            seq += 1
-            ts_us = event.ts_us if event.ts_us is not None else received_us
-            if first_ts_us is None:
-                first_ts_us = ts_us
-            last_ts_us = ts_us if last_ts_us is None else max(last_ts_us, ts_us)
-            event_id = event.id if event.id is not None else new_event_id()
-            seen[event_id] = seq
-            envelope = build_envelope(
-                seq=seq, event_id=event_id, event=event, ts_us=ts_us, first_ts_us=first_ts_us
-            )
-            appended.append(StoredEvent(seq, event_id, event.type, ts_us, envelope))
-            seqs.append(seq)
-            redacted += event.redacted
-            if event.type == "final":
-                status = "complete"
-                final_seq = seq
-        metadata = session.metadata
-        if redacted:
-            # Repeats are skipped above, so a retried batch is not counted twice.
-            metadata = {**metadata, "redacted": int(metadata.get("redacted", 0)) + redacted}
-        after = SessionRecord(
-            id=session.id,
-            created_at_us=session.created_at_us,
-            metadata=metadata,
-            status=status,
-            last_seq=seq,
-            first_ts_us=first_ts_us,
-            last_ts_us=last_ts_us,
-            final_seq=final_seq,
-            trace_id=session.trace_id,
-            traceparent=session.traceparent,
-        )
-        return AppendResult(after, seqs, appended)
 
     async def read(
         self, session_id: str, *, after: int = 0, limit: int | None = None
