@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.store.pg import require_postgres
+
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench"
 COMMANDS = {
     "append.py": ["append"],
@@ -24,13 +26,24 @@ COMMANDS = {
     "replay_timing.py": ["replay timing"] * 2,
     "catchup.py": ["catch-up"],
     "tracing.py": ["tracing overhead"],
+    "bench_proxy.py": ["proxy"] * 2,
+    "bench_replicas.py": ["replicas"],
 }
-NEEDS_NODE = {"fanout.py", "idle.py"}
+NEEDS_NODE = {"fanout.py", "idle.py", "bench_proxy.py"}
+NEEDS_POSTGRES = {"bench_replicas.py"}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(name, marks=pytest.mark.postgres) if name in NEEDS_POSTGRES else name
+        for name in sorted(COMMANDS)
+    ],
+)
 def test_benchmark_runs_at_tiny_size(command: str) -> None:
+    if command in NEEDS_POSTGRES:
+        require_postgres()  # skips, or fails under CI, without PostgreSQL
     if command in NEEDS_NODE and shutil.which("node") is None:
         pytest.skip("the Node baseline needs node on PATH (install nodejs)")
     results = BENCH / "RESULTS.md"
