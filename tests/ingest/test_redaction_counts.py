@@ -52,3 +52,23 @@ async def test_concurrent_appends_count_every_redaction(client: httpx.AsyncClien
     session = (await client.get("/v1/sessions/c")).json()
     assert session["event_count"] == 12
     assert session["metadata"] == {"redacted": 12}
+
+
+def test_the_combined_prefilter_agrees_with_the_patterns() -> None:
+    from app.ingest.redact import RedactionRules, redact_text
+
+    rules = RedactionRules()
+    assert rules.any_pattern is not None
+    unfiltered = RedactionRules()
+    object.__setattr__(unfiltered, "any_pattern", None)  # every pattern on its own
+    for text in [
+        "plain words",
+        f"key {SECRET}",
+        "Authorization: Bearer abcdefghijkl",
+        "https://x.test/?API_KEY=hunter2&q=1",
+        "AKIAABCDEFGHIJKLMNOP",
+    ]:
+        with_filter = redact_text(text, rules)
+        without = redact_text(text, unfiltered)
+        assert with_filter == without
+    assert redact_text("https://x.test/?API_KEY=hunter2", rules)[1] == 1
