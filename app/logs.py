@@ -112,6 +112,9 @@ def configure_logging(
         logging.getLogger(name).propagate = True
     # Our access line names the request id; uvicorn's would be a second line.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Alembic narrates every start-up ("Context impl SQLiteImpl." …); only its
+    # warnings are news to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     install_log_filter()
     return handler
 
