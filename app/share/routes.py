@@ -53,7 +53,7 @@ padding: 0 1rem; line-height: 1.5">
 """
 
 
-def _shares(request: Request) -> ShareService:
+async def _shares(request: Request) -> ShareService:
     service: ShareService = request.app.state.shares
     return service
 
