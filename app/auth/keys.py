@@ -116,8 +116,9 @@ class KeyStore:
         # Every request asks "are there keys?" and "whose key is this?"; one
         # database read each made auth the biggest cost of a small append. The
         # answers are kept briefly: a key created or revoked through this
-        # process counts at once (the caches are cleared), one revoked by the
-        # CLI in another process within `cache_seconds`.
+        # process counts at once (the caches are cleared), a key created by the
+        # CLI in another process at once too (a "no keys" answer is never kept),
+        # one revoked by the CLI within `cache_seconds`.
         self._has_keys: TTLCache[str, bool] = TTLCache(1, cache_seconds, timer=monotonic)
         self._by_hash: TTLCache[str, ApiKey | None] = TTLCache(4096, cache_seconds, timer=monotonic)
 
@@ -181,7 +182,10 @@ class KeyStore:
         query = sa.select(api_keys.c.id).where(api_keys.c.revoked_at_us.is_(None)).limit(1)
         async with self._reading() as connection:
             found = (await connection.execute(query)).first() is not None
-        self._has_keys["any"] = found
+        if found:
+            # Only "yes" is kept: the first key made by the CLI must close an
+            # open API at once, not a moment later.
+            self._has_keys["any"] = found
         return found
 
     async def authenticate(self, secret: str) -> ApiKey | None:

@@ -145,9 +145,13 @@ async def test_answers_are_cached_briefly_and_own_changes_count_at_once(
 ) -> None:
     now = [100.0]
     server = KeyStore(engine, cache_seconds=1.0, monotonic=lambda: now[0])
-    cli = KeyStore(engine)  # another process, as `replaydeck keys revoke` is
+    cli = KeyStore(engine)  # another process, as `replaydeck keys` is
     assert not await server.has_active_keys()
-    new = await server.create(Scope.READ)  # through this process: counts at once
+    first = await cli.create(Scope.READ)  # "no keys" was not kept: counts at once
+    assert await server.has_active_keys()
+    await server.revoke(first.record.id)  # through this process: counts at once
+    assert not await server.has_active_keys()
+    new = await server.create(Scope.READ)
     assert await server.has_active_keys()
     assert await server.authenticate(new.secret) is not None
     await cli.revoke(new.record.id)
