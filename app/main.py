@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from fastapi import Depends, FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import health, problems
 from app.auth.deps import authorize
@@ -31,6 +33,7 @@ from app.share import viewer
 from app.share.masking import install_log_filter
 from app.share.service import ShareService, signing_key
 from app.sse import StreamCounter
+from app.store.base import EventStore
 from app.store.engine import make_engine
 from app.store.migrate import upgrade
 from app.store.sql import SqlEventStore
@@ -46,80 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings)
-        if settings.migrate_on_start:
-            await upgrade(engine)
-        # Tracing wraps the store: envelopes get trace/span ids, stored events feed spans.
-        tracing = Tracing.create(SqlEventStore(engine), idle_timeout_s=settings.trace_idle_timeout)
-        store = tracing.store
-        app.state.tracing = tracing
-        sweeper = asyncio.create_task(tracing.run_sweeper())
-        hub = Hub()
-        app.state.store = store
-        app.state.hub = hub
-        metrics: Metrics = app.state.metrics
-        app.state.ingest = Ingest(store=store, hub=hub, settings=settings, metrics=metrics)
-        # With PostgreSQL, other replicas' appends reach this hub by LISTEN/NOTIFY.
-        notifier = None
-        listening: asyncio.Task[None] | None = None
-        if engine.dialect.name == "postgresql":
-            notifier = PgNotifier(
-                listen_dsn(settings.database_url),
-                hub,
-                store=store,
-                page_size=settings.read_page_size,
-                on_lag=metrics.notify_lag.observe,
-                on_reconnect=metrics.notify_reconnects.inc,
-            )
-            listening = asyncio.create_task(notifier.run())
-            try:
-                async with asyncio.timeout(notifier.connect_timeout):
-                    await notifier.connected.wait()
-            except TimeoutError:
-                log.warning("not yet listening for other replicas' appends; still trying")
-        app.state.notifier = notifier
-        metrics.track_state(
-            streams=app.state.streams,
-            hub=hub,
-            pool=engine.pool,
-            listening=None if notifier is None else (lambda: notifier.listening),
-        )
-        app.state.keys = KeyStore(engine, cache_seconds=settings.key_cache_seconds)
-        app.state.shares = ShareService(engine, signing_key(settings))
-        # Share URLs are credentials: keep /r/<token> out of uvicorn's logs.
-        install_log_filter()
-        await announce_access(engine, settings)
-        heartbeats = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_interval))
-        # REPLAYDECK_RETENTION: deleted sessions' open streams end via hub.remove.
-        retention = None
-        if settings.retention is not None:
-            retention = asyncio.create_task(
-                sweep_forever(
-                    engine,
-                    older_than=settings.retention,
-                    interval=settings.retention_interval,
-                    on_deleted=hub.remove,
-                )
-            )
-        try:
+        # Resources close in the reverse order they open (AsyncExitStack).
+        async with contextlib.AsyncExitStack() as stack:
+            await _open(app, settings, stack)
             yield
-        finally:
-            if retention is not None:
-                retention.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await retention
-            heartbeats.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeats
-            if listening is not None:
-                listening.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listening
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            await tracing.shutdown()
-            await store.close()
 
     app = FastAPI(
         title="replaydeck",
@@ -146,3 +79,92 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so it is outermost: every log line of a request has its id.
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitStack) -> None:
+    """Open the engine, store, tracer, hub and background tasks onto `app.state`."""
+    engine = make_engine(settings)
+    if settings.migrate_on_start:
+        await upgrade(engine)
+    # Tracing wraps the store: envelopes get trace/span ids, stored events feed spans.
+    tracing = Tracing.create(SqlEventStore(engine), idle_timeout_s=settings.trace_idle_timeout)
+    store = tracing.store
+    stack.push_async_callback(store.close)
+    stack.push_async_callback(tracing.shutdown)
+    _background(stack, tracing.run_sweeper())
+    hub = Hub()
+    metrics: Metrics = app.state.metrics
+    app.state.tracing = tracing
+    app.state.store = store
+    app.state.hub = hub
+    app.state.ingest = Ingest(store=store, hub=hub, settings=settings, metrics=metrics)
+    app.state.notifier = await _listen(engine, settings, stack, hub, store, metrics)
+    notifier = app.state.notifier
+    metrics.track_state(
+        streams=app.state.streams,
+        hub=hub,
+        pool=engine.pool,
+        listening=None if notifier is None else (lambda: notifier.listening),
+    )
+    app.state.keys = KeyStore(engine, cache_seconds=settings.key_cache_seconds)
+    app.state.shares = ShareService(engine, signing_key(settings))
+    # Share URLs are credentials: keep /r/<token> out of uvicorn's logs.
+    install_log_filter()
+    await announce_access(engine, settings)
+    _background(stack, hub.run_heartbeats(settings.heartbeat_interval))
+    if settings.retention is not None:
+
+        def deleted(session_id: str) -> None:
+            # Its open streams end, and its open spans are not left to time out.
+            hub.remove(session_id)
+            tracing.tracer.forget(session_id)
+
+        _background(
+            stack,
+            sweep_forever(
+                engine,
+                older_than=settings.retention,
+                interval=settings.retention_interval,
+                on_deleted=deleted,
+            ),
+        )
+
+
+async def _listen(
+    engine: AsyncEngine,
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    hub: Hub,
+    store: EventStore,
+    metrics: Metrics,
+) -> PgNotifier | None:
+    """With PostgreSQL, other replicas' appends reach this hub by LISTEN/NOTIFY."""
+    if engine.dialect.name != "postgresql":
+        return None
+    notifier = PgNotifier(
+        listen_dsn(settings.database_url),
+        hub,
+        store=store,
+        page_size=settings.read_page_size,
+        on_lag=metrics.notify_lag.observe,
+        on_reconnect=metrics.notify_reconnects.inc,
+    )
+    _background(stack, notifier.run())
+    try:
+        async with asyncio.timeout(notifier.connect_timeout):
+            await notifier.connected.wait()
+    except TimeoutError:
+        log.warning("not yet listening for other replicas' appends; still trying")
+    return notifier
+
+
+def _background(stack: contextlib.AsyncExitStack, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` for the app's lifetime; cancel it (and wait) at shutdown."""
+    task = asyncio.create_task(work)
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)

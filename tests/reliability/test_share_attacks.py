@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import anyio
 import httpx
@@ -124,7 +125,9 @@ async def test_share_tokens_under_attack(shared: tuple[httpx.AsyncClient, Settin
     attempts: list[tuple[str, str]] = list(crafted.items())
     while len(attempts) < MUTATIONS + len(crafted):
         mutated = mutate(token_a, rng)
-        if mutated and mutated != token_a and "/" not in mutated:
+        # A "/", even escaped as "%2F", changes which path is asked for, not
+        # which token: the router's own 404 answers those.
+        if mutated and mutated != token_a and "/" not in unquote(mutated):
             attempts.append(("mutation", mutated))
 
     results: dict[tuple[int, str, bytes], int] = {}
