@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -19,15 +20,6 @@ class RunningServer:
     url: str
     port: int
     server: uvicorn.Server
-
-
-def wait_until(condition: object, *, timeout: float = 5.0, interval: float = 0.005) -> None:
-    """Poll `condition()` until it is true; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {condition!r}")
-        time.sleep(interval)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import missing
 from tests.store.pg import require_postgres
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench"
@@ -45,7 +46,7 @@ def test_benchmark_runs_at_tiny_size(command: str) -> None:
     if command in NEEDS_POSTGRES:
         require_postgres()  # skips, or fails under CI, without PostgreSQL
     if command in NEEDS_NODE and shutil.which("node") is None:
-        pytest.skip("the Node baseline needs node on PATH (install nodejs)")
+        missing("the Node baseline needs node on PATH (install nodejs)")
     results = BENCH / "RESULTS.md"
     before = results.read_bytes() if results.exists() else None
     done = subprocess.run(

@@ -9,12 +9,11 @@ import select
 import socket
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import uvicorn
 
 from app.config import Settings
@@ -78,13 +77,3 @@ def node_app() -> Iterator[str]:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
-
-
-async def eventually(condition: Callable[[], bool], *, within: float = 10.0) -> None:
-    """Wait for `condition()` with a deadline, yielding to the loop between checks.
-
-    Polling, because the conditions are counters and states owned by other tasks or by
-    a server thread, with no event to wait on."""
-    with anyio.fail_after(within):
-        while not condition():  # noqa: ASYNC110
-            await anyio.sleep(0.005)

@@ -11,8 +11,9 @@ import pytest
 
 from app.capture.sdk import Recorder
 from app.config import Settings
-from tests.capture.helpers import eventually, replaydeck_on, reserve_port
+from tests.capture.helpers import replaydeck_on, reserve_port
 from tests.servers import RunningServer
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 

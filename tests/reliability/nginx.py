@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -12,8 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 
-import pytest
-
+from tests.needs import missing
 from tests.reliability.procs import free_port
 
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
@@ -25,9 +23,7 @@ def nginx_binary() -> str:
     )
     if binary is None:
         message = "nginx is not installed (scripts/system-deps installs it: apt-get install nginx)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {message}", pytrace=False)
-        pytest.skip(message)
+        missing(message)
     return binary
 
 
@@ -64,7 +60,7 @@ def nginx_proxy(
             except OSError:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.01)  # polling the port until nginx listens
+                time.sleep(0.01)  # ok: polls the port under a deadline
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

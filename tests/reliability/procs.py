@@ -66,7 +66,7 @@ class ServerProcess:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not ready in {timeout} s")
-            time.sleep(0.02)  # polling readiness, not waiting for a guess
+            time.sleep(0.02)  # ok: polls readiness under a deadline
 
     def start(self, *, timeout: float = 60.0) -> None:
         self.spawn()

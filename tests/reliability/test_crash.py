@@ -27,8 +27,8 @@ import pytest
 from tests.reliability.ledger import Ledger, check_log
 from tests.reliability.procs import ServerProcess
 from tests.reliability.soak import size
-from tests.reliability.waiting import until
 from tests.store.pg import pg_template, pg_url, run_sync
+from tests.waiting import eventually
 
 __all__ = ["pg_template", "pg_url"]
 
@@ -209,12 +209,12 @@ async def test_kill_9_during_ingest_loses_no_acknowledged_event(
                 for writer in range(WRITERS):
                     group.start_soon(writers.write, writer)
                 target = rng.randint(5, 60)
-                await until(lambda: writers.acked_now >= target)  # noqa: B023
+                await eventually(lambda: writers.acked_now >= target)  # noqa: B023
                 # A commit whose response never reaches the client: wait until the
                 # event is in the database, then kill before the client reads a byte.
                 event = {"id": f"lost-{cycle}", "type": "status", "data": {"label": f"l{cycle}"}}
                 unread = send_unread(server.port, "crash-a", event)
-                await until(lambda: database.committed("crash-a", event["id"]))  # noqa: B023
+                await eventually(lambda: database.committed("crash-a", event["id"]))  # noqa: B023
                 server.kill()
                 unread.close()
             ledger.pending.append(("crash-a", [event]))

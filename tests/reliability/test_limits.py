@@ -135,7 +135,7 @@ async def trickle_head(port: int, closed: list[tuple[float, int]]) -> None:
         async def send_slowly() -> None:
             for byte in head:
                 await stream.send(bytes([byte]))
-                await anyio.sleep(0.2)
+                await anyio.sleep(0.2)  # ok: the slowloris pace is the attack itself
 
         async with anyio.create_task_group() as group:
             # Reading all along, as a real client would, so the 408 is seen as it
@@ -185,7 +185,7 @@ async def trickle_body(port: int, session: str, lines: int, statuses: list[int])
         for n in range(lines):
             line = orjson.dumps({"type": "status", "data": {"label": f"slow {n}"}}) + b"\n"
             await stream.send(b"%x\r\n%s\r\n" % (len(line), line))
-            await anyio.sleep(0.1)
+            await anyio.sleep(0.1)  # ok: a slow producer's pace is what is tested
         await stream.send(b"0\r\n\r\n")
         status, _ = await response_of(stream)
         statuses.append(status)

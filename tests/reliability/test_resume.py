@@ -18,8 +18,8 @@ import pytest
 
 from tests.reliability.rawsse import open_and_read
 from tests.reliability.soak import size
-from tests.reliability.waiting import until
 from tests.servers import RunningServer
+from tests.waiting import eventually
 
 CUTS = size(200, 5000)
 
@@ -79,7 +79,7 @@ async def test_tail_resumes_exactly_after_200_cuts(server: RunningServer) -> Non
                 assert response.status_code == 200
                 last = response.json()["last_seq"]
                 # Stay near the reader so that it mixes catch-up and live following.
-                await until(lambda: (reader.last_id or 0) >= last - 20 or reader.cuts >= CUTS)  # noqa: B023
+                await eventually(lambda: (reader.last_id or 0) >= last - 20 or reader.cuts >= CUTS)  # noqa: B023
             await client.post(f"/v1/sessions/{session}/events", json={"type": "final"})
 
         with anyio.fail_after(120):

@@ -29,9 +29,9 @@ from app.store.engine import make_engine
 from app.store.migrate import upgrade
 from app.store.sql import SqlEventStore
 from app.store.tables import sessions
-from tests.reliability.waiting import until
 from tests.servers import RunningServer, serve
 from tests.store.pg import pg_template, pg_url
+from tests.waiting import eventually
 
 __all__ = ["pg_template", "pg_url"]
 
@@ -153,16 +153,16 @@ async def test_server_retention_beside_open_streams_and_appends(tmp_path: Path) 
                 async with anyio.create_task_group() as group:
                     group.start_soon(follow, client, "/v1/sessions/quiet/stream", tail)
                     group.start_soon(follow, client, "/v1/sessions/quiet/replay?speed=max", replay)
-                    await until(lambda: app.state.streams.total() == 2)
+                    await eventually(lambda: app.state.streams.total() == 2)
                     for session_id in ("busy", "young"):
                         group.start_soon(write, session_id)
-                    await until(lambda: len(acked_before) > 20)
+                    await eventually(lambda: len(acked_before) > 20)
                     age(settings, "quiet", 31)
                     age(settings, "busy", 31)  # races with its own writer: either outcome is fine
                     aged.set()
                     # The sweep deletes "quiet"; both of its streams end by themselves.
-                    await until(lambda: app.state.streams.total() == 0)
-                    await until(lambda: len(acked) > 100)
+                    await eventually(lambda: app.state.streams.total() == 0)
+                    await eventually(lambda: len(acked) > 100)
                     stop.set()
             assert (await client.get("/v1/sessions/quiet")).status_code == 404
             logs = {
@@ -250,7 +250,7 @@ async def test_gc_from_cron_ends_streams_on_every_replica(pg_url: str) -> None:
             with anyio.fail_after(20):
                 async with anyio.create_task_group() as group:
                     group.start_soon(follow, client, "/v1/sessions/cron/stream", lines)
-                    await until(lambda: running.app.state.streams.total() == 1)
+                    await eventually(lambda: running.app.state.streams.total() == 1)
                     args = ["gc", "--older-than", "30d", "--database-url", pg_url]
                     result = await anyio.to_thread.run_sync(lambda: CliRunner().invoke(main, args))
                     assert "Deleted 1 sessions" in result.output, result.output

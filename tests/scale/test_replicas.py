@@ -148,7 +148,7 @@ async def test_a_postgres_restart_during_ingest_loses_nothing_acknowledged(
                     # The same id again: if the failed attempt did commit, the
                     # retry returns its seq instead of storing it twice. The
                     # pause paces retries as Retry-After asks (shortened).
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.05)  # ok: paces retries as Retry-After asks
                     continue
                 unexpected.append(f"{event_id}: {response.status_code} {response.text[:200]}")
                 progress.set()
@@ -161,7 +161,7 @@ async def test_a_postgres_restart_during_ingest_loses_nothing_acknowledged(
                 except httpx.TransportError:
                     code = -1
                 ready_codes.append((time.perf_counter(), code))
-                await asyncio.sleep(0.02)  # sampling /readyz, not waiting for it
+                await asyncio.sleep(0.02)  # ok: samples /readyz through the outage
 
         async def until(condition: Any) -> None:
             while not condition():

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.needs import missing
 from tests.servers import RunningServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,8 +32,11 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: run `apt-get install -y chromium`")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        missing("Debian's chromium is not installed (scripts/system-deps installs it)")
+    try:
+        import playwright.sync_api as sync_api
+    except ImportError:
+        missing("playwright is not installed (scripts/test installs the dev extras)")
     # One browser per module: starting Chromium is the slow part, and each test still
     # gets a fresh context (no shared cookies or storage). Not per session: the sync
     # API keeps an asyncio loop running in this thread, which anyio tests elsewhere

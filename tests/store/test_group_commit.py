@@ -79,7 +79,7 @@ async def test_a_repeated_id_in_the_same_batch_gets_the_first_seq(store: SqlEven
 async def test_a_cancelled_caller_does_not_cancel_the_others(store: SqlEventStore) -> None:
     first = asyncio.ensure_future(store.append("s", [ev(id="a")]))
     second = asyncio.ensure_future(store.append("s", [ev(id="b")]))
-    await asyncio.sleep(0)  # one turn of the loop: both are queued, none written yet
+    await asyncio.sleep(0)  # ok: one loop turn, so both appends are queued
     first.cancel()
     assert (await second).seqs in ([1], [2])
     stored = [e.id for e in await store.read("s")]
