@@ -106,7 +106,8 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
         pool=engine.pool,
         listening=None if notifier is None else (lambda: notifier.listening),
     )
-    app.state.keys = KeyStore(engine, cache_seconds=settings.key_cache_seconds)
+    app.state.keys = keys = KeyStore(engine, cache_seconds=settings.key_cache_seconds)
+    stack.callback(keys.close)
     app.state.shares = ShareService(engine, signing_key(settings))
     # Share URLs are credentials: keep /r/<token> out of uvicorn's logs.
     install_log_filter()

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.auth.probe import SqliteKeyProbe
 from app.errors import ReplaydeckError
 from app.store.tables import api_keys
 from app.store.transactions import reading, transaction
@@ -121,6 +122,7 @@ class KeyStore:
         # one revoked by the CLI within `cache_seconds`.
         self._has_keys: TTLCache[str, bool] = TTLCache(1, cache_seconds, timer=monotonic)
         self._by_hash: TTLCache[str, ApiKey | None] = TTLCache(4096, cache_seconds, timer=monotonic)
+        self._probe = SqliteKeyProbe.for_url(engine.url)
 
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return reading(self.engine)
@@ -179,9 +181,11 @@ class KeyStore:
         cached = self._has_keys.get("any")
         if cached is not None:
             return cached
-        query = sa.select(api_keys.c.id).where(api_keys.c.revoked_at_us.is_(None)).limit(1)
-        async with self._reading() as connection:
-            found = (await connection.execute(query)).first() is not None
+        found = None if self._probe is None else self._probe.has_active_keys()
+        if found is None:
+            query = sa.select(api_keys.c.id).where(api_keys.c.revoked_at_us.is_(None)).limit(1)
+            async with self._reading() as connection:
+                found = (await connection.execute(query)).first() is not None
         if found:
             # Only "yes" is kept: the first key made by the CLI must close an
             # open API at once, not a moment later.
@@ -209,6 +213,10 @@ class KeyStore:
             record = replace(record, last_used_at_us=now)
             self._by_hash[key_hash] = record
         return record
+
+    def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
 
     async def _touch(self, key_id: str, now: int) -> None:
         async with self._writing() as connection:

@@ -18,6 +18,7 @@ from app.auth.keys import (
     generate_key,
     hash_key,
 )
+from app.auth.probe import SqliteKeyProbe
 from app.config import Settings
 from app.store.engine import make_engine
 from app.store.tables import api_keys, metadata
@@ -160,3 +161,24 @@ async def test_answers_are_cached_briefly_and_own_changes_count_at_once(
     now[0] += 1.01
     assert await server.authenticate(new.secret) is None
     assert not await server.has_active_keys()
+
+
+async def test_the_sqlite_probe_reads_the_file_and_never_creates_one(tmp_path: Path) -> None:
+    missing = SqliteKeyProbe(tmp_path / "missing.db")
+    assert missing.has_active_keys() is None  # "don't know": the caller asks the engine
+    assert not (tmp_path / "missing.db").exists()
+    engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/keys.db"))
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    probe = SqliteKeyProbe.for_url(engine.url)
+    assert probe is not None
+    assert probe.has_active_keys() is False
+    created = await KeyStore(engine).create(Scope.INGEST)
+    assert probe.has_active_keys() is True
+    await KeyStore(engine).revoke(created.record.id)
+    assert probe.has_active_keys() is False
+    probe.close()
+    await engine.dispose()
+    memory = make_engine(Settings(database_url="sqlite+aiosqlite://"))
+    assert SqliteKeyProbe.for_url(memory.url) is None
+    await memory.dispose()
