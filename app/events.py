@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,8 +84,6 @@ class NewEvent:
     data_json: bytes
     id: str | None = None
     ts_us: int | None = None
-    # Fields a pipeline stage adds to the stored envelope (trace_id, span_id …).
-    extra: dict[str, Any] = field(default_factory=dict)
     # How many values redaction replaced; summed into metadata["redacted"].
     redacted: int = 0
 
@@ -216,9 +215,16 @@ def validate_event(raw: Any, *, index: int | None = None, max_bytes: int) -> New
 
 
 def build_envelope(
-    *, seq: int, event_id: str, event: NewEvent, ts_us: int, first_ts_us: int
+    *,
+    seq: int,
+    event_id: str,
+    event: NewEvent,
+    ts_us: int,
+    first_ts_us: int,
+    extra: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """The stored, streamed form of an event, serialized once."""
+    """The stored, streamed form of an event, serialized once; `extra` adds fields
+    (tracing's trace_id and span_id)."""
     envelope: dict[str, Any] = {
         "seq": seq,
         "id": event_id,
@@ -227,5 +233,6 @@ def build_envelope(
         "offset_ms": (ts_us - first_ts_us) / 1000,
         "data": orjson.Fragment(event.data_json),
     }
-    envelope.update(event.extra)
+    if extra:
+        envelope.update(extra)
     return orjson.dumps(envelope)

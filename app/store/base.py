@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -68,6 +68,35 @@ class SessionPage:
     next_cursor: str | None
 
 
+class StampDraft(Protocol):
+    """One transaction's stamping state for one session."""
+
+    def stamp(self, event_id: str, event: NewEvent) -> Mapping[str, Any]:
+        """Fields to add to this event's envelope; called once per stored event, in seq order."""
+        ...
+
+    def commit(self) -> None:
+        """The transaction committed: what was stamped is now the session's state."""
+        ...
+
+
+class Stamper(Protocol):
+    """Adds fields to the envelopes of one session, seeing its events in commit order.
+
+    Tracing's span ids depend on every earlier event of the session, so they can
+    only be chosen where the store has decided which events it stores and in what
+    order. The store asks for a draft per transaction and stamps only events it
+    stores (never repeats, never a refused request); it commits the draft once the
+    transaction has committed, so a rollback leaves the stamper as it was.
+    """
+
+    def draft(self) -> StampDraft: ...
+
+
+# Called on the event loop after an append's events are committed, in commit order.
+StoredHook = Callable[[AppendResult], None]
+
+
 class EventStore(Protocol):
     async def create_session(
         self,
@@ -105,12 +134,18 @@ class EventStore(Protocol):
         events: Sequence[NewEvent],
         *,
         expected_seq: int | None = None,
+        stamper: Stamper | None = None,
+        on_stored: StoredHook | None = None,
     ) -> AppendResult:
         """Append atomically, creating the session if unknown.
 
         Assigns gapless seqs; an event whose id is already in the session is not
         stored again and gets its original seq. Raises SessionClosed after final,
         SeqConflict when `expected_seq` is not the session's last seq.
+
+        For one session in one process, `stamper` drafts and `on_stored` calls come
+        in commit order, also for appends made concurrently and without a lock of
+        the caller's; `on_stored` runs even if the caller was cancelled meanwhile.
         """
         ...
 

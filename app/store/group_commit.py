@@ -22,7 +22,8 @@ import sqlalchemy as sa
 
 from app.errors import ReplaydeckError
 from app.events import NewEvent
-from app.store.base import AppendResult, SessionRecord
+from app.store.base import AppendResult, SessionRecord, StampDraft, Stamper, StoredHook
+from app.store.sequencing import Stamp
 from app.store.tables import events, sessions
 
 
@@ -33,8 +34,13 @@ class AppendRequest:
     expected_seq: int | None
     received_us: int
     future: asyncio.Future[AppendResult] = field(repr=False)
+    stamper: Stamper | None = None
+    on_stored: StoredHook | None = None
 
     def settle(self, outcome: AppendResult | Exception) -> None:
+        # First the hook, in commit order and whether or not the caller still waits.
+        if self.on_stored is not None and isinstance(outcome, AppendResult) and outcome.appended:
+            self.on_stored(outcome)
         if self.future.done():  # the caller was cancelled; nothing to tell
             return
         if isinstance(outcome, Exception):
@@ -60,9 +66,14 @@ class GroupCommitter:
         events: Sequence[NewEvent],
         expected_seq: int | None,
         received_us: int,
+        *,
+        stamper: Stamper | None = None,
+        on_stored: StoredHook | None = None,
     ) -> AppendResult:
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(AppendRequest(session_id, events, expected_seq, received_us, future))
+        self._queue.append(
+            AppendRequest(session_id, events, expected_seq, received_us, future, stamper, on_stored)
+        )
         if self._drain is None or self._drain.done():
             self._drain = asyncio.create_task(self._run())
         return await future
@@ -106,7 +117,8 @@ _KNOWN_IDS = sa.select(events.c.session_id, events.c.id, events.c.seq).where(
 
 RowToRecord = Callable[[sa.Row[Any]], SessionRecord]
 Assign = Callable[
-    [SessionRecord, Sequence[NewEvent], dict[str, int], int, int | None], AppendResult
+    [SessionRecord, Sequence[NewEvent], dict[str, int], int, int | None, Stamp | None],
+    AppendResult,
 ]
 
 
@@ -116,9 +128,13 @@ def write_batch(
     *,
     assign: Assign,
     to_record: RowToRecord,
+    drafts: dict[str, StampDraft],
     chunk: int = 500,
 ) -> list[AppendResult | ReplaydeckError]:
     """Apply `requests` in order inside one open transaction; one outcome each.
+
+    `drafts` collects each stamped session's draft; the caller commits them once
+    the transaction has.
 
     Every rule (seq conflicts, appends after final, repeated ids) is checked in
     Python against the sessions' state as the earlier requests left it, so a
@@ -164,8 +180,16 @@ def write_batch(
             status="open",
             last_seq=0,
         )
+        stamp: Stamp | None = None
+        if r.stamper is not None:
+            draft = drafts.get(r.session_id)
+            if draft is None:
+                draft = drafts[r.session_id] = r.stamper.draft()
+            stamp = draft.stamp
         try:
-            result = assign(session, r.events, known[r.session_id], r.received_us, r.expected_seq)
+            result = assign(
+                session, r.events, known[r.session_id], r.received_us, r.expected_seq, stamp
+            )
         except ReplaydeckError as e:
             outcomes.append(e)
             continue

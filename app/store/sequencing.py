@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from app.errors import SeqConflict, SessionClosed
 from app.events import NewEvent, build_envelope
@@ -15,12 +16,17 @@ def new_event_id() -> str:
     return "ev_" + secrets.token_hex(8)
 
 
+# Fields for one stored event's envelope, given its id (a StampDraft's `stamp`).
+Stamp = Callable[[str, NewEvent], Mapping[str, Any]]
+
+
 def assign(
     session: SessionRecord,
     events_in: Sequence[NewEvent],
     known: dict[str, int],
     received_us: int,
     expected_seq: int | None = None,
+    stamp: Stamp | None = None,
 ) -> AppendResult:
     """The outcome of appending `events_in` to `session`, given the ids it `known`s.
 
@@ -28,7 +34,8 @@ def assign(
     group commit) share them: gapless seqs after the last; a repeated id gets
     its original seq and stores nothing; nothing after `final`; `expected_seq`
     must be the session's last seq, unless every event is a repeat (the retry
-    of an append that already committed gets its original seqs).
+    of an append that already committed gets its original seqs). `stamp` sees
+    only the events stored, and only once the whole request is accepted.
     """
     stale = expected_seq is not None and expected_seq != session.last_seq
     if stale and not all(e.id is not None and e.id in known for e in events_in):
@@ -42,7 +49,8 @@ def assign(
     redacted = 0
     seen = dict(known)
     seqs: list[int] = []
-    appended: list[StoredEvent] = []
+    # First every rule (a refusal may come at the last event), then the envelopes.
+    accepted: list[tuple[int, str, int, NewEvent]] = []
     for event in events_in:
         if event.id is not None and event.id in seen:
             seqs.append(seen[event.id])
@@ -57,15 +65,29 @@ def assign(
         last_ts_us = ts_us if last_ts_us is None else max(last_ts_us, ts_us)
         event_id = event.id if event.id is not None else new_event_id()
         seen[event_id] = seq
-        envelope = build_envelope(
-            seq=seq, event_id=event_id, event=event, ts_us=ts_us, first_ts_us=first_ts_us
-        )
-        appended.append(StoredEvent(seq, event_id, event.type, ts_us, envelope))
+        accepted.append((seq, event_id, ts_us, event))
         seqs.append(seq)
         redacted += event.redacted
         if event.type == "final":
             status = "complete"
             final_seq = seq
+    appended = [
+        StoredEvent(
+            seq,
+            event_id,
+            event.type,
+            ts_us,
+            build_envelope(
+                seq=seq,
+                event_id=event_id,
+                event=event,
+                ts_us=ts_us,
+                first_ts_us=first_ts_us if first_ts_us is not None else ts_us,
+                extra=None if stamp is None else stamp(event_id, event),
+            ),
+        )
+        for seq, event_id, ts_us, event in accepted
+    ]
     metadata = session.metadata
     if redacted:
         # Repeats are skipped above, so a retried batch is not counted twice.

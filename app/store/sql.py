@@ -23,9 +23,18 @@ from app.errors import (
 )
 from app.events import NewEvent
 from app.live.pg_notify import DELETED, notify_statement
-from app.store.base import AppendResult, SessionPage, SessionRecord, SessionStatus, StoredEvent
+from app.store.base import (
+    AppendResult,
+    SessionPage,
+    SessionRecord,
+    SessionStatus,
+    Stamper,
+    StoredEvent,
+    StoredHook,
+)
 from app.store.group_commit import AppendRequest, GroupCommitter
 from app.store.sequencing import assign
+from app.store.session_locks import SessionLocks
 from app.store.sqlite_writer import SqliteWriter
 from app.store.tables import events, sessions, shares
 from app.store.transactions import reading, transaction
@@ -84,6 +93,10 @@ class SqlEventStore:
         on_disk = engine.url.database not in (None, "", ":memory:")
         self._group = GroupCommitter(self._write_group) if self._sqlite and on_disk else None
         self._writer: SqliteWriter | None = None
+        # PostgreSQL's row lock orders one session's appends, but their callers
+        # resume in any order; taking turns here as well keeps stamps and
+        # `on_stored` in commit order (the row lock would make them wait anyway).
+        self._session_locks = SessionLocks()
 
     def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         return reading(self.engine)
@@ -183,10 +196,24 @@ class SqlEventStore:
         events_in: Sequence[NewEvent],
         *,
         expected_seq: int | None = None,
+        stamper: Stamper | None = None,
+        on_stored: StoredHook | None = None,
     ) -> AppendResult:
         if self._group is not None:
-            return await self._group.append(session_id, events_in, expected_seq, now_us())
-        return await self._append_one(session_id, events_in, expected_seq, now_us())
+            # One queue, one writer: commits follow the order of these calls.
+            return await self._group.append(
+                session_id,
+                events_in,
+                expected_seq,
+                now_us(),
+                stamper=stamper,
+                on_stored=on_stored,
+            )
+        async with self._session_locks.hold(session_id):
+            result = await self._append_one(session_id, events_in, expected_seq, now_us(), stamper)
+            if on_stored is not None and result.appended:
+                on_stored(result)
+        return result
 
     async def _write_group(self, requests: list[AppendRequest]) -> None:
         """Write a group commit's batch: one transaction, one outcome per request."""
@@ -206,11 +233,14 @@ class SqlEventStore:
         events_in: Sequence[NewEvent],
         expected_seq: int | None,
         received_us: int,
+        stamper: Stamper | None,
     ) -> AppendResult:
+        draft = None if stamper is None else stamper.draft()
         async with self._writing() as connection:
             session, created = await self._lock_session(connection, session_id, received_us)
             known = await self._known_ids(connection, session_id, events_in)
-            result = assign(session, events_in, known, received_us, expected_seq)
+            stamp = None if draft is None else draft.stamp
+            result = assign(session, events_in, known, received_us, expected_seq, stamp)
             if result.appended:
                 await connection.execute(
                     events.insert(),
@@ -242,6 +272,8 @@ class SqlEventStore:
                 if not self._sqlite:
                     # Delivered to other replicas only if this transaction commits.
                     await connection.execute(notify_statement(session_id, after.last_seq))
+        if draft is not None:
+            draft.commit()  # the transaction committed
         if created:
             return AppendResult(result.session, result.seqs, result.appended, created=True)
         return result

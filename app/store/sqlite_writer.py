@@ -22,7 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from app.errors import ReplaydeckError, StoreUnavailable
-from app.store.base import AppendResult
+from app.store.base import AppendResult, StampDraft
 from app.store.group_commit import AppendRequest, Assign, RowToRecord, write_batch
 
 
@@ -95,12 +95,19 @@ class SqliteWriter:
     def _transaction(
         self, requests: Sequence[AppendRequest], assign: Assign, to_record: RowToRecord
     ) -> list[AppendResult | ReplaydeckError]:
+        drafts: dict[str, StampDraft] = {}
         try:
             with self.engine.begin() as connection:
-                return write_batch(connection, requests, assign=assign, to_record=to_record)
+                outcomes = write_batch(
+                    connection, requests, assign=assign, to_record=to_record, drafts=drafts
+                )
         except OperationalError as e:
             # Locked past busy_timeout, disk full, file gone: retry later (503).
             raise StoreUnavailable() from e
+        # Only now: a rolled-back transaction's stamps must not move the stampers on.
+        for draft in drafts.values():
+            draft.commit()
+        return outcomes
 
     def close(self) -> None:
         self._executor.submit(self.engine.dispose).result()

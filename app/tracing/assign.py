@@ -1,13 +1,13 @@
 """Which span each event belongs to, decided before the event is stored.
 
-The assigner is the small, copyable part of the mapping's state. Ingest runs it on a
-copy to stamp `trace_id`/`span_id` into envelopes before they are appended, and the
-span builder runs the same rules on stored events, so both always agree on the ids.
+The assigner is the small, copyable part of the mapping's state. The store runs one
+copy (stamps.py) to write `trace_id`/`span_id` into envelopes as it commits them, and
+the span builder runs the same rules on the stored events in the same order, so both
+always agree on the ids.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -50,46 +50,22 @@ class SpanAssigner:
     _message_parts: dict[str, int] = field(default_factory=dict)
     _tool_uses: dict[str, int] = field(default_factory=dict)
     _open_tools: dict[str, int] = field(default_factory=dict)
-    # Event id → its span, for the recent events: a retried batch repeats events the
-    # store already holds (and will skip); they must neither get a new span nor move
-    # the state, or the new events after them would be stamped with the wrong spans.
-    _seen: OrderedDict[str, SpanRef] = field(default_factory=OrderedDict)
-    _seen_before: Mapping[str, SpanRef] | None = None
-    max_seen: int = 10_000
 
     def __post_init__(self) -> None:
         self.root_span_id = derive_span_id(self.trace_id, "root")
 
     def copy(self) -> SpanAssigner:
-        # Runs once per ingested batch: shallow dict copies are enough (values are
-        # immutable) and much cheaper than deepcopy.
+        # Once per transaction that stamps: shallow dict copies are enough (values
+        # are immutable) and much cheaper than deepcopy.
         return replace(
             self,
             _message_parts=dict(self._message_parts),
             _tool_uses=dict(self._tool_uses),
             _open_tools=dict(self._open_tools),
-            # The copy reads the original's ids and writes its own: no big copy per batch.
-            _seen=OrderedDict(),
-            _seen_before=self._seen,
         )
 
-    def assign(self, envelope: Mapping[str, Any]) -> SpanRef:
-        event_id = envelope.get("id")
-        if not isinstance(event_id, str):
-            return self._assign(envelope)
-        known = self._seen.get(event_id)
-        if known is None and self._seen_before is not None:
-            known = self._seen_before.get(event_id)
-        if known is not None:
-            return known
-        ref = self._seen[event_id] = self._assign(envelope)
-        if len(self._seen) > self.max_seen:
-            self._seen.popitem(last=False)
-        return ref
-
-    def _assign(self, envelope: Mapping[str, Any]) -> SpanRef:
-        kind = envelope.get("type")
-        data = envelope.get("data")
+    def assign(self, kind: Any, data: Any) -> SpanRef:
+        """The span of the session's next event, of type `kind` with payload `data`."""
         payload: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
         if kind in _ENDS_MESSAGE:
             self._message = None

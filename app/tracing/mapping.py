@@ -8,7 +8,7 @@ Nothing here does I/O or reads a clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,8 +27,6 @@ from app.tracing.ids import (
     TraceOrigin,
     derive_span_id,
     parse_hex_id,
-    span_id_hex,
-    trace_id_hex,
     ts_to_ns,
 )
 from app.tracing.telemetry import chunk_telemetry
@@ -77,23 +75,6 @@ class SessionSpans:
         # when idle, then resumed): rebuilding must not send them a second time.
         self.exported: set[int] = set()
 
-    def annotate(self, envelopes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Copies of `envelopes` stamped with `trace_id`/`span_id`; the state is untouched.
-
-        Runs on a copy of the assigner because the store may still drop some of these
-        (an idempotent retry); the real state advances in `feed` with what was stored.
-        """
-        assigner = self.assigner.copy()
-        trace_hex = trace_id_hex(self.info.origin.trace_id)
-        return [
-            {
-                **envelope,
-                "trace_id": trace_hex,
-                "span_id": span_id_hex(assigner.assign(envelope).span_id),
-            }
-            for envelope in envelopes
-        ]
-
     def feed(self, envelope: Mapping[str, Any]) -> list[ReadableSpan]:
         """Advance by one stored event; return the spans it finished."""
         return self._new(self._feed(envelope))
@@ -111,7 +92,7 @@ class SessionSpans:
         if self.done:
             return []  # appends after `final` are refused upstream; nothing more belongs here
         ts = ts_to_ns(envelope.get("ts"))
-        ref = self.assigner.assign(envelope)
+        ref = self.assigner.assign(envelope.get("type"), envelope.get("data"))
         stored = parse_hex_id(envelope.get("span_id"), width=16)
         span_id = stored if stored is not None and ref.kind is not SpanKind.ROOT else ref.span_id
         kind = envelope.get("type")

@@ -2,20 +2,24 @@
 
 Wrapping the store, rather than one route or service, means every writer (the HTTP
 API, NDJSON imports, the demo, the recorder) gets the same trace ids: a session gets its
-trace id when it is created, each envelope gets the `trace_id`/`span_id` of its span
-before it is stored, and the stored events feed the tracer right after the commit.
+trace id when it is created, the store stamps each envelope with the `trace_id`/`span_id`
+of its span as it commits it, and the committed events feed the tracer in commit order.
+
+Nothing here holds a lock across an append: the store keeps one session's stamps and
+`on_stored` calls in commit order (EventStore.append), so concurrent producers of one
+session share group commits instead of taking turns.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import functools
+import logging
+from collections.abc import Sequence
 from typing import Any
 
-import anyio
-
-from app.errors import SessionExists, SessionNotFound
+from app.errors import ReplaydeckError, SessionExists, SessionNotFound
 from app.events import NewEvent
 from app.store.base import (
     AppendResult,
@@ -23,33 +27,17 @@ from app.store.base import (
     SessionPage,
     SessionRecord,
     SessionStatus,
+    Stamper,
     StoredEvent,
+    StoredHook,
 )
+from app.store.session_locks import SessionLocks
 from app.tracing.context import current_origin
 from app.tracing.ids import TraceOrigin, trace_id_hex
 from app.tracing.records import read_all, session_info
 from app.tracing.tracer import SessionTracer
 
-
-class _SessionLocks:
-    """One lock per session with appends in flight, dropped when the last one leaves."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key) or (anyio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+log = logging.getLogger("replaydeck.tracing")
 
 
 class TracingStore:
@@ -57,7 +45,10 @@ class TracingStore:
         self.inner = inner
         self.tracer = tracer
         self._page_size = page_size
-        self._locks = _SessionLocks()
+        self._tracking = SessionLocks()
+        # Committed appends waiting behind a catch-up read, per session.
+        self._backlog: dict[str, list[list[StoredEvent]]] = {}
+        self._catching_up: set[asyncio.Task[None]] = set()
 
     def __getattr__(self, name: str) -> Any:
         # Backend extras (the engine, helpers added later) stay reachable through the wrapper.
@@ -84,32 +75,69 @@ class TracingStore:
         events: Sequence[NewEvent],
         *,
         expected_seq: int | None = None,
+        stamper: Stamper | None = None,
+        on_stored: StoredHook | None = None,
     ) -> AppendResult:
-        # Serialized per session so that ids are assigned in the order events are stored;
-        # the database serializes these appends anyway, so this costs no throughput.
-        async with self._locks.hold(session_id):
-            created = False
-            if not self.tracer.is_tracking(session_id):
-                created = await self._track(session_id)
-            stamped = self._stamp(session_id, events)
-            result = await self.inner.append(session_id, stamped, expected_seq=expected_seq)
-            if result.appended and self.tracer.is_tracking(session_id):
-                await self._catch_up(session_id, result.appended[0].seq)
-                self.tracer.record(session_id, [e.as_dict() for e in result.appended])
+        if stamper is not None:
+            raise TypeError("TracingStore stamps envelopes itself; it takes no other stamper")
+        created = False
+        if not self.tracer.is_tracking(session_id):
+            # Once per session (or after a restart): the first appends wait for the
+            # state to be rebuilt from the log, so none is stamped from nothing.
+            async with self._tracking.hold(session_id):
+                if not self.tracer.is_tracking(session_id):
+                    created = await self._track(session_id)
+        result = await self.inner.append(
+            session_id,
+            events,
+            expected_seq=expected_seq,
+            stamper=self.tracer.stamper(session_id),  # None once finished: refused anyway
+            on_stored=functools.partial(self._stored, session_id, on_stored),
+        )
         return dataclasses.replace(result, created=True) if created else result
 
-    def _stamp(self, session_id: str, events: Sequence[NewEvent]) -> list[NewEvent]:
+    def _stored(self, session_id: str, chained: StoredHook | None, result: AppendResult) -> None:
+        if chained is not None:
+            chained(result)
         if not self.tracer.is_tracking(session_id):
-            return list(events)  # a finished session: appends are refused by the store
-        ids = self.tracer.annotate(
-            session_id, ({"id": e.id, "type": e.type, "data": e.data} for e in events)
-        )
-        return [
-            dataclasses.replace(
-                event, extra={**event.extra, "trace_id": i["trace_id"], "span_id": i["span_id"]}
-            )
-            for event, i in zip(events, ids, strict=True)
-        ]
+            return
+        backlog = self._backlog.get(session_id)
+        if backlog is not None:
+            backlog.append(result.appended)  # behind a catch-up still reading
+        elif result.appended[0].seq <= self.tracer.last_seq(session_id) + 1:
+            self.tracer.record(session_id, [e.as_dict() for e in result.appended])
+        else:
+            # Another process appended since this one last saw the session: read what
+            # it stored, then feed the backlog, all in seq order.
+            self._backlog[session_id] = [result.appended]
+            task = asyncio.get_running_loop().create_task(self._catch_up(session_id))
+            self._catching_up.add(task)
+            task.add_done_callback(self._catching_up.discard)
+
+    async def _catch_up(self, session_id: str) -> None:
+        backlog = self._backlog[session_id]
+        try:
+            while backlog:
+                appended = backlog.pop(0)
+                if not self.tracer.is_tracking(session_id):
+                    continue
+                seen = self.tracer.last_seq(session_id)
+                if appended[0].seq > seen + 1:
+                    missed = await read_all(
+                        self.inner,
+                        session_id,
+                        after=seen,
+                        before=appended[0].seq,
+                        page_size=self._page_size,
+                    )
+                    # Traced and exported by the process that stored them.
+                    self.tracer.record(session_id, missed, export=False)
+                self.tracer.record(session_id, [e.as_dict() for e in appended])
+        except ReplaydeckError as e:
+            # The database is away: the next append finds the gap and tries again.
+            log.warning("Tracing of session %r could not catch up: %s", session_id, e.detail)
+        finally:
+            del self._backlog[session_id]
 
     async def _track(self, session_id: str) -> bool:
         """Start tracing a session, creating it (in the caller's trace) if unknown."""
@@ -127,15 +155,6 @@ class TracingStore:
         prior = await read_all(self.inner, session_id, page_size=self._page_size)
         self.tracer.track(session_info(record), prior)
         return created
-
-    async def _catch_up(self, session_id: str, first_new_seq: int) -> None:
-        # Another replica may have appended since this one last saw the session.
-        seen = self.tracer.last_seq(session_id)
-        if first_new_seq > seen + 1:
-            missed = await read_all(
-                self.inner, session_id, after=seen, before=first_new_seq, page_size=self._page_size
-            )
-            self.tracer.record(session_id, missed, export=False)
 
     async def delete_session(self, session_id: str) -> None:
         await self.inner.delete_session(session_id)
@@ -165,4 +184,7 @@ class TracingStore:
         await self.inner.ping()
 
     async def close(self) -> None:
+        for task in self._catching_up:
+            task.cancel()
+        await asyncio.gather(*self._catching_up, return_exceptions=True)
         await self.inner.close()

@@ -1,7 +1,8 @@
 """The live tracer: one mapping state per active session, finished spans to a processor.
 
-Ingest calls `annotate` before appending (to stamp trace and span ids into envelopes)
-and `record` after the append commits. Both are plain CPU work of O(events); the
+The store stamps envelopes with each tracked session's `stamper` as it commits them,
+and `record` is fed what was committed, in the same order. Both are plain CPU work of
+O(events); the
 processor is a BatchSpanProcessor whose `on_end` is a queue append, and its export runs
 in the SDK's own thread, so nothing here waits on the network or blocks the event loop.
 """
@@ -18,11 +19,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from app.tracing.mapping import Outcome, SessionInfo, SessionSpans
+from app.tracing.stamps import SessionStamps
 
 
 @dataclass(slots=True)
 class _Live:
     spans: SessionSpans
+    stamps: SessionStamps
     last_activity: float
     last_seq: int = 0
 
@@ -57,10 +60,13 @@ class SessionTracer:
     def track(self, info: SessionInfo, prior_events: Iterable[Mapping[str, Any]] = ()) -> None:
         """Start following a session; `prior_events` (already stored, already exported
         before a restart) rebuild the state silently."""
-        live = _Live(SessionSpans(info, resource=self.resource), self._clock())
+        spans = SessionSpans(info, resource=self.resource)
+        live = _Live(spans, SessionStamps(spans.assigner), self._clock())
         live.spans.exported = self._abandoned.get(info.session_id, set())
         self._live[info.session_id] = live
         self._feed(live, prior_events, export=False)
+        # The stamper carries on from the state the stored events left.
+        live.stamps.assigner = spans.assigner.copy()
         if live.spans.done:
             del self._live[info.session_id]
 
@@ -68,10 +74,10 @@ class SessionTracer:
         """The last seq this tracer has seen of a tracked session."""
         return self._live[session_id].last_seq
 
-    def annotate(
-        self, session_id: str, envelopes: Iterable[Mapping[str, Any]]
-    ) -> list[dict[str, Any]]:
-        return self._live[session_id].spans.annotate(envelopes)
+    def stamper(self, session_id: str) -> SessionStamps | None:
+        """What the store stamps a tracked session's new envelopes with."""
+        live = self._live.get(session_id)
+        return None if live is None else live.stamps
 
     def record(
         self, session_id: str, stored: Iterable[Mapping[str, Any]], *, export: bool = True
@@ -89,10 +95,12 @@ class SessionTracer:
 
     def _feed(self, live: _Live, events: Iterable[Mapping[str, Any]], *, export: bool) -> None:
         for event in events:
-            spans = live.spans.feed(event)
             seq = event.get("seq")
             if isinstance(seq, int):
-                live.last_seq = max(live.last_seq, seq)
+                if seq <= live.last_seq:
+                    continue  # already fed: never advance the state twice for one event
+                live.last_seq = seq
+            spans = live.spans.feed(event)
             if export:
                 self._emit(spans)
 

@@ -13,7 +13,30 @@ import pytest
 
 from app.errors import SeqConflict, SessionClosed, SessionExists, SessionNotFound
 from app.events import NewEvent, validate_event
-from app.store.base import EventStore
+from app.store.base import AppendResult, EventStore
+
+
+class CountingStamper:
+    """Stamps each envelope with how many events of the session were committed before."""
+
+    def __init__(self) -> None:
+        self.committed = 0
+
+    def draft(self) -> CountingDraft:
+        return CountingDraft(self)
+
+
+class CountingDraft:
+    def __init__(self, owner: CountingStamper) -> None:
+        self.owner = owner
+        self.count = owner.committed
+
+    def stamp(self, event_id: str, event: NewEvent) -> dict[str, Any]:
+        self.count += 1
+        return {"n": self.count}
+
+    def commit(self) -> None:
+        self.owner.committed = self.count
 
 
 def ev(kind: str = "status", data: dict[str, Any] | None = None, **fields: Any) -> NewEvent:
@@ -158,6 +181,61 @@ class StoreContract:
         for number in range(16):
             mine = [e.id for e in stored if e.id.startswith(f"w{number}-")]
             assert mine == [f"w{number}-{i}-{k}" for i in range(10) for k in range(3)]
+
+    async def test_concurrent_appends_are_stamped_and_reported_in_commit_order(
+        self, store: EventStore
+    ) -> None:
+        stamper = CountingStamper()
+        reported: list[list[int]] = []
+
+        def on_stored(result: AppendResult) -> None:
+            reported.append([e.seq for e in result.appended])
+
+        async def writer(number: int) -> None:
+            for index in range(5):
+                events = [ev(id=f"w{number}-{index}-{k}") for k in range(2)]
+                await store.append("s", events, stamper=stamper, on_stored=on_stored)
+
+        await asyncio.gather(*(writer(n) for n in range(12)))
+        stored = await store.read("s")
+        # Every stamp saw exactly the events committed before it, in seq order.
+        assert [e.as_dict()["n"] for e in stored] == [e.seq for e in stored]
+        assert stamper.committed == 120
+        assert [seq for seqs in reported for seq in seqs] == list(range(1, 121))
+
+    async def test_refused_appends_and_repeats_are_neither_stamped_nor_reported(
+        self, store: EventStore
+    ) -> None:
+        stamper = CountingStamper()
+        reported: list[int] = []
+
+        async def append(events: list[NewEvent], expected_seq: int | None = None) -> None:
+            await store.append(
+                "s",
+                events,
+                expected_seq=expected_seq,
+                stamper=stamper,
+                on_stored=lambda r: reported.extend(e.seq for e in r.appended),
+            )
+
+        await append([ev(id="a"), ev(id="b")])
+        await append([ev(id="a"), ev(id="c")])  # a repeat and one new event
+        await append([ev(id="b")])  # only a repeat: nothing stored, nothing reported
+        with pytest.raises(SeqConflict):
+            await append([ev(id="d")], expected_seq=1)
+        await append([ev(id="e"), ev("final", id="f")])
+        with pytest.raises(SessionClosed):
+            await append([ev(id="g")])
+        stored = await store.read("s")
+        assert [(e.id, e.as_dict()["n"]) for e in stored] == [
+            ("a", 1),
+            ("b", 2),
+            ("c", 3),
+            ("e", 4),
+            ("f", 5),
+        ]
+        assert reported == [1, 2, 3, 4, 5]
+        assert stamper.committed == 5
 
     async def test_a_thousand_events_in_one_append_keep_their_order(
         self, store: EventStore

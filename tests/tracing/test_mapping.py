@@ -11,9 +11,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from app.tracing.assign import SpanAssigner
 from app.tracing.ids import TraceOrigin, span_id_hex, trace_id_hex
 from app.tracing.mapping import Outcome, SessionInfo, SessionSpans
-from tests.tracing.tracing_helpers import Timeline, ns
+from app.tracing.stamps import SessionStamps
+from tests.tracing.tracing_helpers import Timeline, ns, stamped
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 PARENT_ID = 0xB7AD6B7169203331
@@ -208,19 +210,19 @@ def test_spans_finish_as_events_arrive_not_all_at_the_end() -> None:
     assert spans.feed(t.add(1600, "status", label="late")) == []
 
 
-def test_annotate_stamps_the_span_each_event_will_belong_to_without_advancing_state() -> None:
+def test_stamps_name_the_span_each_event_will_belong_to() -> None:
     t = agent_session()
     spans = SessionSpans(SessionInfo("s-1", TraceOrigin(TRACE_ID)))
-    annotated = spans.annotate(t.events)
-    assert spans.annotate(t.events) == annotated  # pure: a second call sees the same state
+    stamps = SessionStamps(SpanAssigner(TRACE_ID))
+    envelopes = stamped(stamps, t.events)
     exported = {}
-    for event in annotated:
+    for event in envelopes:
         for span in spans.feed(event):
             exported[span.context.span_id] = span
-    for event in annotated:
+    for event in envelopes:
         assert event["trace_id"] == trace_id_hex(TRACE_ID)
         assert int(event["span_id"], 16) in exported
-    by_type = {e["type"]: e["span_id"] for e in annotated}
+    by_type = {e["type"]: e["span_id"] for e in envelopes}
     assert exported[int(by_type["tool.call"], 16)].name == "execute_tool web.search"
     assert by_type["tool.call"] == by_type["tool.result"]
     assert by_type["status"] == by_type["final"] == span_id_hex(spans.assigner.root_span_id)
@@ -228,8 +230,8 @@ def test_annotate_stamps_the_span_each_event_will_belong_to_without_advancing_st
 
 def test_span_ids_are_deterministic_so_a_rebuilt_mapping_names_the_same_spans() -> None:
     events = agent_session().events
-    first = SessionSpans(SessionInfo("s-1", TraceOrigin(TRACE_ID))).annotate(events)
-    second = SessionSpans(SessionInfo("s-1", TraceOrigin(TRACE_ID))).annotate(events)
+    first = stamped(SessionStamps(SpanAssigner(TRACE_ID)), events)
+    second = stamped(SessionStamps(SpanAssigner(TRACE_ID)), events)
     assert first == second
     assert len({e["span_id"] for e in first}) == 4  # root, two messages, one tool
 
@@ -247,8 +249,8 @@ def test_reused_call_id_and_resumed_message_get_distinct_spans() -> None:
     assert names.count("execute_tool f") == 2
     assert names.count("message m") == 2
     assert len({s.context.span_id for s in finished}) == len(finished) == 5
-    annotated = SessionSpans(SessionInfo("s-1", TraceOrigin(TRACE_ID))).annotate(t.events)
-    assert len({e["span_id"] for e in annotated}) == 5
+    envelopes = stamped(SessionStamps(SpanAssigner(TRACE_ID)), t.events)
+    assert len({e["span_id"] for e in envelopes}) == 5
 
 
 def test_unmatched_tool_result_is_a_zero_length_span() -> None:
@@ -275,18 +277,13 @@ def test_many_deltas_are_capped_as_events_but_fully_counted() -> None:
     assert message.attributes["replaydeck.dropped_events"] == 20
 
 
-def test_a_retried_batch_repeating_stored_events_stamps_the_new_ones_correctly() -> None:
+def test_a_draft_moves_the_stamps_on_only_when_committed() -> None:
     t = Timeline()
     call = t.add(0, "tool.call", name="f", args={}, call_id="c")
-    delta = t.add(5, "message.delta", text="a")
-    result = t.add(250, "tool.result", name="f", call_id="c", result=1)
-    spans = SessionSpans(SessionInfo("s-1", TraceOrigin(TRACE_ID)))
-    first = spans.annotate([call, delta])
-    for event in first:
-        spans.feed(event)
-    # The producer did not see the answer and sends everything again, plus the result.
-    retried = spans.annotate([call, delta, result])
-    assert retried[:2] == first
-    assert retried[2]["span_id"] == first[0]["span_id"]
-    (tool,) = [s for s in spans.feed(retried[2]) if s.name == "execute_tool f"]
-    assert duration_ms(tool) == pytest.approx(250, abs=1)
+    again = t.add(5, "tool.call", name="f", args={}, call_id="c")
+    stamps = SessionStamps(SpanAssigner(TRACE_ID))
+    rolled_back = stamped(stamps, [call], commit=False)
+    (first,) = stamped(stamps, [call])
+    assert first == rolled_back[0]  # the rolled-back transaction left no trace
+    (second,) = stamped(stamps, [again])
+    assert second["span_id"] != first["span_id"]  # the second use of "c" is a new span

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 
 import anyio
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from app.events import NewEvent, validate_event
+from app.store.sql import SqlEventStore
+from app.tracing.store import TracingStore
+from app.tracing.tracer import SessionTracer
+from tests.store.test_group_commit import count_commits
 from tests.tracing.tracing_helpers import ts
+from tests.waiting import eventually
 
 
 @pytest.mark.anyio
@@ -68,3 +77,62 @@ async def test_appends_after_final_are_still_refused(client: httpx.AsyncClient) 
         "/v1/sessions/s-done/events", json=[{"type": "status", "data": {"label": "late"}}]
     )
     assert response.status_code == 409
+
+
+def tool_events(call_id: str) -> list[NewEvent]:
+    return [
+        validate_event(raw, max_bytes=1 << 20)
+        for raw in (
+            {"type": "tool.call", "data": {"name": "f", "args": {}, "call_id": call_id}},
+            {"type": "tool.result", "data": {"name": "f", "call_id": call_id, "result": 1}},
+        )
+    ]
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def traced(store: SqlEventStore, exporter: InMemorySpanExporter) -> TracingStore:
+    return TracingStore(store, SessionTracer(SimpleSpanProcessor(exporter)))
+
+
+@pytest.mark.anyio
+async def test_concurrent_producers_of_one_session_share_commits(
+    traced: TracingStore, store: SqlEventStore, exporter: InMemorySpanExporter
+) -> None:
+    await traced.append(
+        "s", [validate_event({"type": "status", "data": {"label": "go"}}, max_bytes=1 << 20)]
+    )
+    commits = count_commits(store)
+    await asyncio.gather(*(traced.append("s", tool_events(f"c{i}")) for i in range(30)))
+    # No lock of the tracer's makes them take turns: they are grouped into few commits.
+    assert commits[0] < 10
+    stored = [e.as_dict() for e in await store.read("s")]
+    by_call: dict[str, set[str]] = defaultdict(set)
+    for event in stored[1:]:
+        by_call[event["data"]["call_id"]].add(event["span_id"])
+    assert all(len(ids) == 1 for ids in by_call.values())
+    assert len(by_call) == 30
+    tools = {s.context.span_id: s.name for s in exporter.get_finished_spans()}
+    assert {format(k, "016x") for k in tools} == {next(iter(ids)) for ids in by_call.values()}
+
+
+@pytest.mark.anyio
+async def test_events_another_process_stored_are_caught_up_before_new_ones(
+    traced: TracingStore, store: SqlEventStore, exporter: InMemorySpanExporter
+) -> None:
+    call, result = tool_events("c")
+    await traced.append("s", [call])
+    # Another process (its own tracer) appends straight to the log.
+    await store.append("s", [result])
+    final = validate_event({"type": "final", "data": {}}, max_bytes=1 << 20)
+    await traced.append("s", [final])
+    # The catch-up reads the missed result, then feeds `final`, in seq order.
+    await eventually(lambda: len(exporter.get_finished_spans()) >= 1)
+    names = [s.name for s in exporter.get_finished_spans()]
+    # The tool span was finished by the event the other process stored (and exported
+    # there); this process exports only the root that its own `final` closed.
+    assert names == ["invoke_agent s"]

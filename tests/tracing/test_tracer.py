@@ -101,8 +101,9 @@ def test_rebuilding_from_prior_events_exports_nothing_already_exported(
 def test_without_a_processor_state_is_kept_but_nothing_is_exported() -> None:
     tracer = SessionTracer(None)
     tracer.track(INFO)
-    annotated = tracer.annotate("s-1", [{"type": "status", "data": {"label": "x"}}])
-    assert annotated[0]["trace_id"] == format(0x1234, "032x")
+    stamps = tracer.stamper("s-1")
+    assert stamps is not None
+    assert stamps.trace_id_hex == format(0x1234, "032x")
     tracer.record("s-1", Timeline().events)
     assert not tracer.exporting
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.events import NewEvent
+from app.tracing.stamps import SessionStamps
+
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 T0_NS = int(T0.timestamp()) * 1_000_000_000
 
@@ -35,3 +38,14 @@ class Timeline:
         }
         self.events.append(event)
         return event
+
+
+def stamped(
+    stamps: SessionStamps, envelopes: list[dict[str, Any]], *, commit: bool = True
+) -> list[dict[str, Any]]:
+    """`envelopes` with the trace and span ids the store would write into them."""
+    draft = stamps.draft()
+    out = [{**e, **draft.stamp(e["id"], NewEvent(e["type"], e["data"], b""))} for e in envelopes]
+    if commit:
+        draft.commit()
+    return out
