@@ -14,10 +14,12 @@ its own request) never cancels the commit other requests are waiting on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from app.errors import ReplaydeckError
@@ -107,13 +109,50 @@ class GroupCommitter:
                 raise
 
 
-# Built once: constructing an IN (...) of a hundred literals per append cost
-# more than running it. Expanding parameters take the lists at execution.
-_SESSIONS_BY_ID = sa.select(sessions).where(sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
+# Built once: constructing statements per append cost more than running them.
+# The id lists go in as one JSON array each (json_each), so the SQL text never
+# changes with their length: one cached statement, and no bound-parameter limit.
+def _in_json(column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
+    values = sa.func.json_each(sa.bindparam(name)).table_valued("value")
+    return column.in_(sa.select(values.c.value))
+
+
+_SESSIONS_BY_ID = sa.select(sessions).where(_in_json(sessions.c.id, "ids"))
 _KNOWN_IDS = sa.select(events.c.session_id, events.c.id, events.c.seq).where(
-    events.c.session_id.in_(sa.bindparam("sids", expanding=True)),
-    events.c.id.in_(sa.bindparam("eids", expanding=True)),
+    _in_json(events.c.session_id, "sids"), _in_json(events.c.id, "eids")
 )
+_UPDATE_SESSION = (
+    sessions.update()
+    .where(sessions.c.id == sa.bindparam("b_id"))
+    .values(
+        last_seq=sa.bindparam("b_last_seq"),
+        first_ts_us=sa.bindparam("b_first_ts_us"),
+        last_ts_us=sa.bindparam("b_last_ts_us"),
+        status=sa.bindparam("b_status"),
+        final_seq=sa.bindparam("b_final_seq"),
+        # Carries the redaction count (metadata["redacted"]) of this batch.
+        metadata=sa.bindparam("b_metadata"),
+    )
+)
+
+
+def _json_list(values: Iterable[str]) -> str:
+    return orjson.dumps(list(values)).decode()
+
+
+@functools.cache
+def _insert_events_sql(dialect: sa.Dialect) -> str:
+    """The events INSERT, compiled from the Core table once, for rows given as tuples.
+
+    Plain tuples go to the driver's executemany as they are: SQLAlchemy's per-row
+    parameter processing (a dict per row, bind processors none of these columns
+    need) cost more than SQLite's own insert (py-spy, bench 1).
+    """
+    columns = ("session_id", "seq", "id", "type", "ts_us", "envelope")
+    compiled = events.insert().compile(dialect=dialect, column_keys=list(columns))
+    assert tuple(compiled.positiontup or ()) == columns, "rows are built in this order"
+    return str(compiled)
+
 
 RowToRecord = Callable[[sa.Row[Any]], SessionRecord]
 Assign = Callable[
@@ -129,7 +168,6 @@ def write_batch(
     assign: Assign,
     to_record: RowToRecord,
     drafts: dict[str, StampDraft],
-    chunk: int = 500,
 ) -> list[AppendResult | ReplaydeckError]:
     """Apply `requests` in order inside one open transaction; one outcome each.
 
@@ -145,10 +183,8 @@ def write_batch(
     from the event loop per batch instead of one per statement.
     """
     ids = list(dict.fromkeys(r.session_id for r in requests))
-    state: dict[str, SessionRecord] = {}
-    for start in range(0, len(ids), chunk):
-        rows = connection.execute(_SESSIONS_BY_ID, {"ids": ids[start : start + chunk]})
-        state.update({row.id: to_record(row) for row in rows})
+    rows = connection.execute(_SESSIONS_BY_ID, {"ids": _json_list(ids)})
+    state = {row.id: to_record(row) for row in rows}
     missing = set(ids) - state.keys()
     known: dict[str, dict[str, int]] = {sid: {} for sid in ids}
     wanted = {
@@ -159,19 +195,17 @@ def write_batch(
         if e.id is not None
     }
     if wanted:
-        sids = list({sid for sid, _ in wanted})
-        eids = list({eid for _, eid in wanted})
-        for start in range(0, len(eids), chunk):
-            rows = connection.execute(
-                _KNOWN_IDS, {"sids": sids, "eids": eids[start : start + chunk]}
-            )
-            for row in rows:
-                known[row.session_id][row.id] = row.seq
+        params = {
+            "sids": _json_list({sid for sid, _ in wanted}),
+            "eids": _json_list({eid for _, eid in wanted}),
+        }
+        for row in connection.execute(_KNOWN_IDS, params):
+            known[row.session_id][row.id] = row.seq
 
     outcomes: list[AppendResult | ReplaydeckError] = []
     created: dict[str, SessionRecord] = {}
     touched: dict[str, SessionRecord] = {}
-    new_rows: list[dict[str, Any]] = []
+    new_rows: list[tuple[Any, ...]] = []
     for r in requests:
         session = state.get(r.session_id) or SessionRecord(
             id=r.session_id,
@@ -200,14 +234,7 @@ def write_batch(
         for event in result.appended:
             known[r.session_id][event.id] = event.seq
             new_rows.append(
-                {
-                    "session_id": r.session_id,
-                    "seq": event.seq,
-                    "id": event.id,
-                    "type": event.type,
-                    "ts_us": event.ts_us,
-                    "envelope": event.envelope,
-                }
+                (r.session_id, event.seq, event.id, event.type, event.ts_us, event.envelope)
             )
         if result.appended:
             touched[r.session_id] = result.session
@@ -228,20 +255,10 @@ def write_batch(
             ],
         )
     if new_rows:
-        connection.execute(events.insert(), new_rows)
+        connection.exec_driver_sql(_insert_events_sql(connection.dialect), new_rows)
     if touched:
         connection.execute(
-            sessions.update()
-            .where(sessions.c.id == sa.bindparam("b_id"))
-            .values(
-                last_seq=sa.bindparam("b_last_seq"),
-                first_ts_us=sa.bindparam("b_first_ts_us"),
-                last_ts_us=sa.bindparam("b_last_ts_us"),
-                status=sa.bindparam("b_status"),
-                final_seq=sa.bindparam("b_final_seq"),
-                # Carries the redaction count (metadata["redacted"]) of this batch.
-                metadata=sa.bindparam("b_metadata"),
-            ),
+            _UPDATE_SESSION,
             [
                 {
                     "b_id": s.id,
