@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
@@ -96,8 +97,9 @@ class Settings(BaseSettings):
         path = self.sqlite_path
         return path.parent if path is not None else Path("./data")
 
-    @property
+    @functools.cached_property
     def is_loopback(self) -> bool:
+        # Asked on every request in open mode; the host does not change.
         if self.host == "localhost":
             return True
         try:

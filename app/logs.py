@@ -151,18 +151,19 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            query = scope.get("query_string", b"").decode("latin-1")
-            path = scope["path"] + (f"?{query}" if query else "")
-            access_log.info(
-                "%s %s %d",
-                scope["method"],
-                mask_share_path(path),
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": mask_share_path(scope["path"]),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):  # masking paths is not free
+                query = scope.get("query_string", b"").decode("latin-1")
+                path = scope["path"] + (f"?{query}" if query else "")
+                access_log.info(
+                    "%s %s %d",
+                    scope["method"],
+                    mask_share_path(path),
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": mask_share_path(scope["path"]),
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                )
             request_id.reset(token)
