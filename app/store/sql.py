@@ -220,12 +220,15 @@ class SqlEventStore:
         if self._writer is None:
             self._writer = await SqliteWriter.like(self.engine)
         assert self._write_lock is not None
+
         # The same lock as create/delete: in-process writers never contend on
         # the file lock.
+        def settle(outcomes: list[AppendResult | Exception]) -> None:
+            for request, outcome in zip(requests, outcomes, strict=True):
+                request.settle(outcome)
+
         async with self._write_lock:
-            outcomes = await self._writer.write(requests, assign=assign, to_record=_session)
-        for request, outcome in zip(requests, outcomes, strict=True):
-            request.settle(outcome)
+            await self._writer.write(requests, assign=assign, to_record=_session, settle=settle)
 
     async def _append_one(
         self,

@@ -12,7 +12,7 @@ allows one writer at a time anyway, so one thread loses nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,6 +24,9 @@ from sqlalchemy.exc import OperationalError
 from app.errors import ReplaydeckError, StoreUnavailable
 from app.store.base import AppendResult, StampDraft
 from app.store.group_commit import AppendRequest, Assign, RowToRecord, write_batch
+
+
+Outcomes = list[AppendResult | Exception]
 
 
 def _json_serializer(value: Any) -> str:
@@ -73,10 +76,45 @@ class SqliteWriter:
         return cls(engine.url, synchronous=int(synchronous), busy_timeout_ms=int(busy))
 
     async def write(
-        self, requests: Sequence[AppendRequest], *, assign: Assign, to_record: RowToRecord
-    ) -> list[AppendResult | Exception]:
+        self,
+        requests: Sequence[AppendRequest],
+        *,
+        assign: Assign,
+        to_record: RowToRecord,
+        settle: Callable[[Outcomes], None],
+    ) -> None:
+        """Write on the writer thread; `settle` gets the outcomes on the loop.
+
+        Not run_in_executor: its result reaches the loop in one turn, wakes the
+        awaiting task in a second, and only then could that task settle the
+        requests, which wake in a third. Under a thousand live tails a loop turn
+        takes milliseconds, so the outcomes are settled in the very callback
+        that brings them back.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._write, requests, assign, to_record)
+        done: asyncio.Future[None] = loop.create_future()
+
+        def finish(
+            outcomes: list[AppendResult | Exception] | None, error: Exception | None
+        ) -> None:
+            if outcomes is not None:
+                settle(outcomes)
+            if not done.done():  # else the drain task was cancelled (shutdown)
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+        def job() -> None:
+            try:
+                outcomes = self._write(requests, assign, to_record)
+            except Exception as e:
+                loop.call_soon_threadsafe(finish, None, e)
+            else:
+                loop.call_soon_threadsafe(finish, outcomes, None)
+
+        self._executor.submit(job)
+        await done
 
     def _write(
         self, requests: Sequence[AppendRequest], assign: Assign, to_record: RowToRecord
