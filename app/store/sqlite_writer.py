@@ -25,7 +25,6 @@ from app.errors import ReplaydeckError, StoreUnavailable
 from app.store.base import AppendResult, StampDraft
 from app.store.group_commit import AppendRequest, Assign, RowToRecord, write_batch
 
-
 Outcomes = list[AppendResult | Exception]
 
 
