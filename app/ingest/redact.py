@@ -24,9 +24,10 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
+import re2  # type: ignore[import-untyped]
 
 from app.events import NewEvent
 
@@ -87,16 +88,48 @@ class RedactionRules:
         default_factory=lambda: compile_patterns(DEFAULT_PATTERNS)
     )
     # One search for "could any pattern match?": almost every string is clean,
-    # and one regex pass over it costs a sixth of running each pattern.
-    any_pattern: re.Pattern[str] | None = field(init=False, default=None)
+    # so this search is most of redaction's cost (see _combined).
+    any_pattern: Prefilter | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "any_pattern", _combined(self.patterns))
 
 
-def _combined(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
+class Prefilter(Protocol):
+    def search(self, text: str) -> object | None: ...
+
+
+# ASCII text on which RE2 and `re` might disagree: `re`'s \s also matches \v and
+# \x1c-\x1f, and its `$` also matches before a final newline.
+_RE2_UNLIKE_RE = re.compile(r"[\v\x1c-\x1f]|\n\Z")
+
+
+class _Re2Prefilter:
+    """RE2 where it answers exactly as `re` would, `re` elsewhere.
+
+    Python's backtracking `re` tries every alternative at every position: 5-14 µs
+    for one short clean string with the default patterns, a third of a batch's
+    ingest time (py-spy). RE2's automaton scans it in one pass in about 2 µs, and
+    in linear time whatever a producer sends. RE2's classes are ASCII-only, so
+    non-ASCII text (where `re`'s word, space and boundary classes are wider) goes
+    to `re`.
+    """
+
+    def __init__(self, fast: Any, exact: re.Pattern[str]) -> None:
+        self._fast = fast
+        self._exact = exact
+
+    def search(self, text: str) -> object | None:
+        if text.isascii() and _RE2_UNLIKE_RE.search(text) is None:
+            found: object | None = self._fast.search(text)
+            return found
+        return self._exact.search(text)
+
+
+def _combined(patterns: tuple[re.Pattern[str], ...]) -> Prefilter | None:
     """All patterns as one alternation, named groups made plain (names may repeat);
-    None when they cannot be combined, and every pattern then runs on its own."""
+    None when they cannot be combined, and every pattern then runs on its own.
+    With RE2 as well when it accepts them (not lookarounds or backreferences)."""
     if not patterns:
         return None
     sources = []
@@ -106,10 +139,17 @@ def _combined(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
         if flags := re.match(r"\(\?([imsx]+)\)", source):
             source = f"(?{flags.group(1)}:{source[flags.end() :]})"
         sources.append(source)
+    combined = "|".join(f"(?:{source})" for source in sources)
     try:
-        return re.compile("|".join(f"(?:{source})" for source in sources))
+        exact = re.compile(combined)
     except re.error:
         return None
+    options = re2.Options()
+    options.log_errors = False  # a pattern RE2 refuses is expected, not an error
+    try:
+        return _Re2Prefilter(re2.compile(combined, options=options), exact)
+    except re2.error:
+        return exact
 
 
 def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:

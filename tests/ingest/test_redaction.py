@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from app.config import Settings
 from app.events import validate_event
@@ -243,3 +247,32 @@ async def test_planted_secrets_never_reach_the_database_file(settings: Settings)
         assert canary.encode() in raw
         for name, secret in planted.items():
             assert secret.encode() not in raw, f"{name} secret found in the database files"
+
+
+# Pieces that make the default patterns (and a few user-style ones) almost match,
+# match, or meet the characters where RE2 and Python's `re` differ.
+_PIECES = st.sampled_from(
+    ["sk-", "Bearer", " ", "\t", "\v", "\x1c", "\u00a0", "\u2003", "AKIA", "rdk_", "ghp_",
+     "?token=", "&api-key=", "x", "Z9", "é", "\n", "abc", "_", "-"]
+)  # fmt: skip
+_TEXTS = st.lists(st.one_of(_PIECES, st.text(max_size=4)), max_size=30).map("".join)
+_USER_PATTERNS = [r"secret\s+\w+$", r"\bé\w+", r"(?i)pass(?:word)?\s*[:=]\s*\S{4,}"]
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(text=_TEXTS.map(lambda t: t.replace("x", "x" * 20)))
+@example("Bearer\vabcdefghijk")  # `re`'s \s has \v, RE2's does not
+@example("Bearer\u2003abcdefghijk")  # nor Unicode spaces
+@example("my secret abc\n")  # `re`'s $ matches before a final newline
+@example(" éabc")  # `re`'s \b and \w know é
+def test_the_fast_prefilter_answers_exactly_as_python_re(text: str) -> None:
+    rules = build_rules(extra_patterns=_USER_PATTERNS)
+    assert rules.any_pattern is not None
+    assert not isinstance(rules.any_pattern, re.Pattern)  # the RE2 path is the one tested
+    found = any(p.search(text) for p in rules.patterns)
+    assert (rules.any_pattern.search(text) is not None) == found
+
+
+def test_patterns_re2_cannot_run_still_redact() -> None:
+    rules = build_rules(extra_patterns=[r"(?<=key:)\w+"])  # a lookbehind: `re` only
+    assert redact("key:abcdef", rules) == ("key:[REDACTED]", 1)
