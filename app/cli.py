@@ -63,7 +63,7 @@ def serve(
     from app.http_limits import bounded_protocol
     from app.logs import configure_logging
     from app.main import create_app
-    from app.serve import prepare
+    from app.serve import freeze_startup_heap, prepare
 
     settings = load_settings(host=host, port=port, database_url=database_url, insecure=insecure)
     # JSON lines when stderr is not a terminal; uvicorn's loggers join in.
@@ -82,8 +82,10 @@ def serve(
         click.echo(f"  replay:       curl -N '{base}/v1/sessions/{demo_id}/replay?speed=1'")
         click.echo(f"  events:       {base}/v1/sessions/{demo_id}/events")
     click.echo(f"  API docs:     {base}/docs")
+    app = create_app(settings.model_copy(update={"migrate_on_start": False}))
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings.model_copy(update={"migrate_on_start": False})),
+        app,
         host=settings.host,
         port=settings.port,
         log_level="info",

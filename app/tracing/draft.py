@@ -28,7 +28,10 @@ class SpanDraft:
     start_ns: int
     end_ns: int
     attributes: dict[str, AttributeValue]
-    events: list[Event] = field(default_factory=list)
+    # (name, timestamp, attributes): SDK Events are made at `finish`. An open span
+    # can hold a thousand of them, and an Event is a dozen objects (bounded
+    # attributes, a lock…) for the cyclic GC to walk again and again until then.
+    events: list[tuple[str, int, dict[str, AttributeValue]]] = field(default_factory=list)
     dropped_events: int = 0
     status: Status = field(default_factory=Status)
     # Message spans only: delta timestamps and text length, for chunk telemetry.
@@ -51,7 +54,7 @@ class SpanDraft:
             return
         if isinstance(seq, int):
             attributes["replaydeck.seq"] = seq
-        self.events.append(Event(name, attributes, timestamp=ts))
+        self.events.append((name, ts, attributes))
 
     def finish(self, trace_id: int, parent: SpanContext | None, resource: Resource) -> ReadableSpan:
         if self.dropped_events:
@@ -62,7 +65,7 @@ class SpanDraft:
             parent=parent,
             resource=resource,
             attributes=self.attributes,
-            events=tuple(self.events),
+            events=tuple(Event(name, attrs, timestamp=ts) for name, ts, attrs in self.events),
             status=self.status,
             start_time=self.start_ns,
             # Producer clocks can step back; a span never ends before it starts.

@@ -13,6 +13,7 @@ import uvicorn
 from app.config import Settings
 from app.http_limits import bounded_protocol
 from app.main import create_app
+from app.serve import freeze_startup_heap
 
 
 def main() -> None:
@@ -20,8 +21,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     settings = Settings(port=args.port)
+    app = create_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",
