@@ -122,10 +122,12 @@ def parse_ts(value: Any, index: int | None = None) -> int:
     return round(value * 1000)
 
 
+@functools.lru_cache(maxsize=1)
 def format_ts(ts_us: int) -> str:
     # On every append, for every event: strftime of a datetime was an eighth of
     # a 100-event append's time. Events of one second share the prefix, so it
-    # is formatted once per second (a one-entry cache) and the microseconds added.
+    # is formatted once per second (a one-entry cache) and the microseconds added;
+    # the events of a batch sent without `ts` share all of it (the outer cache).
     seconds, micros = divmod(ts_us, 1_000_000)
     return f"{_second_prefix(seconds)}.{micros:06d}Z"
 
