@@ -16,7 +16,7 @@ import re
 import sys
 import time
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import IO, Any
 
 import orjson
@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.share.masking import install_log_filter, mask_share_path
 
 REQUEST_ID_HEADER = "x-request-id"
+_HEADER = REQUEST_ID_HEADER.encode()
 request_id: ContextVar[str | None] = ContextVar("replaydeck_request_id", default=None)
 access_log = logging.getLogger("replaydeck.access")
 
@@ -119,6 +120,37 @@ def configure_logging(
     return handler
 
 
+def bind_request_id(scope: Scope) -> tuple[str, Token[str | None]]:
+    """The request's id (the caller's, when sane) set for its log lines; reset the token after."""
+    incoming = None
+    for name, value in scope["headers"]:
+        if name == _HEADER:
+            incoming = value.decode("latin-1")
+            break
+    rid = accept_request_id(incoming)
+    return rid, request_id.set(rid)
+
+
+def log_access(scope: Scope, status: int, started: float) -> None:
+    """The one access line of a request, written when its response has ended."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return  # masking paths is not free
+    query = scope.get("query_string", b"").decode("latin-1")
+    path = scope["path"] + (f"?{query}" if query else "")
+    access_log.info(
+        "%s %s %d",
+        scope["method"],
+        mask_share_path(path),
+        status,
+        extra={
+            "method": scope["method"],
+            "path": mask_share_path(scope["path"]),
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        },
+    )
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -127,13 +159,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = None
-        for name, value in scope["headers"]:
-            if name == REQUEST_ID_HEADER.encode():
-                incoming = value.decode("latin-1")
-                break
-        rid = accept_request_id(incoming)
-        token = request_id.set(rid)
+        rid, token = bind_request_id(scope)
         started = time.perf_counter()
         status = 500
 
@@ -141,29 +167,13 @@ class RequestIdMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k != REQUEST_ID_HEADER.encode()
-                ]
-                headers.append((REQUEST_ID_HEADER.encode(), rid.encode()))
+                headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER]
+                headers.append((_HEADER, rid.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if access_log.isEnabledFor(logging.INFO):  # masking paths is not free
-                query = scope.get("query_string", b"").decode("latin-1")
-                path = scope["path"] + (f"?{query}" if query else "")
-                access_log.info(
-                    "%s %s %d",
-                    scope["method"],
-                    mask_share_path(path),
-                    status,
-                    extra={
-                        "method": scope["method"],
-                        "path": mask_share_path(scope["path"]),
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    },
-                )
+            log_access(scope, status, started)
             request_id.reset(token)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp
 
 from app import health, problems
 from app.auth.deps import authorize
 from app.auth.keys import KeyStore
 from app.auth.startup import announce_access
 from app.config import Settings
+from app.direct_routes import DirectRoutes
 from app.ingest import routes as ingest_routes
 from app.ingest.service import Ingest
 from app.live import routes as live_routes
@@ -44,6 +47,43 @@ from app.tracing.runtime import Tracing
 log = logging.getLogger("replaydeck")
 
 
+class Replaydeck(FastAPI):
+    """FastAPI, with the stream routes served in front of its middleware stack.
+
+    Open streams would otherwise each keep the whole per-request stack alive
+    for as long as they last; app/direct_routes.py says what they get instead.
+    """
+
+    direct_routes: Sequence[APIRoute] = ()
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return DirectRoutes(
+            self.direct_routes,
+            super().build_middleware_stack(),
+            app_dependencies=self.router.dependencies,
+            handlers=self.exception_handlers,
+        )
+
+
+def stream_routes() -> list[APIRoute]:
+    """The routes a client holds open for minutes or hours: live tails and replays."""
+    endpoints = {
+        live_routes.stream,
+        replay_routes.replay,
+        share_routes.share_stream,
+        share_routes.share_replay,
+    }
+    routers = (live_routes.router, replay_routes.router, share_routes.public)
+    found = [
+        route
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint in endpoints
+    ]
+    assert len(found) == len(endpoints), "a stream route moved to another router"
+    return found
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -54,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await _open(app, settings, stack)
             yield
 
-    app = FastAPI(
+    app = Replaydeck(
         title="replaydeck",
         version="0.1.0",
         summary="A flight recorder for streaming LLM apps.",
@@ -62,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Every /v1 route checks its caller's API key scope (app/auth/deps.py).
         dependencies=[Depends(authorize)],
     )
+    app.direct_routes = stream_routes()
     app.state.settings = settings
     app.state.metrics = Metrics()
     # The metered clock records replay timers' lateness for /metrics.

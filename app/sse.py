@@ -2,7 +2,7 @@
 
 Framing is pure bytes so it can be tested exactly. `EventStreamResponse`
 pumps an async iterator of ready-made frames while a second task listens for
-the client's disconnect; whichever finishes first cancels the other, so a
+the client's disconnect; a disconnect or a stalled send cancels the pump, so a
 vanished client stops all server work for it at once, even mid-wait.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -65,8 +65,73 @@ class StreamCounter:
         self.active[kind] = self.active.get(kind, 0) + delta
 
 
+class _Handle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Timers(Protocol):
+    """The part of an event loop a deadline needs; tests pass a fake clock."""
+
+    def time(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[], None], /) -> _Handle: ...
+
+
+class SendDeadline:
+    """Gives up on a client whose send has been blocked for `timeout` seconds.
+
+    Nearly every send returns at once (the transport buffers it), so an
+    `asyncio.timeout` per send would allocate a timer and a context manager per
+    write for nothing. Instead one timer per stream is armed when a send starts
+    and none is pending; when it fires it looks at the send in progress, if
+    any: blocked long enough, the stream is over; otherwise it re-arms for that
+    send's own deadline. An idle stream has no timer at all.
+    """
+
+    __slots__ = ("_expire", "_loop", "_since", "_timeout", "_timer")
+
+    def __init__(self, loop: Timers, timeout: float, expire: Callable[[], None]) -> None:
+        self._loop = loop
+        self._timeout = timeout
+        self._expire = expire
+        self._since: float | None = None
+        self._timer: _Handle | None = None
+
+    def sending(self) -> None:
+        self._since = now = self._loop.time()
+        if self._timer is None:
+            self._timer = self._loop.call_at(now + self._timeout, self._check)
+
+    def sent(self) -> None:
+        self._since = None
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._since is None:
+            return  # idle: the next send arms the timer again
+        due = self._since + self._timeout
+        if self._loop.time() >= due:
+            self._expire()
+        else:
+            self._timer = self._loop.call_at(due, self._check)
+
+
 class EventStreamResponse(Response):
-    """An ASGI response streaming SSE frames until the iterator or the client ends."""
+    """An ASGI response streaming SSE frames until the iterator or the client ends.
+
+    The frames are pumped in the request's own task; one listener task waits
+    for the client's disconnect. A disconnect, or a send blocked past
+    `send_timeout`, cancels the pump wherever it waits, so a vanished or
+    stalled client stops all server work for it at once. (A second task for
+    the pump, and `asyncio.wait` over both, cost memory for every open stream.)
+    Headers are `raw_headers`, so a caller may add its own (request id, share
+    headers) before the response runs.
+    """
 
     media_type = "text/event-stream"
 
@@ -86,22 +151,41 @@ class EventStreamResponse(Response):
         self.retry_ms = retry_ms
         self.send_timeout = send_timeout
         self.on_close = on_close
+        self.ended: str | None = None
         super().__init__(status_code=200, media_type=self.media_type)
+        # Response would add content-length: 0 for the empty body.
+        self.raw_headers = list(HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        finished = False
+
+        def end(reason: str) -> None:
+            if not finished and self.ended is None:
+                self.ended = reason
+                task.cancel()
+
         self.counter.add(self.kind, 1)
+        deadline = SendDeadline(loop, self.send_timeout, lambda: end("stalled"))
+        listener = loop.create_task(self._listen(receive, end))
+        cancelling = task.cancelling()
         try:
-            pump = asyncio.ensure_future(self._pump(send))
-            listen = asyncio.ensure_future(self._listen(receive))
-            try:
-                await asyncio.wait((pump, listen), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (pump, listen):
-                    task.cancel()
-                await asyncio.gather(pump, listen, return_exceptions=True)
-            if not pump.cancelled() and (error := pump.exception()) is not None:
-                log.error("stream ended by an error", exc_info=error)
+            await self._pump(send, deadline)
+        except asyncio.CancelledError:
+            # Ours (disconnect, stall) ends the stream quietly; anyone else's
+            # (server shutdown) goes on up, as asyncio.timeout does it.
+            if self.ended is None or task.uncancel() > cancelling:
+                raise
+        except OSError:
+            self.ended = "disconnected"  # ASGI 2.4 servers raise it on send
+        except Exception:
+            log.exception("stream ended by an error")
         finally:
+            finished = True
+            deadline.close()
+            listener.cancel()
             aclose: Any = getattr(self.frames, "aclose", None)
             if aclose is not None:
                 await aclose()
@@ -109,38 +193,26 @@ class EventStreamResponse(Response):
             if self.on_close is not None:
                 self.on_close()
 
-    async def _send(self, send: Send, message: dict[str, Any]) -> None:
-        # A client that stops reading fills the socket buffer and blocks send;
-        # after send_timeout we give up on it rather than hold its resources.
-        async with asyncio.timeout(self.send_timeout):
-            await send(message)
-
-    async def _pump(self, send: Send) -> None:
-        try:
-            await self._send(
-                send,
-                {"type": "http.response.start", "status": 200, "headers": HEADERS},
-            )
-            await self._send(
-                send,
-                {
-                    "type": "http.response.body",
-                    "body": encode_retry(self.retry_ms),
-                    "more_body": True,
-                },
-            )
-            async for chunk in self.frames:
-                await self._send(
-                    send, {"type": "http.response.body", "body": chunk, "more_body": True}
-                )
-            await self._send(send, {"type": "http.response.body", "body": b"", "more_body": False})
-        except (OSError, TimeoutError):
-            # The client went away (ASGI 2.4 raises OSError on send) or stalled.
-            return
+    async def _pump(self, send: Send, deadline: SendDeadline) -> None:
+        sending, sent = deadline.sending, deadline.sent
+        sending()
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send(
+            {"type": "http.response.body", "body": encode_retry(self.retry_ms), "more_body": True}
+        )
+        sent()
+        async for chunk in self.frames:
+            sending()
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            sent()
+        sending()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        sent()
 
     @staticmethod
-    async def _listen(receive: Receive) -> None:
+    async def _listen(receive: Receive, end: Callable[[str], None]) -> None:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
+                end("disconnected")
                 return

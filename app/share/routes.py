@@ -9,7 +9,7 @@ only GETs exist here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -17,7 +17,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import HTMLResponse
-from starlette.types import Message, Receive, Scope, Send
 
 from app.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamsDep
 from app.errors import ReplaydeckError
@@ -36,8 +35,6 @@ log = logging.getLogger("replaydeck")
 # On every /r/ response, the 404s included: the URL must not leak to other
 # sites through a Referer header, nor sit in a shared cache.
 SHARE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
-_RAW_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SHARE_HEADERS.items()]
-_RAW_NAMES = {name for name, _ in _RAW_HEADERS}
 
 BUG_DETAIL = "replaydeck failed unexpectedly; this is a bug. The server log has the details."
 
@@ -61,26 +58,11 @@ async def _shares(request: Request) -> ShareService:
 SharesDep = Annotated[ShareService, Depends(_shares)]
 
 
-class WithShareHeaders(Response):
-    """Any response, with SHARE_HEADERS forced onto its start message.
-
-    A wrapper rather than `response.headers[...] = ...` because streaming
-    responses (SSE) send their own fixed header list.
-    """
-
-    def __init__(self, inner: Response) -> None:
-        super().__init__(status_code=inner.status_code)
-        self.inner = inner
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                kept = [(k, v) for k, v in headers if k.lower() not in _RAW_NAMES]
-                message = {**message, "headers": kept + _RAW_HEADERS}
-            await send(message)
-
-        await self.inner(scope, receive, send_with_headers)
+def with_share_headers(response: Response) -> Response:
+    # Set on the response itself: SSE responses take their headers from it too.
+    for name, value in SHARE_HEADERS.items():
+        response.headers[name] = value
+    return response
 
 
 class ShareRoute(APIRoute):
@@ -88,35 +70,42 @@ class ShareRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        page = self.path == "/r/{token}"
 
         async def route(request: Request) -> Response:
-            instance = mask_share_path(request.url.path)
-            try:
-                response = await handler(request)
-            except ShareNotFound as e:
-                # Same status, body and headers whatever was wrong with the token.
-                response = (
-                    HTMLResponse(NOT_FOUND_PAGE, status_code=404)
-                    if page
-                    else problem(e.status, e.slug, e.title, e.detail, instance)
-                )
-            except ReplaydeckError as e:
-                response = problem(
-                    e.status, e.slug, e.title, e.detail, instance, headers=e.headers, **e.extra
-                )
-            except RequestValidationError as e:
-                response = problem(
-                    422, "invalid-parameter", "A parameter is not valid",
-                    describe_validation(e), instance,
-                )  # fmt: skip
-            except Exception:
-                # The app-wide handler would log the raw path, token included.
-                log.exception("unexpected error on %s %s", request.method, instance)
-                response = problem(500, "internal", "Internal error", BUG_DETAIL, instance)
-            return WithShareHeaders(response)
+            return await self.shape(request, lambda: handler(request))
 
         return route
+
+    async def shape(self, request: Request, run: Callable[[], Awaitable[Response]]) -> Response:
+        """`run()`'s response, or its error as the share routes show errors; share headers on both.
+
+        Also used by app/direct_routes.py, which serves /r/{token}/stream and
+        /replay without FastAPI's request handler.
+        """
+        instance = mask_share_path(request.url.path)
+        try:
+            response = await run()
+        except ShareNotFound as e:
+            # Same status, body and headers whatever was wrong with the token.
+            response = (
+                HTMLResponse(NOT_FOUND_PAGE, status_code=404)
+                if self.path == "/r/{token}"
+                else problem(e.status, e.slug, e.title, e.detail, instance)
+            )
+        except ReplaydeckError as e:
+            response = problem(
+                e.status, e.slug, e.title, e.detail, instance, headers=e.headers, **e.extra
+            )
+        except RequestValidationError as e:
+            response = problem(
+                422, "invalid-parameter", "A parameter is not valid",
+                describe_validation(e), instance,
+            )  # fmt: skip
+        except Exception:
+            # The app-wide handler would log the raw path, token included.
+            log.exception("unexpected error on %s %s", request.method, instance)
+            response = problem(500, "internal", "Internal error", BUG_DETAIL, instance)
+        return with_share_headers(response)
 
 
 class ShareCreate(BaseModel):
