@@ -1,11 +1,14 @@
-"""The long-lived SSE routes, served in front of the framework's per-request stack.
+"""The SSE routes and the append route, served in front of the framework's stack.
 
 A live tail may stay open for hours, and every coroutine frame on its stack
 stays in memory that long. Through Starlette and FastAPI that is about twenty
 frames (one per middleware and routing layer) and six AsyncExitStacks, ~13 KiB
 per open stream, and each write passes through every middleware's `send`
-wrapper. So the stream routes are matched here first and served directly, with
-what the full stack would give them, taken from the same places:
+wrapper. The append route is the other way round: short, but the most frequent,
+and the stack and its dependency solving were over half of a one-event append's
+time on the event loop (py-spy). So these routes are matched here first and
+served directly, with what the full stack would give them, taken from the same
+places:
 
 - the same route functions, so the same service calls and responses;
 - the app-wide dependencies (the API key check) and each route's own
@@ -14,12 +17,11 @@ what the full stack would give them, taken from the same places:
   own parameters, so the same 422 messages;
 - the app's exception handlers, or the route class's `shape` (the share routes'
   uniform 404s and headers), so the same problem+json;
-- the request id and the access line of app/logs.py.
+- the request id and the access line of app/logs.py, and the producer's
+  `traceparent` (app/tracing/context.py) for an append that creates a session.
 
 The routes stay declared on their FastAPI routers, which is what the OpenAPI
 schema and /docs show; every other request goes through FastAPI as before.
-TraceparentMiddleware is left out on purpose: reading a stream creates no
-session, so there is no producer's trace to join.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.logs import REQUEST_ID_HEADER, bind_request_id, log_access, request_id
+from app.tracing.context import producer_trace
 
 Run = Callable[[], Awaitable[Response]]
 Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
@@ -119,6 +122,8 @@ class DirectRoute:
             errors.extend(wrong)
         if errors:
             raise RequestValidationError(errors)
+        if dependant.request_param_name:  # the append route reads its own body
+            values[dependant.request_param_name] = request
         response: Response = await self.route.endpoint(**values)
         return response
 
@@ -136,7 +141,7 @@ class DirectRoute:
 
 
 class DirectRoutes:
-    """ASGI: the given GET routes served directly; every other request to `fallback`."""
+    """ASGI: the given routes served directly; every other request to `fallback`."""
 
     def __init__(
         self,
@@ -150,7 +155,7 @@ class DirectRoutes:
         self.fallback = fallback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
+        if scope["type"] == "http":
             for route in self.routes:
                 child = route.matches(scope)
                 if child is not None:
@@ -165,12 +170,13 @@ class DirectRoutes:
         started = time.perf_counter()
         status = 500
         try:
-            # The request and its parsing live in `respond`'s frame, which is
-            # gone by the time a stream starts; only the response stays.
-            response = await route.respond(scope, receive)
-            status = response.status_code
-            response.headers[REQUEST_ID_HEADER] = rid
-            await response(scope, receive, send)
+            with producer_trace(scope):
+                # The request and its parsing live in `respond`'s frame, which is
+                # gone by the time a stream starts; only the response stays.
+                response = await route.respond(scope, receive)
+                status = response.status_code
+                response.headers[REQUEST_ID_HEADER] = rid
+                await response(scope, receive, send)
         finally:
             log_access(scope, status, started)
             request_id.reset(token)

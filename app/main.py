@@ -48,10 +48,11 @@ log = logging.getLogger("replaydeck")
 
 
 class Replaydeck(FastAPI):
-    """FastAPI, with the stream routes served in front of its middleware stack.
+    """FastAPI, with the stream and append routes served in front of its middleware stack.
 
     Open streams would otherwise each keep the whole per-request stack alive
-    for as long as they last; app/direct_routes.py says what they get instead.
+    for as long as they last, and appends pay for it on every event;
+    app/direct_routes.py says what they get instead.
     """
 
     direct_routes: Sequence[APIRoute] = ()
@@ -65,22 +66,24 @@ class Replaydeck(FastAPI):
         )
 
 
-def stream_routes() -> list[APIRoute]:
-    """The routes a client holds open for minutes or hours: live tails and replays."""
+def direct_routes() -> list[APIRoute]:
+    """The routes a client holds open for minutes or hours (live tails and replays),
+    and the one it calls for every event (append)."""
     endpoints = {
         live_routes.stream,
         replay_routes.replay,
         share_routes.share_stream,
         share_routes.share_replay,
+        ingest_routes.append_events,
     }
-    routers = (live_routes.router, replay_routes.router, share_routes.public)
+    routers = (live_routes.router, replay_routes.router, share_routes.public, ingest_routes.router)
     found = [
         route
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute) and route.endpoint in endpoints
     ]
-    assert len(found) == len(endpoints), "a stream route moved to another router"
+    assert len(found) == len(endpoints), "a direct route moved to another router"
     return found
 
 
@@ -102,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Every /v1 route checks its caller's API key scope (app/auth/deps.py).
         dependencies=[Depends(authorize)],
     )
-    app.direct_routes = stream_routes()
+    app.direct_routes = direct_routes()
     app.state.settings = settings
     app.state.metrics = Metrics()
     # The metered clock records replay timers' lateness for /metrics.

@@ -1,8 +1,8 @@
-"""The stream routes served in front of the middleware stack answer as FastAPI would.
+"""The routes served in front of the middleware stack answer as FastAPI would.
 
 Every request below goes to the same running app twice: once as served (the
-stream routes by app/direct_routes.py) and once forced through FastAPI's full
-stack, and the two answers must be identical, errors and all.
+stream and append routes by app/direct_routes.py) and once forced through
+FastAPI's full stack, and the two answers must be identical, errors and all.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from app.auth.keys import Scope as KeyScope
 from app.direct_routes import DirectRoutes
 from app.logs import JsonFormatter, RequestIdFilter
-from app.main import stream_routes
+from app.main import direct_routes
 
 pytestmark = pytest.mark.anyio
 
@@ -45,9 +45,11 @@ class Both:
         scope["app"] = self.app
         await stack.fallback(scope, receive, send)
 
-    async def compare(self, url: str, **headers: str) -> httpx.Response:
-        direct = await self.served.get(url, headers=headers)
-        full = await self.framework.get(url, headers=headers)
+    async def compare(
+        self, url: str, *, method: str = "GET", body: bytes = b"", **headers: str
+    ) -> httpx.Response:
+        direct = await self.served.request(method, url, content=body, headers=headers)
+        full = await self.framework.request(method, url, content=body, headers=headers)
         assert direct.status_code == full.status_code, (url, direct.text, full.text)
         assert direct.content == full.content, url
         assert without_id(direct.headers) == without_id(full.headers), url
@@ -113,6 +115,28 @@ async def test_errors_and_204s_are_the_same_as_through_fastapi(both: Both) -> No
         await both.compare(url.replace("{token}", token), **headers)
 
 
+# Refused appends: nothing is stored, so both paths see the same state.
+APPENDS: list[tuple[bytes, dict[str, str]]] = [
+    (b"", {"Content-Type": "application/json"}),
+    (b"{not json", {"Content-Type": "application/json"}),
+    (b"[]", {"Content-Type": "application/json"}),
+    (b'{"type": "status"}', {"Content-Type": "text/plain"}),
+    (b'{"type": "status", "data": {}}', {"Content-Type": "application/json"}),
+    (b'{"type": "nope"}', {"Content-Type": "application/json"}),
+    (b'{"type": "status", "data": {"label": "x"}}', {"If-Match": "abc"}),
+    (b'{"type": "status", "data": {"label": "x"}}', {"If-Match": "5"}),
+    (b'{"type": "status", "data": {"label": "x"}}', {"Content-Length": "99999999999"}),
+    (b'{"type": "x"}\n{', {"Content-Type": "application/x-ndjson"}),
+]
+
+
+async def test_refused_appends_are_the_same_as_through_fastapi(both: Both) -> None:
+    await ended_session_and_share(both)  # s1 is complete: appends to it are refused
+    for path in ("/v1/sessions/s2/events", "/v1/sessions/s1/events", "/v1/sessions/a%20b/events"):
+        for body, headers in APPENDS:
+            await both.compare(path, method="POST", body=body, **headers)
+
+
 async def test_key_checks_are_the_same_as_through_fastapi(both: Both) -> None:
     token = await ended_session_and_share(both)
     ingest = await both.app.state.keys.create(KeyScope.INGEST, "direct ingest")
@@ -130,6 +154,17 @@ async def test_key_checks_are_the_same_as_through_fastapi(both: Both) -> None:
             path, **{"Last-Event-ID": "999", "Authorization": f"Bearer {read.secret}"}
         )
         assert right.status_code == 204
+    event = b'{"type": "status", "data": {"label": "x"}}'
+    assert (
+        await both.compare("/v1/sessions/s9/events", method="POST", body=event)
+    ).status_code == 401
+    refused = await both.compare(
+        "/v1/sessions/s9/events",
+        method="POST",
+        body=event,
+        Authorization=f"Bearer {read.secret}",
+    )
+    assert refused.status_code == 403
     # Share links need no key.
     assert (await both.compare(f"/r/{token}/stream", **{"Last-Event-ID": "999"})).status_code == 204
 
@@ -159,14 +194,16 @@ async def test_the_request_id_is_echoed_and_the_access_line_written(both: Both) 
     ]
 
 
-async def test_only_gets_of_the_stream_routes_are_served_directly(app: FastAPI) -> None:
+async def test_only_the_direct_routes_and_their_methods_are_served_directly(
+    app: FastAPI,
+) -> None:
     reached: list[tuple[str, str]] = []
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
         reached.append((scope["method"], scope["path"]))
 
     direct = DirectRoutes(
-        stream_routes(),
+        direct_routes(),
         fallback,
         app_dependencies=app.router.dependencies,
         handlers=app.exception_handlers,
@@ -174,6 +211,7 @@ async def test_only_gets_of_the_stream_routes_are_served_directly(app: FastAPI) 
     assert sorted(r.route.path for r in direct.routes) == [
         "/r/{token}/replay",
         "/r/{token}/stream",
+        "/v1/sessions/{session_id}/events",
         "/v1/sessions/{session_id}/replay",
         "/v1/sessions/{session_id}/stream",
     ]
@@ -181,6 +219,7 @@ async def test_only_gets_of_the_stream_routes_are_served_directly(app: FastAPI) 
         ("HEAD", "/v1/sessions/s1/stream"),
         ("POST", "/v1/sessions/s1/replay"),
         ("GET", "/v1/sessions/s1/events"),
+        ("PUT", "/v1/sessions/s1/events"),
         ("GET", "/v1/sessions/s1/stream/more"),
         ("GET", "/r/t/events"),
     ]
@@ -197,10 +236,11 @@ async def test_only_gets_of_the_stream_routes_are_served_directly(app: FastAPI) 
     assert reached == passed
 
 
-async def test_the_stream_routes_stay_in_the_api_description(client: httpx.AsyncClient) -> None:
+async def test_the_direct_routes_stay_in_the_api_description(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
-    for route in stream_routes():
-        assert "get" in paths[route.path], route.path
+    for route in direct_routes():
+        for method in route.methods:
+            assert method.lower() in paths[route.path], (method, route.path)
 
 
 def test_a_dependency_that_needs_more_than_the_request_is_refused(app: FastAPI) -> None:

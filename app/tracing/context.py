@@ -9,6 +9,9 @@ per request, which replaydeck does not want in the session traces.)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -19,23 +22,30 @@ from app.tracing.ids import TraceOrigin
 _propagator = TraceContextTextMapPropagator()
 
 
+@contextmanager
+def producer_trace(scope: Scope) -> Iterator[None]:
+    """The request's `traceparent`, if it sent one, as the current OpenTelemetry context."""
+    header = None
+    if scope["type"] == "http":
+        header = next((v for k, v in scope["headers"] if k == b"traceparent"), None)
+    if header is None:
+        yield
+        return
+    carrier = {"traceparent": header.decode("latin-1")}
+    token = otel_context.attach(_propagator.extract(carrier))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 class TraceparentMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        header = None
-        if scope["type"] == "http":
-            header = next((v for k, v in scope["headers"] if k == b"traceparent"), None)
-        if header is None:
+        with producer_trace(scope):
             await self.app(scope, receive, send)
-            return
-        carrier = {"traceparent": header.decode("latin-1")}
-        token = otel_context.attach(_propagator.extract(carrier))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            otel_context.detach(token)
 
 
 def current_origin() -> TraceOrigin | None:
