@@ -28,10 +28,13 @@ class SpanDraft:
     start_ns: int
     end_ns: int
     attributes: dict[str, AttributeValue]
-    # (name, timestamp, attributes): SDK Events are made at `finish`. An open span
-    # can hold a thousand of them, and an Event is a dozen objects (bounded
-    # attributes, a lock…) for the cyclic GC to walk again and again until then.
-    events: list[tuple[str, int, dict[str, AttributeValue]]] = field(default_factory=list)
+    # (name, timestamp, attribute items): SDK Events are made at `finish`. An open
+    # span can hold a thousand of them, and an Event is a dozen objects (bounded
+    # attributes, a lock…) for the cyclic GC to walk again and again until then;
+    # a tuple of plain values is left alone by the GC after it has seen it once.
+    events: list[tuple[str, int, tuple[tuple[str, AttributeValue], ...]]] = field(
+        default_factory=list
+    )
     dropped_events: int = 0
     status: Status = field(default_factory=Status)
     # Message spans only: delta timestamps and text length, for chunk telemetry.
@@ -54,7 +57,7 @@ class SpanDraft:
             return
         if isinstance(seq, int):
             attributes["replaydeck.seq"] = seq
-        self.events.append((name, ts, attributes))
+        self.events.append((name, ts, tuple(attributes.items())))
 
     def finish(self, trace_id: int, parent: SpanContext | None, resource: Resource) -> ReadableSpan:
         if self.dropped_events:
@@ -65,7 +68,7 @@ class SpanDraft:
             parent=parent,
             resource=resource,
             attributes=self.attributes,
-            events=tuple(Event(name, attrs, timestamp=ts) for name, ts, attrs in self.events),
+            events=tuple(Event(name, dict(items), timestamp=ts) for name, ts, items in self.events),
             status=self.status,
             start_time=self.start_ns,
             # Producer clocks can step back; a span never ends before it starts.
