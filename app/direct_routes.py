@@ -95,8 +95,14 @@ class DirectRoute:
         self._needs = [(sub, _request_only(sub, route.path)) for sub in dependant.dependencies]
         shape: Callable[[Request, Run], Awaitable[Response]] | None = getattr(route, "shape", None)
         self._shape = shape or self._app_errors
+        self._methods = frozenset(route.methods or ())
+        self._tail = route.path.rsplit("}", 1)[-1]
 
     def matches(self, scope: Scope) -> Scope | None:
+        # Every request passes here first: the method and the path's fixed tail
+        # ("/events", "/stream") turn most away before the route's regex runs.
+        if scope["method"] not in self._methods or not scope["path"].endswith(self._tail):
+            return None
         match, child = self.route.matches(scope)
         return child if match is Match.FULL else None
 
