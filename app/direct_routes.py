@@ -119,11 +119,13 @@ class DirectRoute:
         errors: list[Any] = []
         dependant = self.route.dependant
         for fields, received in (
-            (dependant.path_params, request.path_params),
-            (dependant.query_params, request.query_params),
-            (dependant.header_params, request.headers),
+            (dependant.path_params, lambda: request.path_params),
+            (dependant.query_params, lambda: request.query_params),
+            (dependant.header_params, lambda: request.headers),
         ):
-            found, wrong = request_params_to_args(fields, received)
+            if not fields:  # the append route has no query: do not parse one
+                continue
+            found, wrong = request_params_to_args(fields, received())
             values.update(found)
             errors.extend(wrong)
         if errors:
