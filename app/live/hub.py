@@ -36,7 +36,6 @@ class Wake(enum.Enum):
 
 class _Watch:
     __slots__ = (
-        "event",
         "final_seq",
         "first_seq",
         "frames",
@@ -45,13 +44,18 @@ class _Watch:
         "seq",
         "size",
         "subscribers",
+        "waiters",
     )
 
     def __init__(self) -> None:
         self.seq = 0
         self.subscribers = 0
         self.gone = False
-        self.event = asyncio.Event()
+        # One future per waiting follower. Not an asyncio.Event: each of its
+        # waiters removes itself from the Event's deque on waking, a linear
+        # search, so waking a thousand followers cost a million comparisons. A
+        # follower that leaves is dropped at the next wake (a heartbeat at most).
+        self.waiters: list[asyncio.Future[None]] = []
         # frames[i] is the SSE frame of seq first_seq + i; contiguous, newest last.
         self.frames: list[bytes] = []
         self.first_seq = 0
@@ -83,9 +87,10 @@ class _Watch:
             self.first_seq += drop
 
     def wake(self) -> None:
-        # Waiters hold the old Event; swapping in a fresh one re-arms the watch.
-        event, self.event = self.event, asyncio.Event()
-        event.set()
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():  # a follower that left was cancelled
+                waiter.set_result(None)
 
 
 class Subscription:
@@ -150,7 +155,9 @@ class Subscription:
         if watch.seq > after:
             return Wake.NEW_EVENTS
         tick = self._hub.tick
-        await watch.event.wait()
+        waiter = asyncio.get_running_loop().create_future()
+        watch.waiters.append(waiter)
+        await waiter
         if watch.gone:
             return Wake.GONE
         if watch.seq > after:
