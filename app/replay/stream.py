@@ -88,12 +88,17 @@ async def replay_frames(
                             start=clock.now(), speed=params.speed, max_gap_ms=params.max_gap_ms
                         )
                     due = pacer.due(ts_us)
-                    if due > clock.now():
+                    now = clock.now()
+                    if due > now:
                         if pending:
                             yield b"".join(pending)
                             pending = []
-                        async for beat in _wait(clock, due, heartbeat_interval):
-                            yield beat
+                        if due - now <= heartbeat_interval:
+                            # The usual gap: one sleep, no keep-alive generator.
+                            await clock.sleep_until(due)
+                        else:
+                            async for beat in _wait(clock, due, heartbeat_interval):
+                                yield beat
                     if types is None or kind in types:
                         pending.append(encode_event(seq, kind, envelope))
                         sent += 1
