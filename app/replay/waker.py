@@ -10,8 +10,9 @@ instant cost one cross-thread wake-up, not a thousand timers.
 
 The thread needs the GIL to reach the loop, and a loop busy running Python
 can keep it from the thread for up to the interpreter's switch interval (5 ms).
-So each wake-up is also armed as an ordinary loop timer a millisecond after
-the deadline: a busy loop is woken by the timer, an idle one by the thread,
+So each wake-up is also armed as an ordinary loop timer at the loop clock's
+first whole millisecond after the deadline: a busy loop is woken by the timer
+(as late as plain `call_at` would be, no later), an idle one by the thread,
 whichever is first.
 """
 
@@ -20,13 +21,10 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable
-
-# The loop timer's lag behind the deadline: libuv's timer resolution, so that
-# the timer, rounded to whole milliseconds, is not the thread's rival.
-_LOOP_TIMER_LAG_S = 0.001
 
 
 class Waker:
@@ -75,8 +73,11 @@ class Waker:
         self._armed_at = deadline
         if self._timer is not None:
             self._timer.cancel()
-        delay = deadline - self._now() + _LOOP_TIMER_LAG_S
-        self._timer = self.loop.call_later(delay, self._wake_due)
+        # uvloop counts whole milliseconds from its cached loop time, so a timer
+        # on a whole millisecond fires on it, never before. Should the cached
+        # time be stale, the timer fires early, wakes nobody and re-arms.
+        when = self.loop.time() + (deadline - self._now())
+        self._timer = self.loop.call_at(math.ceil(when * 1000) / 1000, self._wake_due)
         with self._cond:
             self._wake_at = deadline
             if self._thread is None:
