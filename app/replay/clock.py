@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Protocol
+
+from app.replay.waker import Waker
 
 
 class Clock(Protocol):
@@ -13,24 +16,25 @@ class Clock(Protocol):
 
 
 class LoopClock:
-    """The running event loop's monotonic clock."""
+    """The monotonic clock, read afresh each time, with sleeps woken on the running loop.
+
+    Not `loop.time()`: on uvloop that is libuv's cached millisecond, and its
+    timers are no finer, which made replayed events up to a millisecond late
+    (scripts/bench/RESULTS.md, benchmark 5). `Waker` wakes sleepers to within
+    the operating system's timer slack instead, and never before their deadline.
+    """
+
+    def __init__(self) -> None:
+        self._waker: Waker | None = None
 
     def now(self) -> float:
-        return asyncio.get_running_loop().time()
+        return time.monotonic()
 
     async def sleep_until(self, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
-        if deadline <= loop.time():
+        if deadline <= time.monotonic():
             return
-        # call_at on the absolute deadline: no subtraction, so no rounding drift.
-        future: asyncio.Future[None] = loop.create_future()
-        handle = loop.call_at(deadline, _resolve, future)
-        try:
-            await future
-        finally:
-            handle.cancel()
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+        loop = asyncio.get_running_loop()
+        if self._waker is None or self._waker.loop is not loop:
+            # Made lazily: the app builds its clock before any loop runs.
+            self._waker = Waker(loop, now=time.monotonic)
+        await self._waker.sleep_until(deadline)

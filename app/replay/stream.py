@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -11,8 +13,9 @@ from app.errors import StoreUnavailable
 from app.live.hub import Hub, Wake
 from app.replay.clock import Clock
 from app.replay.pacing import Pacer
+from app.replay.pages import PageReader
 from app.sse import HEARTBEAT, encode_event, encode_frame
-from app.store.base import EventStore
+from app.store.base import EventRow, EventStore
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ async def replay_frames(
     heartbeat_interval: float,
     final_seq: int | None = None,
     outage_retry: float = 1.0,
+    catchup_pages: int = 4,
 ) -> AsyncIterator[bytes]:
     """Replay what is stored at its recorded pace, then follow live at the same pace.
 
@@ -46,54 +50,73 @@ async def replay_frames(
     are skipped without moving anyone's deadline. A session still being written
     is followed until its `final` (or `to`), each new event due by its own
     offset, so a replay at speed 1 trails the live session by a fixed lag.
+    At speed=max pages are `catchup_pages` times `page_size`.
     """
     pacer: Pacer | None = None
     sent = 0
     cursor = params.from_seq - 1
-    with hub.subscribe(session_id) as subscription:
+    to_seq, types = params.to_seq, params.types
+    # Untimed, the replay is bound by reading and framing: larger pages mean
+    # fewer trips to the database per event.
+    limit = page_size if params.speed is not None else page_size * catchup_pages
+    pages = PageReader(store, session_id, limit=limit)
+    with hub.subscribe(session_id) as subscription, contextlib.closing(pages):
         while True:
             try:
-                events = await store.read(session_id, after=cursor, limit=page_size)
+                rows = await pages.read(cursor)
             except StoreUnavailable:
                 # As the live tail does: hold the client through a database
                 # restart with keep-alives, and carry on where it left off.
                 yield HEARTBEAT
                 await clock.sleep_until(clock.now() + outage_retry)
                 continue
-            pending: list[bytes] = []
-            for event in events:
-                if params.to_seq is not None and event.seq > params.to_seq:
-                    break
-                if pacer is None:
-                    pacer = Pacer(
-                        start=clock.now(),
-                        speed=params.speed,
-                        max_gap_ms=params.max_gap_ms,
-                    )
-                due = pacer.due(event.ts_us)
-                # At speed=max nothing is ever due later; skipping the clock read
-                # per event is a fifth of a catch-up's time (py-spy, bench 6).
-                if params.speed is not None and due > clock.now():
-                    if pending:
-                        yield b"".join(pending)
-                        pending = []
-                    async for beat in _wait(clock, due, heartbeat_interval):
-                        yield beat
-                if params.types is None or event.type in params.types:
-                    pending.append(encode_event(event.seq, event.type, event.envelope))
-                    sent += 1
-                cursor = event.seq
-                if event.type == "final":
+            # Rows are in seq order, so the ones up to `to` are a prefix.
+            stop = len(rows) if to_seq is None else bisect.bisect_right(rows, to_seq, key=_seq)
+            if params.speed is None:
+                # Nothing to wait for: frame the page in one pass.
+                pending = [
+                    encode_event(seq, kind, envelope)
+                    for seq, kind, _, envelope in rows[:stop]
+                    if types is None or kind in types
+                ]
+                sent += len(pending)
+            else:
+                pending = []
+                for seq, kind, ts_us, envelope in rows[:stop]:
+                    if pacer is None:
+                        pacer = Pacer(
+                            start=clock.now(), speed=params.speed, max_gap_ms=params.max_gap_ms
+                        )
+                    due = pacer.due(ts_us)
+                    now = clock.now()
+                    if due > now:
+                        if pending:
+                            yield b"".join(pending)
+                            pending = []
+                        if due - now <= heartbeat_interval:
+                            # The usual gap: one sleep, no keep-alive generator.
+                            await clock.sleep_until(due)
+                        else:
+                            async for beat in _wait(clock, due, heartbeat_interval):
+                                yield beat
+                    if types is None or kind in types:
+                        pending.append(encode_event(seq, kind, envelope))
+                        sent += 1
+            if stop:
+                cursor, last_kind = rows[stop - 1][0], rows[stop - 1][1]
+                # `final` is always a session's last event: the store refuses
+                # appends after it, so only the last row played can be one.
+                if last_kind == "final":
                     pending.append(end_frame("complete", sent))
                     yield b"".join(pending)
                     return
-                if params.to_seq is not None and event.seq >= params.to_seq:
+                if to_seq is not None and cursor >= to_seq:
                     pending.append(end_frame("range_end", sent))
                     yield b"".join(pending)
                     return
             if pending:
                 yield b"".join(pending)
-            if len(events) == page_size:
+            if len(rows) == limit:
                 continue
             if final_seq is not None and cursor >= final_seq:
                 # Started past the end of a finished session: nothing to play.
@@ -106,6 +129,10 @@ async def replay_frames(
                 if wake is Wake.NEW_EVENTS:
                     break
                 yield HEARTBEAT
+
+
+def _seq(row: EventRow) -> int:
+    return row[0]
 
 
 async def _wait(clock: Clock, deadline: float, heartbeat_interval: float) -> AsyncIterator[bytes]:

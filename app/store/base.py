@@ -12,6 +12,11 @@ from app.events import NewEvent
 
 SessionStatus = Literal["open", "complete"]
 
+# (seq, type, ts_us, envelope): a stored event as the streaming paths use it.
+# A plain tuple, because building a StoredEvent per row was a large part of a
+# catch-up's time (scripts/bench/RESULTS.md, benchmark 6).
+EventRow = tuple[int, str, int, bytes]
+
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
@@ -153,6 +158,12 @@ class EventStore(Protocol):
         self, session_id: str, *, after: int = 0, limit: int | None = None
     ) -> list[StoredEvent]:
         """Events with seq > after, in seq order; [] for an unknown session."""
+        ...
+
+    async def read_rows(
+        self, session_id: str, *, after: int = 0, limit: int | None = None
+    ) -> Sequence[EventRow]:
+        """The events `read` returns, as EventRow tuples: the lean read for streams."""
         ...
 
     async def ping(self) -> None:

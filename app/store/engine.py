@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import orjson
@@ -24,7 +25,11 @@ def is_unavailable(error: BaseException) -> bool:
     """Whether a driver error means the database is unreachable (retry later)."""
     # asyncpg raises plain OSError (connection refused or reset) while connecting,
     # which SQLAlchemy does not wrap; PoolTimeout is a pool with no free connection.
-    if isinstance(error, OSError | PoolTimeout | OperationalError | InterfaceError):
+    # sqlite3's own OperationalError comes from reads that use the driver directly
+    # (SqlEventStore.read_rows); SQLAlchemy would have wrapped it as OperationalError.
+    if isinstance(
+        error, OSError | PoolTimeout | OperationalError | InterfaceError | sqlite3.OperationalError
+    ):
         return True
     if isinstance(error, DBAPIError):
         sqlstate = str(getattr(error.orig, "sqlstate", None) or "")

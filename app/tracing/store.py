@@ -23,6 +23,7 @@ from app.errors import ReplaydeckError, SessionExists, SessionNotFound
 from app.events import NewEvent
 from app.store.base import (
     AppendResult,
+    EventRow,
     EventStore,
     SessionPage,
     SessionRecord,
@@ -179,6 +180,11 @@ class TracingStore:
         self, session_id: str, *, after: int = 0, limit: int | None = None
     ) -> list[StoredEvent]:
         return await self.inner.read(session_id, after=after, limit=limit)
+
+    async def read_rows(
+        self, session_id: str, *, after: int = 0, limit: int | None = None
+    ) -> Sequence[EventRow]:
+        return await self.inner.read_rows(session_id, after=after, limit=limit)
 
     async def ping(self) -> None:
         await self.inner.ping()

@@ -126,16 +126,34 @@ async def test_a_database_outage_is_bridged_with_keep_alives(store: SqlEventStor
 
     await record(store, *STEPS)
     failures = iter([True, True, False, False, False, False])
-    real_read = store.read
+    real_read = store.read_rows
 
     async def flaky_read(session_id: str, *, after: int = 0, limit: int | None = None) -> list:  # type: ignore[type-arg]
         if next(failures, False):
             raise StoreUnavailable()
-        return await real_read(session_id, after=after, limit=limit)
+        return list(await real_read(session_id, after=after, limit=limit))
 
-    store.read = flaky_read  # type: ignore[method-assign]
+    store.read_rows = flaky_read  # type: ignore[method-assign]
     clock = FakeClock()
     frames = await play(store, clock, ReplayParams(speed=None))
     assert [f.get("") for _, f in frames[:2]] == ["keep-alive", "keep-alive"]
     assert [f.get("id") for _, f in frames[2:-1]] == ["1", "2", "3", "4"]
     assert frames[-1][1]["event"] == "replay.end"
+
+
+async def test_max_speed_reads_several_pages_and_stops_inside_one(store: SqlEventStore) -> None:
+    await record(store, *((i * 10, "status" if i % 2 else "custom.tick") for i in range(10)))
+    out = []
+    async for chunk in replay_frames(
+        store,
+        Hub(),
+        FakeClock(),
+        "s",
+        ReplayParams(speed=None, from_seq=2, to_seq=8, types=frozenset({"status"})),
+        page_size=1,
+        heartbeat_interval=15.0,
+        catchup_pages=3,
+    ):
+        out.extend(parse_frames(chunk))
+    assert [f.get("id") for f in out] == ["2", "4", "6", "8", None]
+    assert orjson.loads(out[-1]["data"]) == {"reason": "range_end", "count": 4}

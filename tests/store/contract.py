@@ -68,6 +68,17 @@ class StoreContract:
         assert await store.read("s", after=10) == []
         assert await store.read("unknown") == []
 
+    async def test_read_rows_are_the_events_read_returns_as_tuples(self, store: EventStore) -> None:
+        await store.append("s", [ev(), ev("custom.tick"), ev("final")])
+        expected = [(e.seq, e.type, e.ts_us, e.envelope) for e in await store.read("s")]
+        rows = await store.read_rows("s")
+        assert [tuple(row) for row in rows] == expected
+        assert all(isinstance(row[3], bytes) for row in rows)
+        assert [tuple(r) for r in await store.read_rows("s", after=1, limit=1)] == expected[1:2]
+        assert [tuple(r) for r in await store.read_rows("s", after=1)] == expected[1:]
+        assert await store.read_rows("s", after=3) == []
+        assert await store.read_rows("unknown") == []
+
     async def test_envelope_carries_seq_id_type_ts_offset_and_data(self, store: EventStore) -> None:
         await store.append(
             "s",
