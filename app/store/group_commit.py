@@ -2,27 +2,31 @@
 
 SQLite has one writer at a time, and each transaction costs a fixed round of
 statements and thread hops whatever it holds. So concurrent appends (many
-producers, one event each) queue here, and one drain task writes everything
-queued in a single transaction, then whatever queued meanwhile in the next.
-Nobody waits for a timer: a lone append is written at once, and batches grow
-only as fast as appends pile up behind the running commit.
+producers, one event each) queue here, and everything queued goes to the writer
+in a single transaction, then whatever queued meanwhile in the next. Nobody
+waits for a timer: a lone append is written at once, and batches grow only as
+fast as appends pile up behind the running commit.
 
-The drain task belongs to no request, so a client that disconnects (cancelling
-its own request) never cancels the commit other requests are waiting on.
+No task drives this, only callbacks: an append finding the writer idle hands it
+the batch there and then, and the callback that brings a batch's outcomes back
+to the loop settles them and hands over the next batch. A task would add a turn
+of the event loop at each of those steps, and with a thousand live tails to
+serve a turn can take milliseconds. Belonging to no request, the writing is
+never cancelled by a client that disconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
-from app.errors import ReplaydeckError
+from app.errors import ReplaydeckError, StoreUnavailable
 from app.events import NewEvent
 from app.store.base import AppendResult, SessionRecord, StampDraft, Stamper, StoredHook
 from app.store.sequencing import Stamp
@@ -51,16 +55,20 @@ class AppendRequest:
             self.future.set_result(outcome)
 
 
-# Writes a batch and settles every request in it, success or error, one by one.
-BatchWriter = Callable[[list[AppendRequest]], Awaitable[None]]
+Outcomes = list[AppendResult | Exception]
+# Starts writing a batch; calls back on the loop with one outcome per request, or
+# with the exception that failed the batch as a whole.
+Submit = Callable[[list[AppendRequest], Callable[[Outcomes | BaseException], None]], None]
 
 
 class GroupCommitter:
-    def __init__(self, write: BatchWriter, *, max_events: int = 5000) -> None:
-        self._write = write
+    def __init__(self, submit: Submit, *, max_events: int = 5000) -> None:
+        self._submit = submit
         self._max_events = max_events
         self._queue: list[AppendRequest] = []
-        self._drain: asyncio.Task[None] | None = None
+        self._writing = False
+        self._closed = False
+        self._idle: asyncio.Future[None] | None = None
 
     async def append(
         self,
@@ -72,12 +80,14 @@ class GroupCommitter:
         stamper: Stamper | None = None,
         on_stored: StoredHook | None = None,
     ) -> AppendResult:
+        if self._closed:
+            raise StoreUnavailable("The store is shutting down; nothing was stored. Retry.")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._queue.append(
             AppendRequest(session_id, events, expected_seq, received_us, future, stamper, on_stored)
         )
-        if self._drain is None or self._drain.done():
-            self._drain = asyncio.create_task(self._run())
+        if not self._writing:
+            self._start()
         return await future
 
     def _take(self) -> list[AppendRequest]:
@@ -91,22 +101,38 @@ class GroupCommitter:
         batch, self._queue = self._queue[:count], self._queue[count:]
         return batch
 
-    async def _run(self) -> None:
-        while self._queue:
-            batch = self._take()
-            try:
-                await self._write(batch)
-            except Exception as e:
-                # The writer settles requests itself; this is only for a failure
-                # it could not attribute to one of them.
-                for request in batch:
-                    request.settle(e)
-            except BaseException:
-                # Cancelled (shutdown): nobody queued will be written.
-                for request in [*batch, *self._queue]:
-                    request.future.cancel()
-                self._queue = []
-                raise
+    def _start(self) -> None:
+        batch = self._take()
+        self._writing = True
+        try:
+            self._submit(batch, functools.partial(self._written, batch))
+        except Exception as e:  # e.g. the writer is already closed
+            self._written(batch, e)
+
+    def _written(self, batch: list[AppendRequest], outcome: Outcomes | BaseException) -> None:
+        """On the loop: settle the batch, then hand over the next one."""
+        if isinstance(outcome, BaseException):
+            error = outcome if isinstance(outcome, Exception) else StoreUnavailable()
+            for request in batch:
+                request.settle(error)
+        else:
+            for request, result in zip(batch, outcome, strict=True):
+                request.settle(result)
+        self._writing = False
+        if self._queue and not self._closed:
+            self._start()
+        elif self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+    async def close(self) -> None:
+        """Refuse new appends, drop the queued ones, and wait for the batch being written."""
+        self._closed = True
+        for request in self._queue:
+            request.future.cancel()
+        self._queue = []
+        if self._writing:
+            self._idle = asyncio.get_running_loop().create_future()
+            await self._idle
 
 
 # Built once: constructing statements per append cost more than running them.

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import aiosqlite
@@ -34,7 +34,7 @@ from app.store.base import (
     StoredEvent,
     StoredHook,
 )
-from app.store.group_commit import AppendRequest, GroupCommitter
+from app.store.group_commit import AppendRequest, GroupCommitter, Outcomes
 from app.store.sequencing import assign
 from app.store.session_locks import SessionLocks
 from app.store.sqlite_writer import SqliteWriter
@@ -109,8 +109,9 @@ class SqlEventStore:
         # transaction (group commit), written on one thread (sqlite_writer.py).
         # Not for an in-memory database, which a second engine would not see.
         on_disk = engine.url.database not in (None, "", ":memory:")
-        self._group = GroupCommitter(self._write_group) if self._sqlite and on_disk else None
+        self._group = GroupCommitter(self._submit_group) if self._sqlite and on_disk else None
         self._writer: SqliteWriter | None = None
+        self._writer_ready: asyncio.Future[SqliteWriter] | None = None
         # PostgreSQL's row lock orders one session's appends, but their callers
         # resume in any order; taking turns here as well keeps stamps and
         # `on_stored` in commit order (the row lock would make them wait anyway).
@@ -218,6 +219,8 @@ class SqlEventStore:
         on_stored: StoredHook | None = None,
     ) -> AppendResult:
         if self._group is not None:
+            if self._writer is None:
+                await self._open_writer()
             # One queue, one writer: commits follow the order of these calls.
             return await self._group.append(
                 session_id,
@@ -233,20 +236,18 @@ class SqlEventStore:
                 on_stored(result)
         return result
 
-    async def _write_group(self, requests: list[AppendRequest]) -> None:
-        """Write a group commit's batch: one transaction, one outcome per request."""
-        if self._writer is None:
-            self._writer = await SqliteWriter.like(self.engine)
-        assert self._write_lock is not None
+    def _submit_group(
+        self, requests: list[AppendRequest], done: Callable[[Outcomes | BaseException], None]
+    ) -> None:
+        """Hand a group commit's batch to the writer thread: one transaction."""
+        assert self._writer is not None, "append() opens the writer first"
+        self._writer.submit(requests, assign=assign, to_record=_session, done=done)
 
-        # The same lock as create/delete: in-process writers never contend on
-        # the file lock.
-        def settle(outcomes: list[AppendResult | Exception]) -> None:
-            for request, outcome in zip(requests, outcomes, strict=True):
-                request.settle(outcome)
-
-        async with self._write_lock:
-            await self._writer.write(requests, assign=assign, to_record=_session, settle=settle)
+    async def _open_writer(self) -> None:
+        # Once, shared by the appends that arrive while it opens.
+        if self._writer_ready is None:
+            self._writer_ready = asyncio.ensure_future(SqliteWriter.like(self.engine))
+        self._writer = await asyncio.shield(self._writer_ready)
 
     async def _append_one(
         self,
@@ -386,6 +387,8 @@ class SqlEventStore:
             await connection.execute(sa.text("SELECT 1"))
 
     async def close(self) -> None:
+        if self._group is not None:
+            await self._group.close()
         if self._writer is not None:
             await asyncio.to_thread(self._writer.close)
         await self.engine.dispose()

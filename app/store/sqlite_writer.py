@@ -12,6 +12,7 @@ allows one writer at a time anyway, so one thread loses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,9 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.errors import ReplaydeckError, StoreUnavailable
 from app.store.base import AppendResult, StampDraft
-from app.store.group_commit import AppendRequest, Assign, RowToRecord, write_batch
-
-Outcomes = list[AppendResult | Exception]
+from app.store.group_commit import AppendRequest, Assign, Outcomes, RowToRecord, write_batch
 
 
 def _json_serializer(value: Any) -> str:
@@ -74,46 +73,29 @@ class SqliteWriter:
             busy = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
         return cls(engine.url, synchronous=int(synchronous), busy_timeout_ms=int(busy))
 
-    async def write(
+    def submit(
         self,
         requests: Sequence[AppendRequest],
         *,
         assign: Assign,
         to_record: RowToRecord,
-        settle: Callable[[Outcomes], None],
+        done: Callable[[Outcomes | BaseException], None],
     ) -> None:
-        """Write on the writer thread; `settle` gets the outcomes on the loop.
-
-        Not run_in_executor: its result reaches the loop in one turn, wakes the
-        awaiting task in a second, and only then could that task settle the
-        requests, which wake in a third. Under a thousand live tails a loop turn
-        takes milliseconds, so the outcomes are settled in the very callback
-        that brings them back.
-        """
+        """Write on the writer thread, then call `done` on the running loop with
+        one outcome per request (or the exception that failed them all)."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def finish(
-            outcomes: list[AppendResult | Exception] | None, error: Exception | None
-        ) -> None:
-            if outcomes is not None:
-                settle(outcomes)
-            if not done.done():  # else the drain task was cancelled (shutdown)
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
 
         def job() -> None:
+            outcome: Outcomes | BaseException
             try:
-                outcomes = self._write(requests, assign, to_record)
-            except Exception as e:
-                loop.call_soon_threadsafe(finish, None, e)
-            else:
-                loop.call_soon_threadsafe(finish, outcomes, None)
+                outcome = self._write(requests, assign, to_record)
+            except BaseException as e:  # reported on the loop, whatever it was
+                outcome = e
+            # RuntimeError: the loop has closed, and nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(done, outcome)
 
         self._executor.submit(job)
-        await done
 
     def _write(
         self, requests: Sequence[AppendRequest], assign: Assign, to_record: RowToRecord

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from app.errors import SeqConflict, SessionClosed
-from app.store.base import AppendResult
+from app.errors import SeqConflict, SessionClosed, StoreUnavailable
+from app.store.base import AppendResult, SessionRecord
+from app.store.group_commit import AppendRequest, GroupCommitter, Outcomes
 from app.store.sql import SqlEventStore
 from tests.store.contract import ev
 
@@ -103,3 +105,75 @@ async def test_an_append_whose_caller_left_is_still_reported(store: SqlEventStor
     # The log and the reports agree, whether or not the cancelled one was written.
     assert reported == stored
     assert "b" in stored
+
+
+Done = Callable[[Outcomes | BaseException], None]
+
+
+class ManualWriter:
+    """A writer the test drives: batches wait until the test reports their outcomes."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[AppendRequest]] = []
+        self.done: list[Done] = []
+
+    def submit(self, batch: list[AppendRequest], done: Done) -> None:
+        self.batches.append(batch)
+        self.done.append(done)
+
+    def finish(self, index: int) -> None:
+        batch = self.batches[index]
+        self.done[index]([AppendResult(record(r.session_id), [1], []) for r in batch])
+
+
+def record(session_id: str) -> SessionRecord:
+    return SessionRecord(id=session_id, created_at_us=0, metadata={}, status="open", last_seq=1)
+
+
+@pytest.mark.anyio
+async def test_batches_are_handed_over_without_waiting_for_a_loop_turn() -> None:
+    writer = ManualWriter()
+    committer = GroupCommitter(writer.submit)
+    first = asyncio.ensure_future(committer.append("a", [ev()], None, 0))
+    await asyncio.sleep(0)  # ok: one loop turn, so the first append has started
+    # Handed over inside the append itself: no task had to run first.
+    assert [[r.session_id for r in b] for b in writer.batches] == [["a"]]
+    later = [asyncio.ensure_future(committer.append(s, [ev()], None, 0)) for s in "bcd"]
+    await asyncio.sleep(0)  # ok: one loop turn, so the three are queued
+    assert len(writer.batches) == 1  # they wait for the running transaction
+    writer.finish(0)
+    # The callback that settles a batch hands over the next: everything queued.
+    assert [[r.session_id for r in b] for b in writer.batches] == [["a"], ["b", "c", "d"]]
+    assert (await first).seqs == [1]
+    writer.finish(1)
+    assert [r.session.id for r in await asyncio.gather(*later)] == ["b", "c", "d"]
+
+
+@pytest.mark.anyio
+async def test_closing_drops_the_queue_waits_for_the_running_batch_and_refuses_more() -> None:
+    writer = ManualWriter()
+    committer = GroupCommitter(writer.submit)
+    running = asyncio.ensure_future(committer.append("a", [ev()], None, 0))
+    queued = asyncio.ensure_future(committer.append("b", [ev()], None, 0))
+    await asyncio.sleep(0)  # ok: one loop turn, so both appends are in
+    closing = asyncio.ensure_future(committer.close())
+    await asyncio.sleep(0)  # ok: one loop turn, so close() is waiting
+    assert not closing.done()  # the running transaction is not abandoned
+    writer.finish(0)
+    await closing
+    assert (await running).seqs == [1]
+    assert queued.cancelled()
+    with pytest.raises(StoreUnavailable):
+        await committer.append("c", [ev()], None, 0)
+
+
+@pytest.mark.anyio
+async def test_a_writer_that_cannot_take_a_batch_fails_it_with_its_error() -> None:
+    def broken(
+        batch: list[AppendRequest], done: Callable[[Outcomes | BaseException], None]
+    ) -> None:
+        raise StoreUnavailable("writer gone")
+
+    committer = GroupCommitter(broken)
+    with pytest.raises(StoreUnavailable, match="writer gone"):
+        await committer.append("a", [ev()], None, 0)
