@@ -50,18 +50,24 @@ class Ingest:
         # Redact first, so a secret reaches neither the store nor any span.
         events, _ = redact_events(events, self.rules)
         started = time.perf_counter()
+
+        def announce(result: AppendResult) -> None:
+            # Called by the store right after the commit, in commit order, also
+            # when this request's client has gone meanwhile: the hub never runs
+            # ahead of the log, and nothing committed goes unannounced. The
+            # events go along so the hub encodes their frames once for all tails.
+            self.hub.publish(session_id, result.last_seq, events=result.appended)
+
         try:
-            result = await self.store.append(session_id, events, expected_seq=expected_seq)
+            result = await self.store.append(
+                session_id, events, expected_seq=expected_seq, on_stored=announce
+            )
         except ReplaydeckError as e:
             if self.metrics is not None:
                 self.metrics.append_failed(e.slug)
             raise
         if self.metrics is not None:
             self.metrics.appended(len(result.appended), time.perf_counter() - started)
-        if result.appended:
-            # Announce after the commit: the hub never runs ahead of the log.
-            # The events go along so the hub encodes their frames once for all tails.
-            self.hub.publish(session_id, result.last_seq, events=result.appended)
         return result
 
     async def append_raw(self, session_id: str, raw_events: Sequence[Any]) -> AppendResult:
