@@ -29,6 +29,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from operator import attrgetter
 from typing import Any, Protocol
 
 from fastapi import params
@@ -97,6 +98,17 @@ class DirectRoute:
         self._shape = shape or self._app_errors
         self._methods = frozenset(route.methods or ())
         self._tail = route.path.rsplit("}", 1)[-1]
+        # Only the kinds of parameter the route has: the append route has no
+        # query, so none is parsed.
+        self._params = [
+            (fields, attrgetter(source))
+            for fields, source in (
+                (route.dependant.path_params, "path_params"),
+                (route.dependant.query_params, "query_params"),
+                (route.dependant.header_params, "headers"),
+            )
+            if fields
+        ]
 
     def matches(self, scope: Scope) -> Scope | None:
         # Every request passes here first: the method and the path's fixed tail
@@ -118,14 +130,8 @@ class DirectRoute:
             values[sub.name or ""] = await call(**{sub.request_param_name or "request": request})
         errors: list[Any] = []
         dependant = self.route.dependant
-        for fields, received in (
-            (dependant.path_params, lambda: request.path_params),
-            (dependant.query_params, lambda: request.query_params),
-            (dependant.header_params, lambda: request.headers),
-        ):
-            if not fields:  # the append route has no query: do not parse one
-                continue
-            found, wrong = request_params_to_args(fields, received())
+        for fields, received in self._params:
+            found, wrong = request_params_to_args(fields, received(request))
             values.update(found)
             errors.extend(wrong)
         if errors:

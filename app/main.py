@@ -159,7 +159,7 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     app.state.shares = ShareService(engine, signing_key(settings))
     # Share URLs are credentials: keep /r/<token> out of uvicorn's logs.
     install_log_filter()
-    await announce_access(engine, settings)
+    await announce_access(keys, settings)
     _background(stack, hub.run_heartbeats(settings.heartbeat_interval))
     if settings.retention is not None:
 

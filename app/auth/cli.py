@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -33,7 +34,8 @@ def with_keys(settings: Settings, action: Callable[[KeyStore], Awaitable[T]]) ->
         engine = make_engine(settings)
         try:
             await upgrade(engine)
-            return await action(KeyStore(engine))
+            with contextlib.closing(KeyStore(engine)) as keys:
+                return await action(keys)
         finally:
             await engine.dispose()
 

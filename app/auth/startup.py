@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.keys import KeyStore
 from app.config import Settings
@@ -42,7 +42,10 @@ async def database_has_keys(settings: Settings) -> bool:
                 lambda sync: sa.inspect(sync).has_table(api_keys.name)
             )
         # A database never migrated has no keys; `serve` migrates it afterwards.
-        return migrated and await KeyStore(engine).has_active_keys()
+        if not migrated:
+            return False
+        with contextlib.closing(KeyStore(engine)) as keys:
+            return await keys.has_active_keys()
     finally:
         await engine.dispose()
 
@@ -54,9 +57,9 @@ async def check_bind(settings: Settings) -> None:
         raise UnsafeBind(problem)
 
 
-async def announce_access(engine: AsyncEngine, settings: Settings) -> None:
+async def announce_access(keys: KeyStore, settings: Settings) -> None:
     """Say at start-up, in the log, whether the API is open (called from the lifespan)."""
-    if await KeyStore(engine).has_active_keys():
+    if await keys.has_active_keys():
         log.info("API keys are required on /v1 (Authorization: Bearer <key>).")
     elif settings.is_loopback:
         log.warning(

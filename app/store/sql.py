@@ -102,8 +102,10 @@ class SqlEventStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
-        # SQLite has one writer at a time anyway; queueing writers here instead
-        # of on the file lock keeps the thread pool free for readers.
+        # SQLite has one writer at a time anyway; queueing this store's other
+        # writes (create, delete) here instead of on the file lock keeps the
+        # thread pool free for readers. The group commit writer (below) meets
+        # them at the file lock, for the length of one short transaction.
         self._write_lock = asyncio.Lock() if self._sqlite else None
         # One writer at a time also means concurrent appends can share one
         # transaction (group commit), written on one thread (sqlite_writer.py).
@@ -121,8 +123,6 @@ class SqlEventStore:
         return reading(self.engine)
 
     def _writing(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        # SQLite has one writer at a time anyway; queueing writers on an asyncio
-        # lock instead of the file lock keeps the thread pool free for readers.
         return transaction(self.engine, lock=self._write_lock)
 
     def _insert(self, table: sa.Table) -> Any:

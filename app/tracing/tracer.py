@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
@@ -25,9 +25,10 @@ from app.tracing.stamps import SessionStamps
 @dataclass(slots=True)
 class _Live:
     spans: SessionSpans
-    stamps: SessionStamps
     last_activity: float
     last_seq: int = 0
+    # Set once the stored events are fed: the stamper carries on from their state.
+    stamps: SessionStamps = field(init=False)
 
 
 class SessionTracer:
@@ -60,13 +61,11 @@ class SessionTracer:
     def track(self, info: SessionInfo, prior_events: Iterable[Mapping[str, Any]] = ()) -> None:
         """Start following a session; `prior_events` (already stored, already exported
         before a restart) rebuild the state silently."""
-        spans = SessionSpans(info, resource=self.resource)
-        live = _Live(spans, SessionStamps(spans.assigner), self._clock())
+        live = _Live(SessionSpans(info, resource=self.resource), self._clock())
         live.spans.exported = self._abandoned.get(info.session_id, set())
         self._live[info.session_id] = live
         self._feed(live, prior_events, export=False)
-        # The stamper carries on from the state the stored events left.
-        live.stamps.assigner = spans.assigner.copy()
+        live.stamps = SessionStamps(live.spans.assigner.copy())
         if live.spans.done:
             del self._live[info.session_id]
 
