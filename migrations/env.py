@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 
-from app.config import Settings
-from app.store.engine import make_engine
-from app.store.tables import metadata
+from replaydeck.config import Settings
+from replaydeck.store.engine import make_engine
+from replaydeck.store.tables import metadata
 
 config = context.config
 
@@ -45,7 +45,7 @@ if context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 elif (connection := config.attributes.get("connection")) is not None:
-    # Called from app.store.migrate with a connection already in a transaction.
+    # Called from replaydeck.store.migrate with a connection already in a transaction.
     _run(connection)
 else:
     asyncio.run(_run_async())

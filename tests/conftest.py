@@ -9,11 +9,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.config import Settings
-from app.main import create_app
-from app.store.engine import make_engine
-from app.store.migrate import upgrade
-from app.store.sql import SqlEventStore
+from replaydeck.config import Settings
+from replaydeck.main import create_app
+from replaydeck.store.engine import make_engine
+from replaydeck.store.migrate import upgrade
+from replaydeck.store.sql import SqlEventStore
 from tests.servers import RunningServer, serve
 
 

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
-from app.config import Settings
-from app.main import create_app
-from app.serve import freeze_startup_heap
+from replaydeck.cli import main
+from replaydeck.config import Settings
+from replaydeck.main import create_app
+from replaydeck.serve import freeze_startup_heap
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app", *args],
+        [sys.executable, "-m", "replaydeck", *args],
         capture_output=True,
         text=True,
         timeout=60,

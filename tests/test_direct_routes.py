@@ -1,7 +1,7 @@
 """The routes served in front of the middleware stack answer as FastAPI would.
 
 Every request below goes to the same running app twice: once as served (the
-stream and append routes by app/direct_routes.py) and once forced through
+stream and append routes by app/replaydeck/direct_routes.py) and once forced through
 FastAPI's full stack, and the two answers must be identical, errors and all.
 """
 
@@ -19,10 +19,10 @@ from fastapi import Depends, FastAPI, Query
 from fastapi.routing import APIRouter
 from starlette.types import Receive, Scope, Send
 
-from app.auth.keys import Scope as KeyScope
-from app.direct_routes import DirectRoutes
-from app.logs import JsonFormatter, RequestIdFilter
-from app.main import direct_routes
+from replaydeck.auth.keys import Scope as KeyScope
+from replaydeck.direct_routes import DirectRoutes
+from replaydeck.logs import JsonFormatter, RequestIdFilter
+from replaydeck.main import direct_routes
 
 pytestmark = pytest.mark.anyio
 

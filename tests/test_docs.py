@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import pytest
 
-from app.cli import main
-from app.config import Settings
-from app.main import create_app
+from replaydeck.cli import main
+from replaydeck.config import Settings
+from replaydeck.main import create_app
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 UNDOCUMENTED_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.sse import SendDeadline, encode_comment, encode_event, encode_frame, encode_retry
+from replaydeck.sse import SendDeadline, encode_comment, encode_event, encode_frame, encode_retry
 
 
 def test_event_frame() -> None:

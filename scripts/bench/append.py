@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness as h
 
-from app.config import Settings
-from app.events import NewEvent, validate_event
-from app.store.engine import make_engine
-from app.store.migrate import upgrade
-from app.store.sql import SqlEventStore
+from replaydeck.config import Settings
+from replaydeck.events import NewEvent, validate_event
+from replaydeck.store.engine import make_engine
+from replaydeck.store.migrate import upgrade
+from replaydeck.store.sql import SqlEventStore
 
 SIZES = {
     "tiny": {"events": 300, "batch": 100, "rounds": 1},

@@ -81,7 +81,7 @@ def database() -> Iterator[str]:
     url = base.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
     try:
         subprocess.run(
-            [h.PYTHON, "-m", "app", "db", "upgrade", "--database-url", url],
+            [h.PYTHON, "-m", "replaydeck", "db", "upgrade", "--database-url", url],
             cwd=h.REPO,
             check=True,
             stdout=subprocess.DEVNULL,

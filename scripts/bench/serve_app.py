@@ -10,10 +10,10 @@ import argparse
 
 import uvicorn
 
-from app.config import Settings
-from app.http_limits import bounded_protocol
-from app.main import create_app
-from app.serve import freeze_startup_heap
+from replaydeck.config import Settings
+from replaydeck.http_limits import bounded_protocol
+from replaydeck.main import create_app
+from replaydeck.serve import freeze_startup_heap
 
 
 def main() -> None:

@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 from fastapi import FastAPI
 
-from app.auth.deps import bearer_token
-from app.auth.keys import Scope
-from app.auth.startup import UnsafeBind, bind_problem, check_bind, database_has_keys
-from app.cli import main
-from app.config import Settings
-from app.main import create_app
+from replaydeck.auth.deps import bearer_token
+from replaydeck.auth.keys import Scope
+from replaydeck.auth.startup import UnsafeBind, bind_problem, check_bind, database_has_keys
+from replaydeck.cli import main
+from replaydeck.config import Settings
+from replaydeck.main import create_app
 
 pytestmark = pytest.mark.anyio
 

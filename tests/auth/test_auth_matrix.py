@@ -15,10 +15,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from app.auth.deps import required_scope
-from app.auth.keys import Scope, allows
-from app.config import Settings
-from app.main import create_app
+from replaydeck.auth.deps import required_scope
+from replaydeck.auth.keys import Scope, allows
+from replaydeck.config import Settings
+from replaydeck.main import create_app
 
 pytestmark = pytest.mark.anyio
 

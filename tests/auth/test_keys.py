@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth.keys import (
+from replaydeck.auth.keys import (
     KEY_PREFIX,
     KeyNotFound,
     KeyStore,
@@ -18,10 +18,10 @@ from app.auth.keys import (
     generate_key,
     hash_key,
 )
-from app.auth.probe import SqliteKeyProbe
-from app.config import Settings
-from app.store.engine import make_engine
-from app.store.tables import api_keys, metadata
+from replaydeck.auth.probe import SqliteKeyProbe
+from replaydeck.config import Settings
+from replaydeck.store.engine import make_engine
+from replaydeck.store.tables import api_keys, metadata
 from tests.store.pg import pg_template, pg_url
 
 pytestmark = pytest.mark.anyio

@@ -16,8 +16,8 @@ from typing import Any
 
 import uvicorn
 
-from app.config import Settings
-from app.main import create_app
+from replaydeck.config import Settings
+from replaydeck.main import create_app
 from tests.servers import wait_until
 
 NODE_APP = Path(__file__).parent / "node_app" / "server.js"

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from app.capture.adapters import (
+from replaydeck.capture.adapters import (
     UnknownFormat,
     detect,
     make_decoder,
     make_encoder,
     normalize_format,
 )
-from app.capture.adapters.base import Captured
-from app.capture.sse_parser import SSEFrame, encode_frames, parse_all
+from replaydeck.capture.adapters.base import Captured
+from replaydeck.capture.sse_parser import SSEFrame, encode_frames, parse_all
 
 SAMPLES = Path(__file__).parent / "samples"
 FILES = {

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from app.capture.sse_parser import parse_all
-from app.cli import main
+from replaydeck.capture.sse_parser import parse_all
+from replaydeck.cli import main
 from tests.capture.helpers import node_app
 from tests.servers import RunningServer, wait_until
 
@@ -42,7 +42,7 @@ def test_the_proxy_command_records_a_session_that_replays_identically(
     node: str, server: RunningServer
 ) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "app", "proxy", "--upstream", node, "--port", str(port),
+    command = [sys.executable, "-m", "replaydeck", "proxy", "--upstream", node, "--port", str(port),
                "--store", server.url]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -14,10 +14,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
-from app.capture.adapters import make_decoder
-from app.capture.middleware import RecordingMiddleware
-from app.capture.sdk import Recorder
-from app.capture.sse_parser import SSEFrame, SSEParser
+from replaydeck.capture.adapters import make_decoder
+from replaydeck.capture.middleware import RecordingMiddleware
+from replaydeck.capture.sdk import Recorder
+from replaydeck.capture.sse_parser import SSEFrame, SSEParser
 from tests.capture.helpers import serve_asgi
 from tests.servers import RunningServer, wait_until
 

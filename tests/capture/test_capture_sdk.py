@@ -9,8 +9,8 @@ import anyio
 import httpx
 import pytest
 
-from app.capture.sdk import Recorder
-from app.config import Settings
+from replaydeck.capture.sdk import Recorder
+from replaydeck.config import Settings
 from tests.capture.helpers import replaydeck_on, reserve_port
 from tests.servers import RunningServer
 from tests.waiting import eventually

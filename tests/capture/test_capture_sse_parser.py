@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.capture.sse_parser import SSEFrame, SSEParser, encode_frame, parse_all
+from replaydeck.capture.sse_parser import SSEFrame, SSEParser, encode_frame, parse_all
 
 
 def test_frames_fields_comments_and_multiline_data() -> None:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from app.testing import replay, serve_fake_stream
-from app.testing.plugin import Golden
+from replaydeck.testing import replay, serve_fake_stream
+from replaydeck.testing.plugin import Golden
 from tests.examples.transcript import build_transcript
 
 RECORDING = Path(__file__).parent / "sessions" / "weather-lyon.ndjson"

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import Settings
+from replaydeck.config import Settings
 from tests.ingest.test_append_api import ndjson
 
 pytestmark = pytest.mark.anyio

@@ -12,9 +12,9 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from app.config import Settings
-from app.events import validate_event
-from app.ingest.redact import (
+from replaydeck.config import Settings
+from replaydeck.events import validate_event
+from replaydeck.ingest.redact import (
     REDACTED,
     RedactionRules,
     RulesError,
@@ -24,7 +24,7 @@ from app.ingest.redact import (
     redact_event,
     redact_events,
 )
-from app.main import create_app
+from replaydeck.main import create_app
 
 RULES = RedactionRules()
 OPENAI_KEY = "sk-proj-abcDEF1234567890abcdEFGH"

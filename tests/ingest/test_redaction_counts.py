@@ -55,7 +55,7 @@ async def test_concurrent_appends_count_every_redaction(client: httpx.AsyncClien
 
 
 def test_the_combined_prefilter_agrees_with_the_patterns() -> None:
-    from app.ingest.redact import RedactionRules, redact_text
+    from replaydeck.ingest.redact import RedactionRules, redact_text
 
     rules = RedactionRules()
     assert rules.any_pattern is not None

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from app.config import Settings
-from app.ingest.service import Ingest
-from app.live.hub import Hub
-from app.store.sql import SqlEventStore
+from replaydeck.config import Settings
+from replaydeck.ingest.service import Ingest
+from replaydeck.live.hub import Hub
+from replaydeck.store.sql import SqlEventStore
 from tests.store.contract import ev
 from tests.waiting import eventually
 

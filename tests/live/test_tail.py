@@ -12,8 +12,8 @@ import orjson
 import pytest
 from httpx_sse import ServerSentEvent, aconnect_sse
 
-from app.config import Settings
-from app.main import create_app
+from replaydeck.config import Settings
+from replaydeck.main import create_app
 from tests.servers import RunningServer, serve, wait_until
 from tests.sse_client import dispatched
 

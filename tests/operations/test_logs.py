@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from app.logs import JsonFormatter, RequestIdFilter, accept_request_id, configure_logging
+from replaydeck.logs import JsonFormatter, RequestIdFilter, accept_request_id, configure_logging
 
 
 class Terminal(io.StringIO):

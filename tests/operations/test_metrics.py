@@ -7,9 +7,9 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.config import Settings
-from app.main import create_app
-from app.metrics import Metrics
+from replaydeck.config import Settings
+from replaydeck.main import create_app
+from replaydeck.metrics import Metrics
 from tests.servers import RunningServer, wait_until
 
 

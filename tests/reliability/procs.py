@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """One `python -m app serve` on a fixed port and database; start, kill -9, restart."""
+    """One `python -m replaydeck serve` on a fixed port and database; start, kill -9, restart."""
 
     def __init__(self, database_url: str, log_path: Path, **env: str) -> None:
         self.database_url = database_url

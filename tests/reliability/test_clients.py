@@ -27,8 +27,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from app.config import Settings
-from app.main import create_app
+from replaydeck.config import Settings
+from replaydeck.main import create_app
 from tests.reliability.soak import size
 from tests.servers import wait_until
 

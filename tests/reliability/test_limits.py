@@ -18,9 +18,9 @@ import httpx
 import orjson
 import pytest
 
-from app.config import Settings
-from app.http_limits import bounded_protocol
-from app.main import create_app
+from replaydeck.config import Settings
+from replaydeck.http_limits import bounded_protocol
+from replaydeck.main import create_app
 from tests.reliability.procs import ServerProcess
 from tests.reliability.soak import size
 from tests.servers import RunningServer, serve

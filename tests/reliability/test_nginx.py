@@ -22,9 +22,9 @@ import httpx
 import orjson
 import pytest
 
-from app.capture.sse_parser import SSEParser
-from app.config import Settings
-from app.main import create_app
+from replaydeck.capture.sse_parser import SSEParser
+from replaydeck.config import Settings
+from replaydeck.main import create_app
 from tests.reliability.nginx import nginx_proxy
 from tests.reliability.soak import SOAK, seconds, size
 from tests.servers import RunningServer, serve

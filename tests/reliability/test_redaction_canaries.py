@@ -20,9 +20,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
-from app.config import Settings
-from app.main import create_app
+from replaydeck.cli import main
+from replaydeck.config import Settings
+from replaydeck.main import create_app
 from tests.reliability.soak import size
 
 CANARIES = size(1000, 10_000)
@@ -53,7 +53,7 @@ def plant(i: int, rng: random.Random) -> tuple[str, str, dict[str, Any]]:
         secret = aws
         event = {"type": "status", "data": {"label": f"{visible} using {aws}"}}
     elif kind == 4:
-        event = {"type": "app.config", "data": {"api_key": secret, "name": visible}}
+        event = {"type": "replaydeck.config", "data": {"api_key": secret, "name": visible}}
     elif kind == 5:
         event = {"type": "error", "data": {"message": f"{visible}: upstream said Bearer {secret}"}}
     elif kind == 6:

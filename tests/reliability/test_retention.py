@@ -20,15 +20,15 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from app.cli import main
-from app.config import Settings
-from app.events import NewEvent
-from app.main import create_app
-from app.retention import collect, parse_age
-from app.store.engine import make_engine
-from app.store.migrate import upgrade
-from app.store.sql import SqlEventStore
-from app.store.tables import sessions
+from replaydeck.cli import main
+from replaydeck.config import Settings
+from replaydeck.events import NewEvent
+from replaydeck.main import create_app
+from replaydeck.retention import collect, parse_age
+from replaydeck.store.engine import make_engine
+from replaydeck.store.migrate import upgrade
+from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.tables import sessions
 from tests.servers import RunningServer, serve
 from tests.store.pg import pg_template, pg_url
 from tests.waiting import eventually

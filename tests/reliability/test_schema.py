@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import Settings
-from app.main import create_app
+from replaydeck.config import Settings
+from replaydeck.main import create_app
 from tests.reliability.soak import size
 from tests.servers import serve
 

@@ -18,10 +18,10 @@ import anyio
 import httpx
 import pytest
 
-from app.config import Settings
-from app.main import create_app
-from app.share.service import signing_key
-from app.share.tokens import ShareClaims, sign
+from replaydeck.config import Settings
+from replaydeck.main import create_app
+from replaydeck.share.service import signing_key
+from replaydeck.share.tokens import ShareClaims, sign
 from tests.reliability.soak import size
 
 MUTATIONS = size(10_000, 100_000)

@@ -9,8 +9,8 @@ import time
 import anyio
 import pytest
 
-from app.replay.clock import LoopClock
-from app.replay.waker import Waker
+from replaydeck.replay.clock import LoopClock
+from replaydeck.replay.waker import Waker
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio

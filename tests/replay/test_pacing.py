@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.replay.pacing import Pacer, deadlines
+from replaydeck.replay.pacing import Pacer, deadlines
 
 MS = 1000  # µs per ms
 

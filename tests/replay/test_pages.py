@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from app.replay.pages import PageReader
-from app.store.base import EventRow
-from app.store.sql import SqlEventStore
+from replaydeck.replay.pages import PageReader
+from replaydeck.store.base import EventRow
+from replaydeck.store.sql import SqlEventStore
 from tests.store.contract import ev
 from tests.waiting import eventually
 

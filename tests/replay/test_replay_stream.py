@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from app.events import validate_event
-from app.live.hub import Hub
-from app.replay.stream import ReplayParams, replay_frames
-from app.store.sql import SqlEventStore
+from replaydeck.events import validate_event
+from replaydeck.live.hub import Hub
+from replaydeck.replay.stream import ReplayParams, replay_frames
+from replaydeck.store.sql import SqlEventStore
 from tests.sse_client import parse_frames
 
 pytestmark = pytest.mark.anyio
@@ -122,7 +122,7 @@ async def test_starting_past_the_end_of_a_finished_session(store: SqlEventStore)
 
 
 async def test_a_database_outage_is_bridged_with_keep_alives(store: SqlEventStore) -> None:
-    from app.errors import StoreUnavailable
+    from replaydeck.errors import StoreUnavailable
 
     await record(store, *STEPS)
     failures = iter([True, True, False, False, False, False])

@@ -1,4 +1,4 @@
-"""Replicas as real processes: `python -m app serve` on one PostgreSQL database."""
+"""Replicas as real processes: `python -m replaydeck serve` on one PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def replicas(database_url: str, logs: Path, count: int = 2, **env: str) -> Itera
             log = logs / f"replica-{n}.log"
             out = stack.enter_context(log.open("wb"))
             process = subprocess.Popen(
-                [sys.executable, "-m", "app", "serve", "--port", str(port)],
+                [sys.executable, "-m", "replaydeck", "serve", "--port", str(port)],
                 cwd=ROOT,
                 env={
                     **os.environ,

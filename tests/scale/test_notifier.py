@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from app.config import Settings
-from app.live.hub import Hub
-from app.live.pg_notify import PgNotifier, listen_dsn
-from app.live.tail import tail_frames
-from app.store.base import StoredEvent
-from app.store.engine import make_engine
-from app.store.sql import SqlEventStore
+from replaydeck.config import Settings
+from replaydeck.live.hub import Hub
+from replaydeck.live.pg_notify import PgNotifier, listen_dsn
+from replaydeck.live.tail import tail_frames
+from replaydeck.store.base import StoredEvent
+from replaydeck.store.engine import make_engine
+from replaydeck.store.sql import SqlEventStore
 from tests.store.contract import ev
 from tests.store.pg import pg_template, pg_url
 

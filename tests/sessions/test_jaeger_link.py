@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import Settings
+from replaydeck.config import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ async def test_session_carries_trace_id_and_jaeger_url(client: httpx.AsyncClient
 
 
 async def test_without_jaeger_url_the_link_is_null(tmp_path: Path) -> None:
-    from app.main import create_app
+    from replaydeck.main import create_app
 
     app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/n.db"))
     async with app.router.lifespan_context(app):

@@ -14,15 +14,15 @@ from click.testing import CliRunner
 from fastapi import FastAPI
 from httpx_sse import connect_sse
 
-from app.cli import main
-from app.config import Settings
-from app.errors import SessionNotFound
-from app.main import create_app
-from app.share.cli import parse_duration
-from app.share.service import SECRET_FILE, ShareNotFound, ShareService
-from app.share.tokens import ShareClaims, sign
-from app.store.engine import make_engine
-from app.store.sql import SqlEventStore
+from replaydeck.cli import main
+from replaydeck.config import Settings
+from replaydeck.errors import SessionNotFound
+from replaydeck.main import create_app
+from replaydeck.share.cli import parse_duration
+from replaydeck.share.service import SECRET_FILE, ShareNotFound, ShareService
+from replaydeck.share.tokens import ShareClaims, sign
+from replaydeck.store.engine import make_engine
+from replaydeck.store.sql import SqlEventStore
 from tests.servers import RunningServer, serve, wait_until
 from tests.store.pg import pg_template, pg_url
 

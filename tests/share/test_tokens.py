@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.share.masking import install_log_filter, mask_share_path
-from app.share.tokens import ShareClaims, TokenInvalid, sign, verify
+from replaydeck.share.masking import install_log_filter, mask_share_path
+from replaydeck.share.tokens import ShareClaims, TokenInvalid, sign, verify
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from app.config import Settings
-from app.main import create_app
-from app.share.viewer import asset_url
+from replaydeck.config import Settings
+from replaydeck.main import create_app
+from replaydeck.share.viewer import asset_url
 from tests.servers import serve
 
 TIMEOUT_MS = 15_000
@@ -237,7 +237,7 @@ def create_key(server: Any, scope: str) -> str:
     # The real CLI in a subprocess: the browser fixture's loop rules out asyncio.run here.
     database_url = server.app.state.settings.database_url
     done = subprocess.run(
-        [sys.executable, "-m", "app", "keys", "create", "--scope", scope],
+        [sys.executable, "-m", "replaydeck", "keys", "create", "--scope", scope],
         env={**os.environ, "REPLAYDECK_DATABASE_URL": database_url},
         capture_output=True,
         text=True,

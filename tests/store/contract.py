@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from app.errors import SeqConflict, SessionClosed, SessionExists, SessionNotFound
-from app.events import NewEvent, validate_event
-from app.store.base import AppendResult, EventStore
+from replaydeck.errors import SeqConflict, SessionClosed, SessionExists, SessionNotFound
+from replaydeck.events import NewEvent, validate_event
+from replaydeck.store.base import AppendResult, EventStore
 
 
 class CountingStamper:

@@ -23,9 +23,9 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.config import Settings
-from app.store.engine import make_engine
-from app.store.migrate import upgrade
+from replaydeck.config import Settings
+from replaydeck.store.engine import make_engine
+from replaydeck.store.migrate import upgrade
 from tests.needs import missing
 
 ADMIN_DSN = os.environ.get("REPLAYDECK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

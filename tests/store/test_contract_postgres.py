@@ -16,11 +16,11 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 
-from app.config import Settings
-from app.errors import SessionClosed, StoreUnavailable
-from app.live.pg_notify import CHANNEL, DELETED, decode_notice, listen_dsn
-from app.store.engine import make_engine
-from app.store.sql import SqlEventStore
+from replaydeck.config import Settings
+from replaydeck.errors import SessionClosed, StoreUnavailable
+from replaydeck.live.pg_notify import CHANNEL, DELETED, decode_notice, listen_dsn
+from replaydeck.store.engine import make_engine
+from replaydeck.store.sql import SqlEventStore
 from tests.store.contract import StoreContract, ev
 from tests.store.pg import pg_template, pg_url
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from app.errors import SeqConflict, SessionClosed, StoreUnavailable
-from app.store.base import AppendResult, SessionRecord
-from app.store.group_commit import AppendRequest, GroupCommitter, Outcomes
-from app.store.sql import SqlEventStore
+from replaydeck.errors import SeqConflict, SessionClosed, StoreUnavailable
+from replaydeck.store.base import AppendResult, SessionRecord
+from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcomes
+from replaydeck.store.sql import SqlEventStore
 from tests.store.contract import ev
 
 

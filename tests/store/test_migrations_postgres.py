@@ -7,9 +7,9 @@ import pytest
 from alembic import command
 from click.testing import CliRunner
 
-from app.cli import main
-from app.live.pg_notify import listen_dsn
-from app.store.migrate import alembic_config
+from replaydeck.cli import main
+from replaydeck.live.pg_notify import listen_dsn
+from replaydeck.store.migrate import alembic_config
 from tests.store.pg import pg_empty_url, run_sync
 
 pytestmark = pytest.mark.postgres

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.errors import SessionClosed
-from app.events import validate_event
-from app.store.base import SessionRecord
-from app.store.sequencing import assign
+from replaydeck.errors import SessionClosed
+from replaydeck.events import validate_event
+from replaydeck.store.base import SessionRecord
+from replaydeck.store.sequencing import assign
 
 EMPTY = SessionRecord(id="s", created_at_us=0, metadata={}, status="open", last_seq=0)
 ids = st.none() | st.sampled_from(["a", "b", "c", "d"])

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from app.cli import main
-from app.config import Settings
-from app.main import create_app
-from app.testing.transfer import read_local
+from replaydeck.cli import main
+from replaydeck.config import Settings
+from replaydeck.main import create_app
+from replaydeck.testing.transfer import read_local
 from tests.servers import RunningServer, serve
 
 

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from app.testing import golden
-from app.testing.diff import MISSING, diff, first_divergence
-from app.testing.normalize import normalize
+from replaydeck.testing import golden
+from replaydeck.testing.diff import MISSING, diff, first_divergence
+from replaydeck.testing.normalize import normalize
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.testing.normalize import Normalizer, normalize
+from replaydeck.testing.normalize import Normalizer, normalize
 
 
 def test_drops_volatile_fields_and_coalesces_one_message(agent_turn: list[dict[str, Any]]) -> None:

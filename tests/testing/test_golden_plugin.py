@@ -31,7 +31,7 @@ def run_pytest(
 ) -> subprocess.CompletedProcess[str]:
     # Loading every installed plugin costs seconds a run; one test keeps autoload on
     # to prove the pytest11 entry point, the others load just this plugin.
-    plugins = [] if autoload else ["-p", "app.testing.plugin"]
+    plugins = [] if autoload else ["-p", "replaydeck.testing.plugin"]
     isolation = {} if autoload else {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     # The generated project lives in a temporary folder; make `app` importable from
     # there even where replaydeck is not installed in the interpreter.

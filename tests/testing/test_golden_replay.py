@@ -6,8 +6,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.testing import archive, golden, normalize, replay
-from app.testing.sources import Remote, SourceError
+from replaydeck.testing import archive, golden, normalize, replay
+from replaydeck.testing.sources import Remote, SourceError
 from tests.servers import RunningServer
 
 pytestmark = pytest.mark.anyio

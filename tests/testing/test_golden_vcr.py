@@ -8,9 +8,9 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from app.testing import fake_stream, serve_fake_stream
-from app.testing.sources import SourceError
-from app.testing.vcr import serve
+from replaydeck.testing import fake_stream, serve_fake_stream
+from replaydeck.testing.sources import SourceError
+from replaydeck.testing.vcr import serve
 from tests.servers import RunningServer
 
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from app.store.base import SessionRecord
-from app.tracing.links import jaeger_trace_url, session_trace_id
-from app.tracing.records import origin_of
+from replaydeck.store.base import SessionRecord
+from replaydeck.tracing.links import jaeger_trace_url, session_trace_id
+from replaydeck.tracing.records import origin_of
 
 
 def record(trace_id: str | None, traceparent: str | None = None) -> SessionRecord:

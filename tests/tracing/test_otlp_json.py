@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 from opentelemetry.sdk.resources import Resource
 
-from app.tracing.ids import TraceOrigin, span_id_hex, trace_id_hex
-from app.tracing.mapping import SessionInfo
-from app.tracing.otlp_json import from_otlp_json, session_spans, to_otlp_json
+from replaydeck.tracing.ids import TraceOrigin, span_id_hex, trace_id_hex
+from replaydeck.tracing.mapping import SessionInfo
+from replaydeck.tracing.otlp_json import from_otlp_json, session_spans, to_otlp_json
 from tests.tracing.tracing_helpers import T0_NS, Timeline, ns
 
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736

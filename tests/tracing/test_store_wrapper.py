@@ -11,10 +11,10 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from app.events import NewEvent, validate_event
-from app.store.sql import SqlEventStore
-from app.tracing.store import TracingStore
-from app.tracing.tracer import SessionTracer
+from replaydeck.events import NewEvent, validate_event
+from replaydeck.store.sql import SqlEventStore
+from replaydeck.tracing.store import TracingStore
+from replaydeck.tracing.tracer import SessionTracer
 from tests.store.test_group_commit import count_commits
 from tests.tracing.tracing_helpers import ts
 from tests.waiting import eventually

@@ -10,10 +10,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
-from app.config import Settings
-from app.serve import migrate
-from app.tracing.otlp_json import from_otlp_json
+from replaydeck.cli import main
+from replaydeck.config import Settings
+from replaydeck.serve import migrate
+from replaydeck.tracing.otlp_json import from_otlp_json
 from tests.servers import RunningServer
 from tests.tracing.tracing_helpers import ts
 

@@ -7,9 +7,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from app.tracing.ids import TraceOrigin
-from app.tracing.mapping import SessionInfo
-from app.tracing.tracer import SessionTracer
+from replaydeck.tracing.ids import TraceOrigin
+from replaydeck.tracing.mapping import SessionInfo
+from replaydeck.tracing.tracer import SessionTracer
 from tests.tracing.tracing_helpers import Timeline
 
 INFO = SessionInfo("s-1", TraceOrigin(0x1234))

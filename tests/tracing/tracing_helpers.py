@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.events import NewEvent
-from app.tracing.stamps import SessionStamps
+from replaydeck.events import NewEvent
+from replaydeck.tracing.stamps import SessionStamps
 
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 T0_NS = int(T0.timestamp()) * 1_000_000_000

@@ -1,0 +1,3 @@
+from replaydeck.cli import run
+
+run()

@@ -1,0 +1,130 @@
+"""`replaydeck keys create|list|revoke`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+
+from replaydeck.auth.keys import ApiKey, KeyStore, Scope
+from replaydeck.config import Settings
+
+T = TypeVar("T")
+
+
+def _settings(database_url: str | None) -> Settings:
+    # Imported here: replaydeck.cli registers this group, so a top-level import would
+    # be circular.
+    from replaydeck.cli import load_settings
+
+    return load_settings(database_url=database_url)
+
+
+def with_keys(settings: Settings, action: Callable[[KeyStore], Awaitable[T]]) -> T:
+    """Migrate (a fresh database gets its tables), then run `action` on the key table."""
+    from replaydeck.store.engine import make_engine
+    from replaydeck.store.migrate import upgrade
+
+    async def run() -> T:
+        engine = make_engine(settings)
+        try:
+            await upgrade(engine)
+            with contextlib.closing(KeyStore(engine)) as keys:
+                return await action(keys)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _when(us: int | None) -> str:
+    if us is None:
+        return "-"
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _as_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "label": key.label,
+        "scope": key.scope.value,
+        "created_at": _when(key.created_at_us),
+        "last_used_at": None if key.last_used_at_us is None else _when(key.last_used_at_us),
+        "revoked_at": None if key.revoked_at_us is None else _when(key.revoked_at_us),
+    }
+
+
+database_option = click.option(
+    "--database-url", metavar="URL", help="Database URL (env REPLAYDECK_DATABASE_URL)."
+)
+
+
+@click.group()
+def keys() -> None:
+    """API keys: Authorization: Bearer <key> on every /v1 route."""
+
+
+@keys.command("create")
+@click.option(
+    "--scope",
+    type=click.Choice([s.value for s in Scope]),
+    required=True,
+    help="ingest: create sessions and append; read: read, stream, replay, trace; "
+    "admin: everything, including delete and share links.",
+)
+@click.option("--label", default="", help="A note to tell keys apart, e.g. 'ci' or 'prod app'.")
+@database_option
+def create(scope: str, label: str, database_url: str | None) -> None:
+    """Create a key and print it. It is shown only this once."""
+    settings = _settings(database_url)
+    new = with_keys(settings, lambda store: store.create(Scope(scope), label))
+    # The notice goes to stderr so that `KEY=$(replaydeck keys create ...)` captures
+    # only the key.
+    click.echo(
+        f"Created API key {new.record.id} (scope {scope}). Store it now; it is shown "
+        "only once and replaydeck keeps only its hash:",
+        err=True,
+    )
+    click.echo(new.secret)
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per key.")
+@database_option
+def list_keys(as_json: bool, database_url: str | None) -> None:
+    """List keys (never the keys themselves), oldest first."""
+    found = with_keys(_settings(database_url), lambda store: store.list())
+    if as_json:
+        for key in found:
+            click.echo(json.dumps(_as_json(key)))
+        return
+    if not found:
+        click.echo("No API keys: the API is open on a loopback bind. Create one with "
+                   "`replaydeck keys create --scope admin`.")  # fmt: skip
+        return
+    click.echo(f"{'ID':<18} {'SCOPE':<7} {'STATUS':<8} {'CREATED':<21} {'LAST USED':<21} LABEL")
+    for key in found:
+        status = "active" if key.active else "revoked"
+        click.echo(
+            f"{key.id:<18} {key.scope.value:<7} {status:<8} {_when(key.created_at_us):<21} "
+            f"{_when(key.last_used_at_us):<21} {key.label}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@database_option
+def revoke(key_id: str, database_url: str | None) -> None:
+    """Revoke a key by its id (see `keys list`); it stops working at once."""
+    from replaydeck.auth.keys import KeyNotFound
+
+    try:
+        key = with_keys(_settings(database_url), lambda store: store.revoke(key_id))
+    except KeyNotFound as e:
+        raise click.ClickException(e.detail) from None
+    click.echo(f"Revoked API key {key.id} (scope {key.scope.value}).")

@@ -1,0 +1,108 @@
+"""Bearer-key check for every /v1 route, by scope.
+
+`authorize` is installed once as an app-wide dependency, and the scope a route
+needs is derived from its method and path template here rather than declared
+on each route: a /v1 route added later is covered without anyone remembering
+to add a check, and a write route nobody listed needs admin (fail closed).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from replaydeck.auth.keys import ApiKey, KeyStore, Scope, allows
+from replaydeck.config import Settings
+from replaydeck.errors import ReplaydeckError
+
+# Writes that ingest keys may do. Every other non-GET /v1 route needs admin.
+INGEST_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("POST", "/v1/sessions"),
+        ("POST", "/v1/sessions/{session_id}/events"),
+    }
+)
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+class Unauthorized(ReplaydeckError):
+    status = 401
+    slug = "unauthorized"
+    title = "An API key is required"
+    headers = {"WWW-Authenticate": 'Bearer realm="replaydeck"'}
+
+
+class Forbidden(ReplaydeckError):
+    status = 403
+    slug = "forbidden"
+    title = "The API key's scope does not allow this"
+
+
+def required_scope(method: str, path: str) -> Scope | None:
+    """The scope a route needs, from its method and path template; None outside /v1."""
+    if path != "/v1" and not path.startswith("/v1/"):
+        return None
+    if (method, path) in INGEST_ROUTES:
+        return Scope.INGEST
+    return Scope.READ if method in READ_METHODS else Scope.ADMIN
+
+
+def bearer_token(header: str | None) -> str | None:
+    if header is None:
+        return None
+    scheme, _, credentials = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
+
+
+def open_mode_allowed(settings: Settings) -> bool:
+    # Mirrors the start-up check: without keys, only a loopback bind (or an
+    # explicit --insecure) may serve an open API. Checked per request too, so
+    # revoking the last key on a public bind closes the API instead of opening it.
+    return settings.is_loopback or settings.insecure
+
+
+async def authorize(request: Request) -> ApiKey | None:
+    """The caller's key for /v1 routes (None when the API is open); 401/403 otherwise."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return None
+    needed = required_scope(request.method, path)
+    if needed is None:
+        return None
+    keys: KeyStore = request.app.state.keys
+    settings: Settings = request.app.state.settings
+    presented = bearer_token(request.headers.get("authorization"))
+    if presented is not None:
+        key = await keys.authenticate(presented)
+        if key is not None:
+            if not allows(key.scope, needed):
+                raise Forbidden(
+                    f"This API key ({key.id}) has the {key.scope} scope; {request.method} "
+                    f"{path} needs {needed}"
+                    + ("" if needed is Scope.ADMIN else " or admin")
+                    + f". Use a key made with `replaydeck keys create --scope {needed}`.",
+                    key_id=key.id,
+                    needed_scope=needed.value,
+                )
+            return key
+    if open_mode_allowed(settings) and not await keys.has_active_keys():
+        return None
+    if presented is None:
+        raise Unauthorized(
+            f"{request.method} {path} needs an API key with the {needed} scope: send "
+            "'Authorization: Bearer <key>'. Create one with "
+            f"`replaydeck keys create --scope {needed}`.",
+            needed_scope=needed.value,
+        )
+    raise Unauthorized(
+        "The API key sent in the Authorization header is not known or was revoked; "
+        "check it, or create a new one with `replaydeck keys create`.",
+        needed_scope=needed.value,
+    )
+
+
+ApiKeyDep = Annotated[ApiKey | None, Depends(authorize)]

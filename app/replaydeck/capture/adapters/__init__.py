@@ -1,0 +1,91 @@
+"""Protocol adapters: detect a stream's format, decode it to standard events, and
+encode stored sessions back into it (the replay endpoint's `?format=`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from replaydeck.capture.adapters.ag_ui import EVENT_TYPES as AG_UI_TYPES
+from replaydeck.capture.adapters.ag_ui import AGUIDecoder, AGUIEncoder
+from replaydeck.capture.adapters.base import Captured, Decoder, Encoder, loads_or_none
+from replaydeck.capture.adapters.generic import GenericDecoder, GenericEncoder
+from replaydeck.capture.adapters.openai_responses import (
+    OpenAIResponsesDecoder,
+    OpenAIResponsesEncoder,
+)
+from replaydeck.capture.adapters.vercel_ai import HEADER as VERCEL_HEADER
+from replaydeck.capture.adapters.vercel_ai import PART_TYPES as VERCEL_TYPES
+from replaydeck.capture.adapters.vercel_ai import VercelAIDecoder, VercelAIEncoder
+from replaydeck.capture.sse_parser import SSEFrame
+
+__all__ = [
+    "DECODE_FORMATS",
+    "ENCODE_FORMATS",
+    "Captured",
+    "Decoder",
+    "Encoder",
+    "UnknownFormat",
+    "detect",
+    "make_decoder",
+    "make_encoder",
+    "normalize_format",
+]
+
+# `auto` detects; `sse` is plain SSE (the frame's event name is the type).
+DECODE_FORMATS = ("auto", "sse", "openai-responses", "vercel-ai", "ag-ui")
+ENCODE_FORMATS = ("sse", "openai-responses", "vercel-ai", "ag-ui")
+
+
+class UnknownFormat(ValueError):
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        super().__init__(f"unknown stream format {name!r}; use one of: {', '.join(known)}")
+
+
+def normalize_format(name: str, known: tuple[str, ...] = ENCODE_FORMATS) -> str:
+    """Accept `openai_responses`, `OpenAI-Responses` …; raise UnknownFormat otherwise."""
+    canonical = name.strip().lower().replace("_", "-")
+    aliases = {"openai": "openai-responses", "vercel": "vercel-ai", "agui": "ag-ui"}
+    canonical = aliases.get(canonical, canonical)
+    if canonical not in known:
+        raise UnknownFormat(name, known)
+    return canonical
+
+
+def detect(frame: SSEFrame, headers: Mapping[str, str] | None = None) -> str:
+    """Guess the format from the response headers and the stream's first frame."""
+    if headers is not None and VERCEL_HEADER in {key.lower() for key in headers}:
+        return "vercel-ai"
+    value = loads_or_none(frame.data)
+    kind = value.get("type") if isinstance(value, dict) else None
+    if not isinstance(kind, str):
+        return "sse"
+    if kind.startswith("response.") and (frame.event is None or frame.event == kind):
+        return "openai-responses"
+    if kind in AG_UI_TYPES and frame.event is None:
+        return "ag-ui"
+    if (kind in VERCEL_TYPES or kind.startswith("data-")) and frame.event is None:
+        return "vercel-ai"
+    return "sse"
+
+
+def make_decoder(fmt: str) -> Decoder:
+    decoders: dict[str, type[Decoder]] = {
+        "sse": GenericDecoder,
+        "openai-responses": OpenAIResponsesDecoder,
+        "vercel-ai": VercelAIDecoder,
+        "ag-ui": AGUIDecoder,
+    }
+    return decoders[normalize_format(fmt, ENCODE_FORMATS)]()
+
+
+def make_encoder(fmt: str, session_id: str = "session") -> Encoder:
+    """A fresh, stateful encoder for one replay of one session."""
+    canonical = normalize_format(fmt)
+    if canonical == "sse":
+        return GenericEncoder()
+    encoders: dict[str, type[OpenAIResponsesEncoder | VercelAIEncoder | AGUIEncoder]] = {
+        "openai-responses": OpenAIResponsesEncoder,
+        "vercel-ai": VercelAIEncoder,
+        "ag-ui": AGUIEncoder,
+    }
+    return encoders[canonical](session_id)

@@ -1,0 +1,92 @@
+"""Plain SSE, no known protocol: the frame's `event:` is the type, its JSON `data:` the payload.
+
+Decisions (documented in the README's capture section):
+- `event:` naming a valid store type (standard, or dotted lower-case and not `replay.`/
+  `stream.`) is kept as is; any other name, and a frame without `event:`, becomes
+  `sse.<name>` (`sse.message` for none) and the original name is kept as `sse_event`.
+- A JSON object is the payload; other JSON becomes `{"value": v}`; non-JSON data
+  `{"text": data}`. Both keep the original text as `raw` so the encoder can give it back.
+- A frame named after a standard type whose payload lacks that type's fields is
+  recorded as `sse.<name>` instead, so one odd frame never gets a batch refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from replaydeck.capture.adapters.base import (
+    Captured,
+    dumps,
+    free_form_type,
+    is_control,
+    is_synthetic_final,
+    raw_of,
+)
+from replaydeck.capture.sse_parser import SSEFrame
+from replaydeck.events import CUSTOM_TYPE, MAX_TYPE_LENGTH, RESERVED_PREFIXES, STANDARD_TYPES
+
+FORMAT = "sse"
+_CAPTURE_KEYS = ("raw", "raw_format", "sse_event")
+
+
+def valid_payload(kind: str, data: Mapping[str, Any]) -> bool:
+    model = STANDARD_TYPES.get(kind)
+    if model is None:
+        return True
+    try:
+        model.model_validate(data)
+    except ValidationError:
+        return False
+    return True
+
+
+def is_store_type(name: str) -> bool:
+    if name.startswith(RESERVED_PREFIXES):
+        return False
+    if name in STANDARD_TYPES:
+        return True
+    return len(name) <= MAX_TYPE_LENGTH and CUSTOM_TYPE.match(name) is not None
+
+
+class GenericDecoder:
+    format = FORMAT
+
+    def decode(self, frame: SSEFrame) -> list[Captured]:
+        data: dict[str, Any]
+        try:
+            value = json.loads(frame.data)
+        except ValueError:
+            data = {"text": frame.data, "raw": frame.data, "raw_format": FORMAT}
+        else:
+            if isinstance(value, dict):
+                data = value
+            else:
+                data = {"value": value, "raw": frame.data, "raw_format": FORMAT}
+        name = frame.event
+        if name is not None and is_store_type(name) and valid_payload(name, data):
+            return [Captured(name, data)]
+        data["sse_event"] = name
+        return [Captured(free_form_type("sse", name or "message"), data)]
+
+
+class GenericEncoder:
+    """Gives back the frames as the app sent them: event name and data text."""
+
+    format = FORMAT
+
+    def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
+        if is_control(envelope) or is_synthetic_final(envelope):
+            return []
+        data = envelope.get("data")
+        data = data if isinstance(data, Mapping) else {}
+        event = data["sse_event"] if "sse_event" in data else envelope.get("type")
+        raw = raw_of(envelope, FORMAT)
+        if isinstance(raw, str):
+            text = raw
+        else:
+            text = dumps({k: v for k, v in data.items() if k not in _CAPTURE_KEYS})
+        return [SSEFrame(data=text, event=event if isinstance(event, str) else None)]

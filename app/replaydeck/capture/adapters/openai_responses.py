@@ -1,0 +1,246 @@
+"""OpenAI Responses API streaming events (`event: response.output_text.delta` + JSON data).
+
+Decoding: text deltas → `message.delta`; a finished `function_call` output item (it holds
+the name, the complete arguments and the call id) → `tool.call`; `response.completed` and
+`response.incomplete` → `final`; `response.failed` and `error` → `error`;
+`response.created`/`response.in_progress` → `status`. Everything else (argument
+deltas, content parts, reasoning …) is kept as `openai.<type>`. Every event keeps the
+original as `raw`, so encoding a captured session back gives the very same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from replaydeck.capture.adapters.base import (
+    Captured,
+    dumps,
+    free_form_type,
+    is_control,
+    is_synthetic_final,
+    loads_or_none,
+    parse_args,
+    raw_of,
+)
+from replaydeck.capture.sse_parser import SSEFrame
+
+FORMAT = "openai-responses"
+
+
+def epoch_seconds(ts: Any) -> int:
+    """A stored envelope's RFC 3339 `ts` as the integer seconds OpenAI uses; 0 if absent."""
+    try:
+        return int(datetime.fromisoformat(str(ts)).timestamp())
+    except ValueError:
+        return 0
+
+
+class OpenAIResponsesDecoder:
+    format = FORMAT
+
+    def decode(self, frame: SSEFrame) -> list[Captured]:
+        raw = loads_or_none(frame.data)
+        if not isinstance(raw, dict):
+            return [Captured("openai.unparsed", {"text": frame.data, "event": frame.event})]
+        kind = str(raw.get("type") or frame.event or "unknown")
+        keep = {"raw": raw, "raw_format": FORMAT}
+        if kind == "response.output_text.delta":
+            data = {"text": str(raw.get("delta", ""))}
+            if raw.get("item_id"):
+                data["message_id"] = str(raw["item_id"])
+            return [Captured("message.delta", {**data, **keep})]
+        item = raw.get("item")
+        done = kind == "response.output_item.done" and isinstance(item, dict)
+        if done and isinstance(item, dict) and item.get("type") == "function_call":
+            call = {
+                "name": str(item.get("name", "")),
+                "args": parse_args(str(item.get("arguments", ""))),
+                "call_id": str(item.get("call_id") or item.get("id") or ""),
+            }
+            return [Captured("tool.call", {**call, **keep})]
+        response = raw.get("response")
+        response = response if isinstance(response, dict) else {}
+        if kind in ("response.completed", "response.incomplete"):
+            usage = response.get("usage")
+            final: dict[str, Any] = {"usage": usage} if isinstance(usage, dict) else {}
+            return [Captured("final", {**final, **keep})]
+        if kind == "response.failed" or kind == "error":
+            error = response.get("error") if kind == "response.failed" else raw
+            error = error if isinstance(error, dict) else {}
+            failure: dict[str, Any] = {
+                "message": str(error.get("message") or "the model response failed")
+            }
+            if error.get("code") is not None:
+                failure["code"] = error["code"]
+            return [Captured("error", {**failure, **keep})]
+        if kind in ("response.created", "response.in_progress"):
+            return [Captured("status", {"label": kind.removeprefix("response."), **keep})]
+        return [Captured(free_form_type("openai", kind), keep)]
+
+
+class OpenAIResponsesEncoder:
+    """Stored envelopes → Responses streaming events.
+
+    Captured OpenAI events come back verbatim (their `raw`). Other sessions are
+    synthesised into the shape the official SDKs accumulate: `response.created`, then
+    per message an output item with one text content part, per tool call a
+    `function_call` item, and `response.completed` with every output item.
+    """
+
+    format = FORMAT
+
+    def __init__(self, session_id: str = "session") -> None:
+        self._response_id = f"resp_{session_id}"
+        self._seq = 0
+        self._started = False
+        self._output: list[dict[str, Any]] = []
+        self._open_message: dict[str, Any] | None = None
+        self._open_text = ""
+        self._created_at = 0
+
+    def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
+        if is_control(envelope) or is_synthetic_final(envelope):
+            return []
+        raw = raw_of(envelope, FORMAT)
+        if isinstance(raw, dict):
+            return [SSEFrame(data=dumps(raw), event=str(raw.get("type")))]
+        kind = envelope.get("type")
+        data = envelope.get("data")
+        data = data if isinstance(data, Mapping) else {}
+        events: list[dict[str, Any]] = []
+        if not self._started:
+            self._started = True
+            self._created_at = epoch_seconds(envelope.get("ts"))
+            events.append({"type": "response.created", "response": self._response("in_progress")})
+        if kind == "message.delta":
+            events += self._delta(str(data.get("message_id") or "msg_0"), str(data.get("text", "")))
+        elif kind == "tool.call":
+            events += self._close_message()
+            events += self._tool_call(data)
+        elif kind == "error":
+            events += self._close_message()
+            code = data.get("code")
+            events.append(
+                {
+                    "type": "error",
+                    "message": data.get("message"),
+                    "code": None if code is None else str(code),
+                    "param": None,
+                }
+            )
+        elif kind == "final":
+            events += self._close_message()
+            response = self._response("completed")
+            if isinstance(data.get("usage"), Mapping):
+                response["usage"] = data["usage"]
+            events.append({"type": "response.completed", "response": response})
+        return [self._frame(event) for event in events]
+
+    def _frame(self, event: dict[str, Any]) -> SSEFrame:
+        event["sequence_number"] = self._seq
+        self._seq += 1
+        return SSEFrame(data=dumps(event), event=event["type"])
+
+    def _response(self, status: str) -> dict[str, Any]:
+        # The fields the official SDKs' Response model requires, so strict clients parse it.
+        return {
+            "id": self._response_id,
+            "object": "response",
+            "created_at": self._created_at,
+            "status": status,
+            "model": "replaydeck-replay",
+            "output": list(self._output),
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+        }
+
+    def _delta(self, message_id: str, text: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        if self._open_message is None or self._open_message["id"] != message_id:
+            events += self._close_message()
+            self._open_message = {
+                "type": "message",
+                "id": message_id,
+                "role": "assistant",
+                "status": "in_progress",
+                "content": [],
+            }
+            index = len(self._output)
+            events.append(
+                {
+                    "type": "response.output_item.added",
+                    "output_index": index,
+                    "item": dict(self._open_message),
+                }
+            )
+            events.append(
+                {
+                    "type": "response.content_part.added",
+                    "item_id": message_id,
+                    "output_index": index,
+                    "content_index": 0,
+                    "part": {"type": "output_text", "text": "", "annotations": []},
+                }
+            )
+        self._open_text += text
+        events.append(
+            {
+                "type": "response.output_text.delta",
+                "item_id": message_id,
+                "output_index": len(self._output),
+                "content_index": 0,
+                "delta": text,
+                "logprobs": [],
+            }
+        )
+        return events
+
+    def _close_message(self) -> list[dict[str, Any]]:
+        message = self._open_message
+        if message is None:
+            return []
+        index, text = len(self._output), self._open_text
+        part = {"type": "output_text", "text": text, "annotations": []}
+        done = {**message, "status": "completed", "content": [part]}
+        self._output.append(done)
+        self._open_message, self._open_text = None, ""
+        common = {"item_id": message["id"], "output_index": index, "content_index": 0}
+        return [
+            {"type": "response.output_text.done", **common, "text": text, "logprobs": []},
+            {"type": "response.content_part.done", **common, "part": part},
+            {"type": "response.output_item.done", "output_index": index, "item": done},
+        ]
+
+    def _tool_call(self, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+        call_id = str(data.get("call_id", ""))
+        arguments = dumps(data.get("args", {}))
+        index = len(self._output)
+        item = {
+            "type": "function_call",
+            "id": f"fc_{call_id}",
+            "call_id": call_id,
+            "name": data.get("name"),
+            "arguments": "",
+            "status": "in_progress",
+        }
+        done = {**item, "arguments": arguments, "status": "completed"}
+        self._output.append(done)
+        return [
+            {"type": "response.output_item.added", "output_index": index, "item": item},
+            {
+                "type": "response.function_call_arguments.delta",
+                "item_id": item["id"],
+                "output_index": index,
+                "delta": arguments,
+            },
+            {
+                "type": "response.function_call_arguments.done",
+                "item_id": item["id"],
+                "output_index": index,
+                "arguments": arguments,
+            },
+            {"type": "response.output_item.done", "output_index": index, "item": done},
+        ]

@@ -1,0 +1,181 @@
+"""Vercel AI SDK UI message stream (`x-vercel-ai-ui-message-stream: v1`): unnamed SSE
+frames whose data is a JSON part `{"type": "text-delta", "id": …, "delta": …}`, ended by
+`data: [DONE]`.
+
+Decoding: `text-delta` → `message.delta`; `tool-input-available` → `tool.call`;
+`tool-output-available` / `tool-output-error` → `tool.result` (the name is remembered
+from the tool's input part, which the output part does not repeat); `error` → `error`;
+`finish` → `final`; `data-status` → `status`. Other parts become `vercel.<type>`. The
+`[DONE]` terminator is not recorded (the session is final by then, and the store refuses
+appends after `final`); the encoder writes it after every `finish`, so a captured stream
+still encodes back verbatim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from replaydeck.capture.adapters.base import (
+    Captured,
+    dumps,
+    free_form_type,
+    is_control,
+    is_synthetic_final,
+    loads_or_none,
+    raw_of,
+)
+from replaydeck.capture.sse_parser import SSEFrame
+
+FORMAT = "vercel-ai"
+HEADER = "x-vercel-ai-ui-message-stream"
+PART_TYPES = frozenset(
+    {
+        "start",
+        "finish",
+        "abort",
+        "error",
+        "start-step",
+        "finish-step",
+        "text-start",
+        "text-delta",
+        "text-end",
+        "reasoning-start",
+        "reasoning-delta",
+        "reasoning-end",
+        "tool-input-start",
+        "tool-input-delta",
+        "tool-input-available",
+        "tool-input-error",
+        "tool-output-available",
+        "tool-output-error",
+        "source-url",
+        "source-document",
+        "file",
+        "message-metadata",
+    }
+)
+DONE = "[DONE]"
+
+
+class VercelAIDecoder:
+    format = FORMAT
+
+    def __init__(self) -> None:
+        self._tool_names: dict[str, str] = {}
+
+    def decode(self, frame: SSEFrame) -> list[Captured]:
+        if frame.data.strip() == DONE:
+            return []
+        raw = loads_or_none(frame.data)
+        if not isinstance(raw, dict):
+            return [Captured("vercel.unparsed", {"text": frame.data})]
+        kind = str(raw.get("type", "unknown"))
+        keep = {"raw": raw, "raw_format": FORMAT}
+        call_id = str(raw.get("toolCallId", ""))
+        if kind == "text-delta":
+            text = {"text": str(raw.get("delta", "")), "message_id": str(raw.get("id", ""))}
+            return [Captured("message.delta", {**text, **keep})]
+        if kind == "tool-input-available":
+            name = str(raw.get("toolName", ""))
+            self._tool_names[call_id] = name
+            args = raw.get("input")
+            args = args if isinstance(args, dict) else {"input": args}
+            return [Captured("tool.call", {"name": name, "args": args, "call_id": call_id, **keep})]
+        if kind in ("tool-output-available", "tool-output-error"):
+            name = self._tool_names.get(call_id, "")
+            result: dict[str, Any] = {"name": name, "call_id": call_id}
+            if kind == "tool-output-error":
+                result.update(result=raw.get("errorText"), is_error=True)
+            else:
+                result["result"] = raw.get("output")
+            return [Captured("tool.result", {**result, **keep})]
+        if kind == "error":
+            return [Captured("error", {"message": str(raw.get("errorText", "")), **keep})]
+        if kind == "finish":
+            return [Captured("final", keep)]
+        status = raw.get("data")
+        if (
+            kind == "data-status"
+            and isinstance(status, dict)
+            and isinstance(status.get("label"), str)
+        ):
+            return [Captured("status", {"label": status["label"], **keep})]
+        return [Captured(free_form_type("vercel", kind), keep)]
+
+
+class VercelAIEncoder:
+    """Stored envelopes → UI message stream parts; captured parts come back verbatim."""
+
+    format = FORMAT
+
+    def __init__(self, session_id: str = "session") -> None:
+        self._message_id = f"msg_{session_id}"
+        self._started = False
+        self._open_text: str | None = None
+
+    def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
+        if is_control(envelope) or is_synthetic_final(envelope):
+            return []
+        raw = raw_of(envelope, FORMAT)
+        if isinstance(raw, dict):
+            frames = [SSEFrame(data=dumps(raw))]
+            if raw.get("type") == "finish":
+                frames.append(SSEFrame(data=DONE))
+            return frames
+        kind = envelope.get("type")
+        data = envelope.get("data")
+        data = data if isinstance(data, Mapping) else {}
+        parts: list[dict[str, Any] | str] = []
+        if not self._started:
+            self._started = True
+            parts.append({"type": "start", "messageId": self._message_id})
+        if kind == "message.delta":
+            text_id = str(data.get("message_id") or "text_0")
+            if self._open_text != text_id:
+                parts += self._close_text()
+                parts.append({"type": "text-start", "id": text_id})
+                self._open_text = text_id
+            parts.append({"type": "text-delta", "id": text_id, "delta": data.get("text", "")})
+        elif kind == "tool.call":
+            parts += self._close_text()
+            parts.append(
+                {
+                    "type": "tool-input-available",
+                    "toolCallId": data.get("call_id"),
+                    "toolName": data.get("name"),
+                    "input": data.get("args", {}),
+                }
+            )
+        elif kind == "tool.result":
+            call_id = data.get("call_id")
+            if data.get("is_error"):
+                error = data.get("result")
+                text = error if isinstance(error, str) else dumps(error)
+                parts.append(
+                    {"type": "tool-output-error", "toolCallId": call_id, "errorText": text}
+                )
+            else:
+                parts.append(
+                    {
+                        "type": "tool-output-available",
+                        "toolCallId": call_id,
+                        "output": data.get("result"),
+                    }
+                )
+        elif kind == "status":
+            parts.append(
+                {"type": "data-status", "data": {"label": data.get("label")}, "transient": True}
+            )
+        elif kind == "error":
+            parts.append({"type": "error", "errorText": data.get("message", "")})
+        elif kind == "final":
+            parts += self._close_text()
+            parts += [{"type": "finish"}, DONE]
+        return [SSEFrame(data=part if isinstance(part, str) else dumps(part)) for part in parts]
+
+    def _close_text(self) -> list[dict[str, Any] | str]:
+        if self._open_text is None:
+            return []
+        text_id, self._open_text = self._open_text, None
+        return [{"type": "text-end", "id": text_id}]

@@ -1,0 +1,184 @@
+"""A pure ASGI middleware that records every `text/event-stream` response as a session.
+
+    app = RecordingMiddleware(app, Recorder("http://127.0.0.1:8000"))
+
+Each body chunk goes to the client first and is parsed afterwards, so the recording
+never holds back or delays a byte; parsed events go to the session's bounded buffer
+and a background sender (see sdk.py). The session id is, in order: the request's
+`X-Replaydeck-Session` header, the route's `session_id` path parameter, or a new id;
+it is returned in the `X-Replaydeck-Session` response header.
+
+Plain ASGI rather than Starlette's BaseHTTPMiddleware, which re-wraps streaming
+responses through an extra queue and task per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from replaydeck.capture.adapters import (
+    DECODE_FORMATS,
+    Decoder,
+    UnknownFormat,
+    detect,
+    make_decoder,
+    normalize_format,
+)
+from replaydeck.capture.sdk import Clock, Recorder, RecordingSession, utc_now
+from replaydeck.capture.sse_parser import SSEParser
+from replaydeck.sessions.models import SESSION_ID
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SESSION_HEADER = "x-replaydeck-session"
+FORMAT_HEADER = b"x-replaydeck-format"
+log = logging.getLogger("replaydeck.capture")
+
+
+def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
+    content_type = header(headers, b"content-type") or ""
+    encoding = header(headers, b"content-encoding")
+    # A compressed stream cannot be parsed as it passes; it is forwarded, not recorded.
+    return content_type.split(";")[0].strip().lower() == "text/event-stream" and (
+        encoding is None or encoding.lower() == "identity"
+    )
+
+
+class StreamTee:
+    """Turns the bytes of one SSE response into recorded events, as they pass."""
+
+    def __init__(
+        self,
+        session: RecordingSession,
+        fmt: str,
+        headers: list[tuple[bytes, bytes]],
+        clock: Clock = utc_now,
+    ) -> None:
+        self.session = session
+        self._headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+        self._decoder: Decoder | None = None if fmt == "auto" else make_decoder(fmt)
+        self._parser = SSEParser()
+        self._clock = clock
+        self._final = False
+        self._failed = False
+        self.ended = False
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk or self._final or self._failed:
+            return
+        try:
+            self._feed(chunk)
+        except Exception:
+            # Recording must never break the app's stream: give up on this session only.
+            self._failed = True
+            log.exception("replaydeck: stopped recording session %s", self.session.id)
+
+    def _feed(self, chunk: bytes) -> None:
+        now = self._clock()
+        for frame in self._parser.feed(chunk):
+            if self._decoder is None:
+                self._decoder = make_decoder(detect(frame, self._headers))
+            for event in self._decoder.decode(frame):
+                if self._final:
+                    return  # the store refuses appends after `final`
+                self._final = event.type == "final"
+                self.session.emit_nowait(event.type, event.data, ts=now)
+
+    def end(self, reason: str) -> None:
+        """Close the session's log: a stream that ended without `final` gets a marked one."""
+        if self.ended:
+            return
+        self.ended = True
+        if not self._final:
+            self._final = True
+            data = {"synthetic": True, "reason": "capture_error" if self._failed else reason}
+            self.session.emit_nowait("final", data, ts=self._clock())
+
+
+class RecordingMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        recorder: Recorder,
+        *,
+        format: str = "auto",
+        session_header: str = SESSION_HEADER,
+        path_param: str = "session_id",
+        clock: Clock = utc_now,
+    ) -> None:
+        self.app = app
+        self.recorder = recorder
+        self.format = normalize_format(format, DECODE_FORMATS)
+        self.session_header = session_header.lower().encode("latin-1")
+        self.path_param = path_param
+        self.clock = clock
+
+    def stream_format(self, scope: Scope) -> str:
+        """The request's `X-Replaydeck-Format` header chooses per session; unknown → default."""
+        given = header(scope.get("headers", []), FORMAT_HEADER)
+        if given:
+            try:
+                return normalize_format(given, DECODE_FORMATS)
+            except UnknownFormat:
+                log.warning("replaydeck: ignoring unknown X-Replaydeck-Format %r", given[:40])
+        return self.format
+
+    def session_id(self, scope: Scope) -> str:
+        given = header(scope.get("headers", []), self.session_header)
+        # Starlette's router fills path_params into this same scope before the response
+        # starts, so the route's parameter is visible here although routing came later.
+        param = scope.get("path_params", {}).get(self.path_param)
+        for candidate in (given, param):
+            if candidate and SESSION_ID.match(str(candidate)):
+                return str(candidate)
+        return uuid.uuid4().hex
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") == "HEAD":
+            # A HEAD answer has an SSE content type but no stream: nothing to record.
+            await self.app(scope, receive, send)
+            return
+        tee: StreamTee | None = None
+
+        async def tee_send(message: Message) -> None:
+            nonlocal tee
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if is_event_stream(headers):
+                    session_id = self.session_id(scope)
+                    tee = StreamTee(
+                        self.recorder.open(session_id),
+                        self.stream_format(scope),
+                        headers,
+                        self.clock,
+                    )
+                    headers.append((self.session_header, session_id.encode("latin-1")))
+                    message = {**message, "headers": headers}
+                await send(message)
+                return
+            await send(message)  # the client's bytes first; recording comes after
+            if tee is not None and message["type"] == "http.response.body":
+                tee.feed(message.get("body", b""))
+                if not message.get("more_body", False):
+                    tee.end("eof")
+
+        try:
+            await self.app(scope, receive, tee_send)
+        finally:
+            if tee is not None:
+                tee.end("interrupted")
+                await tee.session.aclose()

@@ -1,0 +1,163 @@
+"""The `replaydeck` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from replaydeck.config import Settings
+
+log = logging.getLogger("replaydeck")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment plus command-line options, or a clean exit."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        messages = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in e.errors()
+        )
+        raise click.ClickException(messages) from None
+
+
+def database_option(function: Any) -> Any:
+    return click.option(
+        "--database-url",
+        metavar="URL",
+        help="Database URL (env REPLAYDECK_DATABASE_URL). Default: "
+        "sqlite+aiosqlite:///./data/replaydeck.db",
+    )(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """replaydeck: record, trace, tail and replay the event streams of LLM apps."""
+
+
+@main.command()
+@click.option("--host", help="Interface to bind (env REPLAYDECK_HOST). Default: 127.0.0.1")
+@click.option("--port", type=int, help="Port to listen on (env REPLAYDECK_PORT). Default: 8000")
+@database_option
+@click.option(
+    "--insecure",
+    is_flag=True,
+    default=None,
+    help="Allow a non-loopback bind with no API keys (the API is then open to anyone).",
+)
+@click.option(
+    "--demo", is_flag=True, help="Record the demo session first if the database is empty."
+)
+def serve(
+    host: str | None, port: int | None, database_url: str | None, insecure: bool | None, demo: bool
+) -> None:
+    """Apply migrations and serve the API, live tails and replays."""
+    import uvicorn
+
+    from replaydeck.auth.startup import UnsafeBind, check_bind
+    from replaydeck.http_limits import bounded_protocol
+    from replaydeck.logs import configure_logging
+    from replaydeck.main import create_app
+    from replaydeck.serve import freeze_startup_heap, prepare
+
+    settings = load_settings(host=host, port=port, database_url=database_url, insecure=insecure)
+    # JSON lines when stderr is not a terminal; uvicorn's loggers join in.
+    configure_logging()
+    try:
+        # Keys or a loopback bind; else refuse, unless --insecure (app/replaydeck/auth/startup.py).
+        asyncio.run(check_bind(settings))
+    except UnsafeBind as e:
+        raise click.ClickException(str(e)) from None
+    demo_id = asyncio.run(prepare(settings, demo=demo))
+    base = f"http://{settings.host}:{settings.port}"
+    click.echo(f"replaydeck on {base}  (database: {settings.database_url})")
+    if demo_id is not None:
+        click.echo(f"  watch it:     {base}/sessions/{demo_id}")
+        click.echo(f"  follow live:  curl -N {base}/v1/sessions/{demo_id}/stream")
+        click.echo(f"  replay:       curl -N '{base}/v1/sessions/{demo_id}/replay?speed=1'")
+        click.echo(f"  events:       {base}/v1/sessions/{demo_id}/events")
+    click.echo(f"  API docs:     {base}/docs")
+    app = create_app(settings.model_copy(update={"migrate_on_start": False}))
+    freeze_startup_heap()
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # Keep configure_logging's handler; replaydeck.logs writes the access lines,
+        # with request ids and share tokens masked.
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        # httptools alone accepts headers of any size and waits forever for them.
+        http=bounded_protocol(
+            max_head_bytes=settings.max_header_bytes, head_timeout=settings.header_timeout
+        ),
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@database_option
+def db_upgrade(database_url: str | None) -> None:
+    """Apply all pending migrations."""
+    from replaydeck.serve import migrate
+
+    settings = load_settings(database_url=database_url)
+    asyncio.run(migrate(settings))
+    click.echo(f"Database at {settings.database_url} is up to date.")
+
+
+@main.command()
+@database_option
+@click.option("--session", "session_id", default="demo", show_default=True, help="Session id.")
+def demo(database_url: str | None, session_id: str) -> None:
+    """Record the demo session (an agent answering with a web search)."""
+    from replaydeck.serve import record_demo_session
+
+    settings = load_settings(database_url=database_url)
+    last_seq = asyncio.run(record_demo_session(settings, session_id))
+    click.echo(f"Recorded session {session_id!r} with {last_seq} events.")
+
+
+# Stage commands live beside their stage; they register here.
+from replaydeck.tracing.cli import trace  # noqa: E402
+
+main.add_command(trace)
+
+from replaydeck.testing.cli import export, golden, import_  # noqa: E402
+
+main.add_command(golden)
+main.add_command(export)
+main.add_command(import_)
+
+
+from replaydeck.auth.cli import keys  # noqa: E402
+from replaydeck.share.cli import share  # noqa: E402
+
+main.add_command(keys)
+main.add_command(share)
+
+from replaydeck.gc_cli import gc  # noqa: E402
+
+main.add_command(gc)
+
+from replaydeck.capture.cli import proxy  # noqa: E402
+
+main.add_command(proxy)
+
+
+def run() -> None:
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,65 @@
+"""`replaydeck gc`: delete sessions idle for longer than an age, or list them (--dry-run)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import click
+
+from replaydeck.config import Settings
+from replaydeck.retention import GcReport, collect, parse_age
+
+_SHOWN = 20
+
+
+def _age(_ctx: click.Context, _param: click.Parameter, value: str | None) -> object:
+    if value is None:
+        return None
+    try:
+        return parse_age(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+async def _run(settings: Settings, dry_run: bool) -> GcReport:
+    from replaydeck.store.engine import make_engine
+
+    assert settings.retention is not None
+    engine = make_engine(settings)
+    try:
+        return await collect(engine, older_than=settings.retention, dry_run=dry_run)
+    finally:
+        await engine.dispose()
+
+
+@click.command("gc")
+@click.option(
+    "--older-than",
+    metavar="AGE",
+    callback=_age,
+    help="Delete sessions idle for longer than this: 30d, 12h, 90m (default: "
+    "REPLAYDECK_RETENTION).",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@click.option("--database-url", metavar="URL", help="Database URL (env REPLAYDECK_DATABASE_URL).")
+def gc(older_than: object, dry_run: bool, database_url: str | None) -> None:
+    """Delete old sessions with their events and shares (safe while the server runs)."""
+    from replaydeck.cli import load_settings
+
+    settings = load_settings(database_url=database_url, retention=older_than)
+    if settings.retention is None:
+        raise click.UsageError(
+            "Say how old a session must be: pass --older-than 30d or set REPLAYDECK_RETENTION."
+        )
+    report = asyncio.run(_run(settings, dry_run))
+    cutoff = datetime.fromtimestamp(report.cutoff_us / 1e6, UTC).isoformat(timespec="seconds")
+    verb = "Would delete" if dry_run else "Deleted"
+    click.echo(
+        f"{verb} {len(report.session_ids)} sessions ({report.events} events) "
+        f"idle since before {cutoff}."
+    )
+    for session_id in report.session_ids[:_SHOWN]:
+        click.echo(f"  {session_id}")
+    if len(report.session_ids) > _SHOWN:
+        click.echo(f"  … and {len(report.session_ids) - _SHOWN} more")

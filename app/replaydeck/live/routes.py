@@ -1,0 +1,49 @@
+"""GET /v1/sessions/{id}/stream: the live tail as SSE."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from starlette.responses import Response
+
+from replaydeck.deps import HubDep, SettingsDep, StoreDep, StreamsDep
+from replaydeck.live.tail import tail_frames
+from replaydeck.sessions.models import MAX_SEQ
+from replaydeck.sessions.service import parse_cursor_header
+from replaydeck.sse import EventStreamResponse
+
+router = APIRouter(prefix="/v1/sessions", tags=["streams"])
+
+SSE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "Server-Sent Events; each frame's id is the event's seq.",
+    },
+    204: {"description": "The session has ended and nothing follows Last-Event-ID."},
+}
+
+
+@router.get("/{session_id}/stream", response_class=Response, responses=SSE_DOC)
+async def stream(
+    session_id: str,
+    store: StoreDep,
+    hub: HubDep,
+    settings: SettingsDep,
+    streams: StreamsDep,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
+    resume = parse_cursor_header(last_event_id, "Last-Event-ID")
+    cursor = resume if resume is not None else after
+    session = await store.get_session(session_id)
+    if session.status == "complete" and cursor >= session.last_seq:
+        # Tells a browser's EventSource to stop reconnecting.
+        return Response(status_code=204)
+    return EventStreamResponse(
+        tail_frames(store, hub, session_id, after=cursor, page_size=settings.read_page_size),
+        kind="tail",
+        counter=streams,
+        retry_ms=settings.sse_retry_ms,
+        send_timeout=settings.send_timeout,
+    )

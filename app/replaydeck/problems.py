@@ -1,0 +1,107 @@
+"""The one place where errors become HTTP: application/problem+json (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from replaydeck import openapi_problems
+from replaydeck.errors import ReplaydeckError
+
+log = logging.getLogger("replaydeck")
+
+PROBLEM = "application/problem+json"
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body = {
+        "type": f"urn:replaydeck:problem:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+    if status == 503:
+        headers = {"Retry-After": "2", **(headers or {})}
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def describe_validation(error: RequestValidationError) -> str:
+    first = error.errors()[0]
+    where = [str(part) for part in first.get("loc", ())]
+    place = where[0] if where else "request"
+    name = ".".join(where[1:]) or place
+    message = str(first.get("msg", "is not valid"))
+    return f"The {place} parameter {name!r} is not valid: {message[0].lower()}{message[1:]}."
+
+
+_HTTP_DETAIL = {
+    404: "There is nothing at this path. The API lives under /v1; see /docs for every route.",
+    405: "This path does not accept that method; see /docs for what it does accept.",
+}
+
+
+def install(app: FastAPI) -> None:
+    openapi_problems.install(app)
+
+    @app.exception_handler(ReplaydeckError)
+    async def _domain(request: Request, error: ReplaydeckError) -> Response:
+        return problem(
+            error.status,
+            error.slug,
+            error.title,
+            error.detail,
+            request.url.path,
+            headers=error.headers,
+            **error.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> Response:
+        return problem(
+            422,
+            "invalid-parameter",
+            "A parameter is not valid",
+            describe_validation(error),
+            request.url.path,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, error: HTTPException) -> Response:
+        detail = _HTTP_DETAIL.get(error.status_code, str(error.detail))
+        return problem(
+            error.status_code,
+            f"http-{error.status_code}",
+            str(error.detail),
+            detail,
+            request.url.path,
+            # e.g. Allow on a 405, which RFC 9110 requires.
+            headers=dict(error.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(
+            500,
+            "internal",
+            "Internal error",
+            "replaydeck failed unexpectedly; this is a bug. The server log has the details.",
+            request.url.path,
+        )

@@ -1,0 +1,110 @@
+"""GET /v1/sessions/{id}/replay: a stored session as timed SSE."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from starlette.responses import Response
+
+from replaydeck.capture.replay_format import parse_format, reformat
+from replaydeck.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamsDep
+from replaydeck.errors import InvalidParameter
+from replaydeck.live.routes import SSE_DOC
+from replaydeck.replay.stream import ReplayParams, replay_frames
+from replaydeck.sessions.models import MAX_SEQ
+from replaydeck.sessions.service import parse_cursor_header
+from replaydeck.sse import EventStreamResponse
+
+router = APIRouter(prefix="/v1/sessions", tags=["streams"])
+
+
+def parse_speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = float("nan")
+    if not speed > 0 or speed == float("inf"):
+        raise InvalidParameter(
+            f"speed={value[:20]!r} is not valid; use a positive number (1 = as recorded, "
+            "10 = ten times faster) or 'max' for no waiting."
+        )
+    return speed
+
+
+def parse_replay(
+    speed: str, from_seq: int, to_seq: int | None, types: str | None, max_gap_ms: float | None
+) -> ReplayParams:
+    if to_seq is not None and to_seq < from_seq:
+        raise InvalidParameter(
+            f"to={to_seq} is before from={from_seq}; give a range with from ≤ to."
+        )
+    wanted = None
+    if types is not None:
+        wanted = frozenset(t.strip() for t in types.split(",") if t.strip())
+        if not wanted:
+            raise InvalidParameter("types= is empty; list event types such as types=status,final.")
+    return ReplayParams(
+        speed=parse_speed(speed),
+        from_seq=from_seq,
+        to_seq=to_seq,
+        types=wanted,
+        max_gap_ms=max_gap_ms,
+    )
+
+
+@router.get("/{session_id}/replay", response_class=Response, responses=SSE_DOC)
+async def replay(
+    session_id: str,
+    store: StoreDep,
+    hub: HubDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    streams: StreamsDep,
+    speed: Annotated[str, Query(description="A positive number, or 'max'.")] = "1",
+    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)] = 1,
+    to: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+    types: Annotated[str | None, Query(description="Comma-separated types to send.")] = None,
+    max_gap_ms: Annotated[float | None, Query(ge=0, description="Cap on any wait.")] = None,
+    format: Annotated[
+        str | None,
+        Query(description="Re-encode as sse, openai-responses, vercel-ai or ag-ui."),
+    ] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
+    params = parse_replay(speed, from_, to, types, max_gap_ms)
+    wire_format = None if format is None else parse_format(format)
+    resume = parse_cursor_header(last_event_id, "Last-Event-ID")
+    session = await store.get_session(session_id)
+    if resume is not None:
+        end = session.last_seq if params.to_seq is None else min(params.to_seq, session.last_seq)
+        if resume >= end and (session.status == "complete" or params.to_seq == end):
+            return Response(status_code=204)
+        params = ReplayParams(
+            speed=params.speed,
+            from_seq=max(params.from_seq, resume + 1),
+            to_seq=params.to_seq,
+            types=params.types,
+            max_gap_ms=params.max_gap_ms,
+        )
+    frames = replay_frames(
+        store,
+        hub,
+        clock,
+        session_id,
+        params,
+        page_size=settings.read_page_size,
+        heartbeat_interval=settings.heartbeat_interval,
+        final_seq=session.final_seq,
+    )
+    if wire_format is not None:
+        frames = reformat(frames, wire_format, session_id)
+    return EventStreamResponse(
+        frames,
+        kind="replay",
+        counter=streams,
+        retry_ms=settings.sse_retry_ms,
+        send_timeout=settings.send_timeout,
+    )

@@ -1,0 +1,104 @@
+"""Session CRUD and log reads: thin shells over the store."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from starlette.responses import StreamingResponse
+
+from replaydeck.deps import IngestDep, SettingsDep, StoreDep
+from replaydeck.sessions.models import (
+    MAX_SEQ,
+    EventPage,
+    SessionCreate,
+    SessionList,
+    SessionOut,
+    check_session_id,
+)
+from replaydeck.sessions.service import (
+    ndjson_lines,
+    new_session_id,
+    page_body,
+    parse_metadata_filters,
+)
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+
+NDJSON = "application/x-ndjson"
+
+
+@router.post("", status_code=201, response_model=SessionOut)
+async def create_session(
+    body: SessionCreate,
+    store: StoreDep,
+    ingest: IngestDep,
+    settings: SettingsDep,
+    response: Response,
+) -> SessionOut:
+    session_id = check_session_id(body.id) if body.id is not None else new_session_id()
+    record = await store.create_session(session_id, metadata=ingest.redact_metadata(body.metadata))
+    response.headers["Location"] = f"/v1/sessions/{record.id}"
+    return SessionOut.of(record, jaeger_url_base=settings.jaeger_url)
+
+
+@router.get("", response_model=SessionList)
+async def list_sessions(
+    store: StoreDep,
+    settings: SettingsDep,
+    status: Literal["open", "complete"] | None = None,
+    metadata: Annotated[list[str], Query(description="key=value; repeat to combine")] = [],  # noqa: B006
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SEQ)] = 50,
+) -> SessionList:
+    page = await store.list_sessions(
+        status=status,
+        metadata=parse_metadata_filters(metadata),
+        cursor=cursor,
+        limit=min(limit, settings.max_list_limit),
+    )
+    return SessionList(
+        sessions=[
+            SessionOut.of(record, jaeger_url_base=settings.jaeger_url) for record in page.sessions
+        ],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get("/{session_id}", response_model=SessionOut)
+async def get_session(session_id: str, store: StoreDep, settings: SettingsDep) -> SessionOut:
+    record = await store.get_session(session_id)
+    return SessionOut.of(record, jaeger_url_base=settings.jaeger_url)
+
+
+@router.delete("/{session_id}", status_code=204)
+async def delete_session(session_id: str, store: StoreDep, request: Request) -> Response:
+    await store.delete_session(session_id)
+    request.app.state.hub.remove(session_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{session_id}/events",
+    response_model=EventPage,
+    responses={200: {"content": {NDJSON: {"schema": {"type": "string"}}}}},
+)
+async def read_events(
+    session_id: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+    accept: Annotated[str, Header()] = "application/json",
+) -> Response:
+    await store.get_session(session_id)
+    if NDJSON in accept:
+        return StreamingResponse(
+            ndjson_lines(
+                store, session_id, after=after, limit=limit, page_size=settings.read_page_size
+            ),
+            media_type=NDJSON,
+        )
+    size = min(limit or 100, settings.max_list_limit)
+    events = await store.read(session_id, after=after, limit=size)
+    return Response(page_body(events, size), media_type="application/json")

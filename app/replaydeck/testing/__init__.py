@@ -1,0 +1,46 @@
+"""Golden-sequence testing: normalize, diff, golden files, deterministic replay.
+
+The pytest plugin imports this package in every test run, so the parts that pull
+in HTTP clients and servers (`replay`, `fake_stream`, `serve_fake_stream`) load
+on first use only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from replaydeck.testing.diff import Divergence, diff, first_divergence
+from replaydeck.testing.normalize import Normalizer, normalize
+
+if TYPE_CHECKING:
+    from replaydeck.testing.playback import replay
+    from replaydeck.testing.vcr import fake_stream, serve_fake_stream
+
+__all__ = [
+    "Divergence",
+    "Normalizer",
+    "diff",
+    "fake_stream",
+    "first_divergence",
+    "normalize",
+    "replay",
+    "serve_fake_stream",
+]
+
+# The modules are not named after the functions: importing a submodule binds its
+# name on this package, which would shadow a function of the same name.
+_LAZY = {
+    "replay": "replaydeck.testing.playback",
+    "fake_stream": "replaydeck.testing.vcr",
+    "serve_fake_stream": "replaydeck.testing.vcr",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'replaydeck.testing' has no attribute {name!r}")

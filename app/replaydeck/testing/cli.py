@@ -1,0 +1,324 @@
+"""`replaydeck golden export|diff|check`, `replaydeck export` and `replaydeck import`.
+
+A SESSION argument is a session id (read from REPLAYDECK_DATABASE_URL, or from
+the server given by --url), a session or share URL, or a file (an export
+archive or a golden file). Exit codes: 0 equal or done, 1 a difference,
+2 a usage error or a source that cannot be read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from replaydeck.errors import ReplaydeckError
+from replaydeck.testing import archive
+from replaydeck.testing import golden as golden_files
+from replaydeck.testing.diff import diff
+from replaydeck.testing.normalize import PATH_PLACEHOLDER, Normalizer
+from replaydeck.testing.sources import (
+    Progress,
+    Recording,
+    SourceError,
+    api_client,
+    is_normal_form,
+    is_url,
+    load_file,
+    load_url,
+    session_url,
+)
+
+if TYPE_CHECKING:
+    from replaydeck.config import Settings
+    from replaydeck.testing.transfer import Imported
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class SourceProblem(click.ClickException):
+    # 1 means "the sequences differ"; a source we cannot read is the caller's to fix.
+    exit_code = 2
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coroutine)
+    except SourceError as e:
+        raise SourceProblem(str(e)) from None
+    except ReplaydeckError as e:
+        # The store refused an imported event; its detail says which and why.
+        raise SourceProblem(e.detail) from None
+
+
+def source_options(function: F) -> F:
+    function = click.option(
+        "--database-url",
+        metavar="URL",
+        help="Database to read session ids from (env REPLAYDECK_DATABASE_URL).",
+    )(function)
+    function = click.option(
+        "--api-key", envvar="REPLAYDECK_API_KEY", help="API key for --url (env REPLAYDECK_API_KEY)."
+    )(function)
+    return click.option(
+        "--url",
+        metavar="URL",
+        help="Read session ids from this server, e.g. http://127.0.0.1:8000.",
+    )(function)
+
+
+def normalizer_options(function: F) -> F:
+    function = click.option(
+        "--no-default-masks", is_flag=True, help="Keep dates and UUIDs instead of masking them."
+    )(function)
+    function = click.option(
+        "--mask-regex",
+        multiple=True,
+        metavar="REGEX[=PLACEHOLDER]",
+        help="Replace matches in every string value (repeatable).",
+    )(function)
+    function = click.option(
+        "--mask",
+        multiple=True,
+        metavar="PATH",
+        help="Replace the value at a JSON path such as data.result.id or data.items[*].id.",
+    )(function)
+    return click.option("--strict", is_flag=True, help="Keep message.delta chunks as they are.")(
+        function
+    )
+
+
+def build_normalizer(
+    strict: bool, mask: tuple[str, ...], mask_regex: tuple[str, ...], no_default_masks: bool
+) -> Normalizer:
+    patterns: list[tuple[re.Pattern[str] | str, str]] = []
+    for spec in mask_regex:
+        regex, _, placeholder = spec.rpartition("=") if "=" in spec else (spec, "", "")
+        try:
+            patterns.append((re.compile(regex), placeholder or PATH_PLACEHOLDER))
+        except re.error as e:
+            raise click.BadParameter(
+                f"{regex!r} is not a regular expression ({e})", param_hint="--mask-regex"
+            ) from None
+    if not no_default_masks:
+        patterns = [*Normalizer().patterns, *patterns]
+    try:
+        return Normalizer.build(strict=strict, mask_paths=mask, patterns=patterns)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--mask") from None
+
+
+class ProgressBar:
+    """A click progress bar on stderr, opened on the first report, when the total is known."""
+
+    def __init__(self, stack: ExitStack, label: str) -> None:
+        self._stack = stack
+        self._label = label
+        self._bar: Any = None
+
+    def __call__(self, count: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = self._stack.enter_context(
+                click.progressbar(length=total, label=self._label, file=sys.stderr)
+            )
+        self._bar.update(count)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Progress]:
+    with ExitStack() as stack:
+        yield ProgressBar(stack, label)
+
+
+def read_source(
+    source: str,
+    *,
+    url: str | None,
+    api_key: str | None,
+    database_url: str | None,
+    progress: Progress | None = None,
+) -> Recording:
+    """A recording from a file, a URL, a server given by --url, or the local database."""
+    if not is_url(source) and Path(source).is_file():
+        return load_file_or_fail(Path(source))
+    return _run(_read_remote_or_local(source, url, api_key, database_url, progress))
+
+
+async def _read_remote_or_local(
+    source: str,
+    url: str | None,
+    api_key: str | None,
+    database_url: str | None,
+    progress: Progress | None,
+) -> Recording:
+    if is_url(source) or url is not None:
+        target = source if is_url(source) else session_url(str(url), source)
+        async with api_client(api_key) as client:
+            return await load_url(target, client, progress=progress)
+    from replaydeck.testing.transfer import read_local
+
+    return await read_local(_settings(database_url), source, progress=progress)
+
+
+def _settings(database_url: str | None) -> Settings:
+    # Imported here: replaydeck.cli imports this module to register its commands.
+    from replaydeck.cli import load_settings
+
+    try:
+        return load_settings(database_url=database_url)
+    except click.ClickException as e:
+        raise SourceProblem(e.message) from None
+
+
+def normal_form(source: str, normalizer: Normalizer, **options: Any) -> list[dict[str, Any]]:
+    """A golden file as it is; anything else read and normalized."""
+    path = Path(source)
+    if not is_url(source) and path.is_file():
+        try:
+            header, events = archive.read(path)
+        except ValueError as e:
+            raise SourceProblem(str(e)) from None
+        if header is None and is_normal_form(events):
+            return events
+    return normalizer(read_source(source, **options).events)
+
+
+@click.group()
+def golden() -> None:
+    """Golden files: the normalized event sequences that agent tests compare against."""
+
+
+@golden.command("export")
+@click.argument("session")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Golden file to write, e.g. tests/golden/weather.jsonl.",
+)
+@normalizer_options
+@source_options
+def golden_export(session: str, output: Path, **options: Any) -> None:
+    """Write SESSION's normal form as a golden file."""
+    normalizer = _pop_normalizer(options)
+    with progress_bar("reading events") as progress:
+        recording = read_source(session, progress=progress, **options)
+    entries = normalizer(recording.events)
+    outcome = golden_files.write(output, entries)
+    click.echo(f"{outcome} {output}: {len(entries)} entries from {len(recording.events)} events")
+
+
+@golden.command("diff")
+@click.argument("expected")
+@click.argument("actual")
+@normalizer_options
+@source_options
+def golden_diff(expected: str, actual: str, **options: Any) -> None:
+    """Compare two sequences (golden files, archives, sessions); exit 1 if they differ."""
+    normalizer = _pop_normalizer(options)
+    _compare(
+        normal_form(expected, normalizer, **options), normal_form(actual, normalizer, **options)
+    )
+
+
+@golden.command("check")
+@click.argument("session")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@normalizer_options
+@source_options
+def golden_check(session: str, file: str, **options: Any) -> None:
+    """Check that SESSION matches the golden FILE; exit 1 with the first divergence if not."""
+    normalizer = _pop_normalizer(options)
+    _compare(normal_form(file, normalizer, **options), normal_form(session, normalizer, **options))
+
+
+def _pop_normalizer(options: dict[str, Any]) -> Normalizer:
+    return build_normalizer(
+        options.pop("strict"),
+        options.pop("mask"),
+        options.pop("mask_regex"),
+        options.pop("no_default_masks"),
+    )
+
+
+def _compare(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> None:
+    report = diff(expected, actual)
+    if report is not None:
+        click.echo(report)
+        raise SystemExit(1)
+    click.echo(f"equal: {len(expected)} entries")
+
+
+@click.command("export")
+@click.argument("session")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    required=True,
+    help="Archive file to write ('-' for standard output).",
+)
+@source_options
+def export(session: str, output: Path, **options: Any) -> None:
+    """Export a whole session as an NDJSON archive (a header line, then one event a line)."""
+    with progress_bar("exporting") as progress:
+        recording = read_source(session, progress=progress, **options)
+    session_record = recording.session or {"id": session}
+    if str(output) == "-":
+        archive.write(sys.stdout.buffer, session_record, recording.events)
+        sys.stdout.buffer.flush()
+        return
+    with output.open("wb") as out:
+        count = archive.write(out, session_record, recording.events)
+    click.echo(f"exported {count} events of session {session_record.get('id')} to {output}")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--session-id", help="Import under this id instead of the archive's.")
+@click.option("--url", metavar="URL", help="Import into this server instead of the local database.")
+@click.option(
+    "--api-key", envvar="REPLAYDECK_API_KEY", help="API key for --url (env REPLAYDECK_API_KEY)."
+)
+@click.option(
+    "--database-url", metavar="URL", help="Database to import into (env REPLAYDECK_DATABASE_URL)."
+)
+def import_(
+    file: Path,
+    session_id: str | None,
+    url: str | None,
+    api_key: str | None,
+    database_url: str | None,
+) -> None:
+    """Import an NDJSON archive into the database, or into the server given by --url."""
+    from replaydeck.testing.transfer import import_local, import_remote
+
+    recording = load_file_or_fail(file)
+
+    async def run(progress: Progress) -> Imported:
+        if url is None:
+            settings = _settings(database_url)
+            return await import_local(settings, recording, session_id=session_id, progress=progress)
+        async with api_client(api_key) as client:
+            return await import_remote(
+                client, url, recording, session_id=session_id, progress=progress
+            )
+
+    with progress_bar("importing") as progress:
+        done = _run(run(progress))
+    click.echo(f"imported session {done.session_id}: {done.appended} new of {done.total} events")
+
+
+def load_file_or_fail(path: Path) -> Recording:
+    try:
+        return load_file(path)
+    except SourceError as e:
+        raise SourceProblem(str(e)) from None

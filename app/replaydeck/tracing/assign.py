@@ -1,0 +1,108 @@
+"""Which span each event belongs to, decided before the event is stored.
+
+The assigner is the small, copyable part of the mapping's state. The store runs one
+copy (stamps.py) to write `trace_id`/`span_id` into envelopes as it commits them, and
+the span builder runs the same rules on the stored events in the same order, so both
+always agree on the ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from replaydeck.tracing.ids import derive_span_id
+
+TOOL_CALL = "tool.call"
+TOOL_RESULT = "tool.result"
+DELTA = "message.delta"
+
+# Events that end the current assistant message: the model has stopped talking.
+# `status` and free-form events do not, so a "searching…" label between two deltas
+# leaves the message whole.
+_ENDS_MESSAGE = frozenset({TOOL_CALL, TOOL_RESULT, "error", "final"})
+
+
+class SpanKind(StrEnum):
+    ROOT = "root"
+    TOOL = "tool"
+    MESSAGE = "message"
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRef:
+    kind: SpanKind
+    span_id: int
+    # For tools, the call id; for messages, the message id (None for an unnamed run).
+    key: str | None = None
+    # Messages are numbered 1, 2, 3 … in the order they start.
+    index: int = 0
+
+
+@dataclass(slots=True)
+class SpanAssigner:
+    trace_id: int
+    root_span_id: int = 0
+    _message: SpanRef | None = None
+    _messages: int = 0
+    _message_parts: dict[str, int] = field(default_factory=dict)
+    _tool_uses: dict[str, int] = field(default_factory=dict)
+    _open_tools: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root_span_id = derive_span_id(self.trace_id, "root")
+
+    def copy(self) -> SpanAssigner:
+        # Once per transaction that stamps: shallow dict copies are enough (values
+        # are immutable) and much cheaper than deepcopy.
+        return replace(
+            self,
+            _message_parts=dict(self._message_parts),
+            _tool_uses=dict(self._tool_uses),
+            _open_tools=dict(self._open_tools),
+        )
+
+    def assign(self, kind: Any, data: Any) -> SpanRef:
+        """The span of the session's next event, of type `kind` with payload `data`."""
+        payload: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        if kind in _ENDS_MESSAGE:
+            self._message = None
+        if kind == DELTA:
+            return self._delta(payload)
+        if kind == TOOL_CALL:
+            call_id = str(payload.get("call_id", ""))
+            uses = self._tool_uses[call_id] = self._tool_uses.get(call_id, 0) + 1
+            span_id = derive_span_id(self.trace_id, "tool", call_id, str(uses))
+            self._open_tools[call_id] = span_id
+            return SpanRef(SpanKind.TOOL, span_id, call_id)
+        if kind == TOOL_RESULT:
+            call_id = str(payload.get("call_id", ""))
+            span_id_or_none = self._open_tools.pop(call_id, None)
+            if span_id_or_none is None:
+                # A result with no open call becomes a span of its own, keyed so that a
+                # later call reusing the id cannot collide with it.
+                uses = self._tool_uses[call_id] = self._tool_uses.get(call_id, 0) + 1
+                span_id_or_none = derive_span_id(self.trace_id, "tool", call_id, str(uses))
+            return SpanRef(SpanKind.TOOL, span_id_or_none, call_id)
+        return SpanRef(SpanKind.ROOT, self.root_span_id)
+
+    def _delta(self, payload: Mapping[str, Any]) -> SpanRef:
+        raw_id = payload.get("message_id")
+        message_id = str(raw_id) if raw_id is not None else None
+        current = self._message
+        if current is not None and current.key == message_id:
+            return current
+        self._messages += 1
+        if message_id is None:
+            key: tuple[str, ...] = ("message", "#", str(self._messages))
+        else:
+            # A message that resumes after a tool call is a new span (a second part).
+            part = self._message_parts[message_id] = self._message_parts.get(message_id, 0) + 1
+            key = ("message", message_id, str(part))
+        ref = SpanRef(
+            SpanKind.MESSAGE, derive_span_id(self.trace_id, *key), message_id, self._messages
+        )
+        self._message = ref
+        return ref

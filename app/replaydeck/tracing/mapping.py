@@ -1,0 +1,314 @@
+"""Events → spans: the pure core of tracing.
+
+`SessionSpans` is fed one session's envelopes in seq order and returns the spans that
+each event finishes, as SDK `ReadableSpan`s ready for any span processor or exporter.
+Span times are the events' `ts`, never the clock, so a batch import keeps real durations.
+Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.trace import SpanContext
+from opentelemetry.trace.status import Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from replaydeck.tracing.assign import DELTA, TOOL_CALL, TOOL_RESULT, SpanAssigner, SpanKind, SpanRef
+from replaydeck.tracing.draft import SAMPLED, SpanDraft, json_attribute
+from replaydeck.tracing.ids import (
+    TraceOrigin,
+    derive_span_id,
+    parse_hex_id,
+    ts_to_ns,
+)
+from replaydeck.tracing.telemetry import chunk_telemetry
+
+
+class Outcome(StrEnum):
+    COMPLETE = "complete"  # `final` arrived
+    ABANDONED = "abandoned"  # idle past the timeout without `final`
+    IN_PROGRESS = "in_progress"  # a snapshot of a live session (the /trace document)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    session_id: str
+    origin: TraceOrigin
+    agent_name: str | None = None
+
+    @property
+    def replay_path(self) -> str:
+        # The path only: share tokens must never reach spans, and the host is the reader's.
+        return f"/v1/sessions/{quote(self.session_id, safe='')}/replay"
+
+
+class SessionSpans:
+    def __init__(
+        self,
+        info: SessionInfo,
+        *,
+        resource: Resource | None = None,
+        max_events_per_span: int = 1000,
+        max_attribute_chars: int = 4096,
+    ) -> None:
+        self.info = info
+        self.assigner = SpanAssigner(info.origin.trace_id)
+        self._resource = resource or Resource.get_empty()
+        self._max_events = max_events_per_span
+        self._max_chars = max_attribute_chars
+        self._root: SpanDraft | None = None
+        self._message: SpanDraft | None = None
+        self._tools: dict[int, SpanDraft] = {}
+        self._closed: set[int] = set()
+        self._previous_ns: int | None = None
+        self._events = 0
+        self.done = False
+        # Spans already exported by an earlier life of this state (a session abandoned
+        # when idle, then resumed): rebuilding must not send them a second time.
+        self.exported: set[int] = set()
+
+    def feed(self, envelope: Mapping[str, Any]) -> list[ReadableSpan]:
+        """Advance by one stored event; return the spans it finished."""
+        return self._new(self._feed(envelope))
+
+    def finish(self, outcome: Outcome) -> list[ReadableSpan]:
+        """End every open span at the session's last event; for idle or snapshot sessions."""
+        return self._new(self._finish(outcome))
+
+    def _new(self, spans: list[ReadableSpan]) -> list[ReadableSpan]:
+        if not self.exported:
+            return spans
+        return [s for s in spans if s.context is None or s.context.span_id not in self.exported]
+
+    def _feed(self, envelope: Mapping[str, Any]) -> list[ReadableSpan]:
+        if self.done:
+            return []  # appends after `final` are refused upstream; nothing more belongs here
+        ts = ts_to_ns(envelope.get("ts"))
+        ref = self.assigner.assign(envelope.get("type"), envelope.get("data"))
+        stored = parse_hex_id(envelope.get("span_id"), width=16)
+        span_id = stored if stored is not None and ref.kind is not SpanKind.ROOT else ref.span_id
+        kind = envelope.get("type")
+        data = envelope.get("data")
+        payload: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        seq = envelope.get("seq")
+        self._events += 1
+
+        finished: list[ReadableSpan] = []
+        root = self._root or self._open_root(ts)
+        message = self._message
+        if message is not None and (
+            kind in (TOOL_CALL, TOOL_RESULT, "error", "final")
+            or (kind == DELTA and message.span_id != span_id)
+        ):
+            finished.append(self._close_message())
+
+        if kind == DELTA:
+            self._on_delta(ref, span_id, ts, payload, seq)
+        elif kind == TOOL_CALL:
+            self._on_tool_call(span_id, ts, payload, seq)
+        elif kind == TOOL_RESULT:
+            finished.append(self._on_tool_result(span_id, ts, payload, seq))
+        elif kind == "final":
+            finished.extend(self._on_final(ts, payload))
+        else:
+            self._on_root_event(root, kind, ts, payload, seq)
+        root.end_ns = max(root.end_ns, ts)
+        self._previous_ns = ts
+        return finished
+
+    def _finish(self, outcome: Outcome) -> list[ReadableSpan]:
+        if self.done or self._root is None:
+            return []
+        root = self._root
+        finished: list[ReadableSpan] = []
+        if self._message is not None:
+            finished.append(self._close_message())
+        for tool in list(self._tools.values()):
+            tool.end_ns = root.end_ns
+            if outcome is Outcome.ABANDONED:
+                tool.status = Status(StatusCode.ERROR, "abandoned: no tool.result arrived")
+            tool.attributes["replaydeck.outcome"] = outcome.value
+            finished.append(self._close(tool))
+        self._tools.clear()
+        if outcome is Outcome.ABANDONED and root.status.status_code is not StatusCode.ERROR:
+            root.status = Status(StatusCode.ERROR, "abandoned: the session went idle before final")
+        finished.append(self._close_root(outcome))
+        return finished
+
+    # -- the root -------------------------------------------------------------------------
+
+    def _open_root(self, ts: int) -> SpanDraft:
+        info = self.info
+        self._root = SpanDraft(
+            span_id=self.assigner.root_span_id,
+            name=f"invoke_agent {info.agent_name or info.session_id}",
+            start_ns=ts,
+            end_ns=ts,
+            attributes={
+                gen_ai.GEN_AI_OPERATION_NAME: "invoke_agent",
+                gen_ai.GEN_AI_CONVERSATION_ID: info.session_id,
+                "replaydeck.replay.path": info.replay_path,
+            },
+        )
+        if info.agent_name:
+            self._root.attributes[gen_ai.GEN_AI_AGENT_NAME] = info.agent_name
+        return self._root
+
+    def _on_root_event(
+        self, root: SpanDraft, kind: object, ts: int, payload: Mapping[str, Any], seq: object
+    ) -> None:
+        if kind == "status":
+            self._add_event(
+                root, "status", ts, seq, {"replaydeck.status.label": str(payload.get("label", ""))}
+            )
+        elif kind == "error":
+            message = str(payload.get("message", ""))
+            code = payload.get("code")
+            attributes: dict[str, AttributeValue] = {
+                "exception.type": str(code) if code is not None else "error",
+                "exception.message": message,
+            }
+            self._add_event(root, "exception", ts, seq, attributes)
+            root.status = Status(StatusCode.ERROR, message)
+        else:
+            # Free-form and control events keep their payload, so nothing is lost in Jaeger.
+            self._add_event(root, str(kind), ts, seq, {"replaydeck.data": self._json(payload)})
+
+    def _on_final(self, ts: int, payload: Mapping[str, Any]) -> list[ReadableSpan]:
+        root = self._root
+        assert root is not None
+        usage = payload.get("usage")
+        if isinstance(usage, Mapping):
+            for attribute, names in (
+                (gen_ai.GEN_AI_USAGE_INPUT_TOKENS, ("input_tokens", "prompt_tokens")),
+                (gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, ("output_tokens", "completion_tokens")),
+            ):
+                value = next((usage[n] for n in names if isinstance(usage.get(n), int)), None)
+                if value is not None:
+                    root.attributes[attribute] = value
+        root.end_ns = max(root.end_ns, ts)
+        return self._finish(Outcome.COMPLETE)
+
+    def _close_root(self, outcome: Outcome) -> ReadableSpan:
+        root = self._root
+        assert root is not None
+        root.attributes["replaydeck.outcome"] = outcome.value
+        root.attributes["replaydeck.event_count"] = self._events
+        self.done = True
+        parent_id = self.info.origin.parent_span_id
+        parent = (
+            SpanContext(self.info.origin.trace_id, parent_id, is_remote=True, trace_flags=SAMPLED)
+            if parent_id
+            else None
+        )
+        return self._close(root, parent=parent)
+
+    # -- tools ----------------------------------------------------------------------------
+
+    def _on_tool_call(self, span_id: int, ts: int, payload: Mapping[str, Any], seq: object) -> None:
+        if span_id in self._tools or span_id in self._closed:
+            span_id = derive_span_id(self.info.origin.trace_id, "tool-duplicate", str(seq))
+        name = str(payload.get("name", ""))
+        self._tools[span_id] = SpanDraft(
+            span_id=span_id,
+            name=f"execute_tool {name}",
+            start_ns=ts,
+            end_ns=ts,
+            attributes={
+                gen_ai.GEN_AI_OPERATION_NAME: "execute_tool",
+                gen_ai.GEN_AI_TOOL_NAME: name,
+                gen_ai.GEN_AI_TOOL_CALL_ID: str(payload.get("call_id", "")),
+                gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS: self._json(payload.get("args")),
+                "replaydeck.replay.path": self.info.replay_path,
+            },
+        )
+        self._add_event(self._tools[span_id], TOOL_CALL, ts, seq, {})
+
+    def _on_tool_result(
+        self, span_id: int, ts: int, payload: Mapping[str, Any], seq: object
+    ) -> ReadableSpan:
+        tool = self._tools.pop(span_id, None)
+        if tool is None:
+            # A result without its call: a zero-length span, so the result is still visible.
+            if span_id in self._closed:
+                span_id = derive_span_id(self.info.origin.trace_id, "tool-orphan", str(seq))
+            self._on_tool_call(span_id, ts, payload, seq)
+            tool = self._tools.pop(span_id)
+            tool.attributes["replaydeck.tool.unmatched"] = True
+        tool.end_ns = max(tool.start_ns, ts)
+        tool.attributes[gen_ai.GEN_AI_TOOL_CALL_RESULT] = self._json(payload.get("result"))
+        self._add_event(tool, TOOL_RESULT, ts, seq, {})
+        if payload.get("is_error") is True:
+            tool.status = Status(StatusCode.ERROR, "the tool reported an error (is_error)")
+            tool.attributes["error.type"] = "tool_error"
+        return self._close(tool)
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _on_delta(
+        self, ref: SpanRef, span_id: int, ts: int, payload: Mapping[str, Any], seq: object
+    ) -> None:
+        message = self._message
+        if message is None or message.span_id != span_id:
+            if span_id in self._closed:
+                span_id = derive_span_id(self.info.origin.trace_id, "message-resumed", str(seq))
+            label = ref.key if ref.key is not None else f"#{ref.index}"
+            message = self._message = SpanDraft(
+                span_id=span_id,
+                name=f"message {label}",
+                start_ns=self._previous_ns if self._previous_ns is not None else ts,
+                end_ns=ts,
+                attributes={
+                    "replaydeck.message.index": ref.index,
+                    "replaydeck.replay.path": self.info.replay_path,
+                },
+                anchor_ns=self._previous_ns,
+            )
+            if ref.key is not None:
+                message.attributes["replaydeck.message.id"] = ref.key
+        text = str(payload.get("text", ""))
+        message.chunk_ns.append(ts)
+        message.chars += len(text)
+        message.end_ns = max(message.end_ns, ts)
+        self._add_event(message, DELTA, ts, seq, {"replaydeck.delta.text": text})
+
+    def _close_message(self) -> ReadableSpan:
+        message = self._message
+        assert message is not None
+        self._message = None
+        message.attributes.update(
+            chunk_telemetry(message.chunk_ns, message.chars, message.anchor_ns)
+        )
+        return self._close(message)
+
+    # -- shared ---------------------------------------------------------------------------
+
+    def _add_event(
+        self,
+        span: SpanDraft,
+        name: str,
+        ts: int,
+        seq: object,
+        attributes: dict[str, AttributeValue],
+    ) -> None:
+        span.add_event(name, ts, seq, attributes, limit=self._max_events)
+
+    def _close(self, span: SpanDraft, *, parent: SpanContext | None = None) -> ReadableSpan:
+        self._closed.add(span.span_id)
+        trace_id = self.info.origin.trace_id
+        if span is not self._root:
+            parent = SpanContext(
+                trace_id, self.assigner.root_span_id, is_remote=False, trace_flags=SAMPLED
+            )
+        return span.finish(trace_id, parent, self._resource)
+
+    def _json(self, value: object) -> str:
+        return json_attribute(value, self._max_chars)
