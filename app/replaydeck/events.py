@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -25,8 +25,13 @@ RESERVED_PREFIXES = ("replay.", "stream.")
 MAX_ID_LENGTH = 128
 MAX_TYPE_LENGTH = 64
 ENVELOPE_FIELDS = frozenset({"type", "data", "id", "ts"})
-# Epoch milliseconds beyond year 9999 cannot be a real timestamp.
+# The accepted `ts` range: 1970-01-01 to 9999-12-31 as epoch milliseconds, and
+# years 1 to 9999 in UTC (after the offset is applied) as RFC 3339 strings.
 MAX_EPOCH_MS = 253_402_300_799_999
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+MIN_TS_US = (datetime(1, 1, 1, tzinfo=UTC) - EPOCH) // _MICROSECOND
+MAX_TS_US = (datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC) - EPOCH) // _MICROSECOND
 
 
 class _Payload(BaseModel):
@@ -113,7 +118,14 @@ def parse_ts(value: Any, index: int | None = None) -> int:
                 f"{where} has 'ts' {value[:64]!r} without a time zone; add 'Z' or an "
                 "offset such as '+00:00'."
             )
-        return round(parsed.timestamp() * 1_000_000)
+        # Integer arithmetic: a float timestamp loses microseconds far from 1970.
+        ts_us = (parsed - EPOCH) // _MICROSECOND
+        if not MIN_TS_US <= ts_us <= MAX_TS_US:
+            raise InvalidEvent(
+                f"{where} has 'ts' {value[:64]!r}, which lies outside years 1 to 9999 in "
+                "UTC once its offset is applied; send a time within that range."
+            )
+        return ts_us
     if not math.isfinite(value) or value < 0 or value > MAX_EPOCH_MS:
         raise InvalidEvent(
             f"{where} has 'ts' {value!r}, which is not a plausible epoch time in "
@@ -134,7 +146,13 @@ def format_ts(ts_us: int) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _second_prefix(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    # Not strftime: its %Y does not zero-pad years before 1000 on glibc, and the
+    # result must parse back (RFC 3339 wants four digits).
+    moment = EPOCH + timedelta(seconds=seconds)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
 
 
 def _check_type(event_type: Any, where: str) -> str:

@@ -40,7 +40,7 @@ class ServerProcess:
                 [
                     sys.executable,
                     "-m",
-                    "app",
+                    "replaydeck",
                     "serve",
                     "--port",
                     str(self.port),

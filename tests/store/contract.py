@@ -257,3 +257,58 @@ class StoreContract:
 
     async def test_ping(self, store: EventStore) -> None:
         await store.ping()
+
+    async def test_a_failing_on_stored_consumer_fails_no_append(
+        self, store: EventStore, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        def broken(result: AppendResult) -> None:
+            raise ValueError("a consumer's bug")
+
+        # Concurrent, so on SQLite they share group commits with the broken hook.
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(store.append(f"s{n}", [ev(id="a")], on_stored=broken) for n in range(8))
+            ),
+            timeout=10,
+        )
+        assert [r.seqs for r in results] == [[1]] * 8
+        # The writer keeps serving, and the append really was stored once.
+        again = await asyncio.wait_for(store.append("s0", [ev(id="a"), ev(id="b")]), timeout=10)
+        assert again.seqs == [1, 2]
+        assert [e.id for e in await store.read("s0")] == ["a", "b"]
+        assert "a consumer's bug" in caplog.text
+        await store.ping()
+
+    async def test_a_failing_stamp_commit_stores_the_events_once(self, store: EventStore) -> None:
+        class BrokenCommit(CountingDraft):
+            def commit(self) -> None:
+                raise RuntimeError("a stamper's bug")
+
+        class BrokenStamper(CountingStamper):
+            def draft(self) -> CountingDraft:
+                return BrokenCommit(self)
+
+        result = await asyncio.wait_for(
+            store.append("s", [ev(), ev()], stamper=BrokenStamper()), timeout=10
+        )
+        assert result.seqs == [1, 2]
+        assert [e.seq for e in await store.read("s")] == [1, 2]
+        assert (await store.append("s", [ev()])).seqs == [3]
+
+    @pytest.mark.parametrize(
+        ("ts", "expected"),
+        [
+            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000000Z"),
+            ("0999-01-01T00:00:00Z", "0999-01-01T00:00:00.000000Z"),
+            ("1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.500000Z"),
+            ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"),
+            ("0001-01-01T14:00:00+14:00", "0001-01-01T00:00:00.000000Z"),
+        ],
+    )
+    async def test_timestamps_of_every_accepted_year_round_trip(
+        self, store: EventStore, ts: str, expected: str
+    ) -> None:
+        await store.append("s", [ev(ts=ts)])
+        (stored,) = await store.read("s")
+        assert stored.as_dict()["ts"] == expected
+        assert (await store.append("s", [ev()])).seqs == [2]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
+from replaydeck.config import Settings
 from replaydeck.errors import SeqConflict, SessionClosed, StoreUnavailable
 from replaydeck.store.base import AppendResult, SessionRecord
+from replaydeck.store.engine import make_engine
 from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcomes
+from replaydeck.store.migrate import upgrade
 from replaydeck.store.sql import SqlEventStore
 from tests.store.contract import ev
 
@@ -177,3 +181,32 @@ async def test_a_writer_that_cannot_take_a_batch_fails_it_with_its_error() -> No
     committer = GroupCommitter(broken)
     with pytest.raises(StoreUnavailable, match="writer gone"):
         await committer.append("a", [ev()], None, 0)
+
+
+@pytest.mark.anyio
+async def test_a_stuck_writer_is_reported_by_ping_and_does_not_stop_shutdown(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/stuck.db"))
+    await upgrade(engine)
+    store = SqlEventStore(engine, writer_stall_s=0.05)
+    await store.append("warm", [ev()])  # opens the writer
+    assert store._group is not None
+
+    def stuck(
+        requests: list[AppendRequest], done: Callable[[Outcomes | BaseException], None]
+    ) -> None:
+        pass  # a writer that never reports back: a hung disk
+
+    store._group._submit = stuck
+    store._group._close_timeout = 0.2
+    pending = asyncio.ensure_future(store.append("s", [ev()]))
+    await store.ping()  # just started: not yet reported as stuck
+    deadline = asyncio.get_running_loop().time() + 5
+    while store._group.busy_for() <= 0.05:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)  # ok: polls the writer's busy time under a deadline
+    with pytest.raises(StoreUnavailable, match="writing one batch"):
+        await store.ping()
+    await asyncio.wait_for(store.close(), timeout=5)
+    pending.cancel()

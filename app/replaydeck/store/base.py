@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -100,6 +101,30 @@ class Stamper(Protocol):
 
 # Called on the event loop after an append's events are committed, in commit order.
 StoredHook = Callable[[AppendResult], None]
+
+log = logging.getLogger("replaydeck.store")
+
+
+def announce(hook: StoredHook, result: AppendResult) -> None:
+    """Run an `on_stored` hook. The events are committed whatever it does, so a failing
+    hook is logged, never raised: raised, it would answer a stored append with an error
+    (and a retry without ids would store it twice) or stop the writer for everyone."""
+    try:
+        hook(result)
+    except Exception:
+        log.exception(
+            "A consumer of session %r's appended events failed; the events are stored",
+            result.session.id,
+        )
+
+
+def commit_drafts(drafts: Iterable[StampDraft]) -> None:
+    """Commit a committed transaction's stamp drafts; like `announce`, never raises."""
+    for draft in drafts:
+        try:
+            draft.commit()
+        except Exception:
+            log.exception("Stamping state could not be committed; the events are stored")
 
 
 class EventStore(Protocol):

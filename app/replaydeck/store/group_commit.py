@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +30,14 @@ import sqlalchemy as sa
 
 from replaydeck.errors import ReplaydeckError, StoreUnavailable
 from replaydeck.events import NewEvent
-from replaydeck.store.base import AppendResult, SessionRecord, StampDraft, Stamper, StoredHook
+from replaydeck.store.base import (
+    AppendResult,
+    SessionRecord,
+    StampDraft,
+    Stamper,
+    StoredHook,
+    announce,
+)
 from replaydeck.store.sequencing import Stamp
 from replaydeck.store.tables import events, sessions
 
@@ -46,7 +55,7 @@ class AppendRequest:
     def settle(self, outcome: AppendResult | Exception) -> None:
         # First the hook, in commit order and whether or not the caller still waits.
         if self.on_stored is not None and isinstance(outcome, AppendResult) and outcome.appended:
-            self.on_stored(outcome)
+            announce(self.on_stored, outcome)
         if self.future.done():  # the caller was cancelled; nothing to tell
             return
         if isinstance(outcome, Exception):
@@ -55,6 +64,8 @@ class AppendRequest:
             self.future.set_result(outcome)
 
 
+log = logging.getLogger("replaydeck.store")
+
 Outcomes = list[AppendResult | Exception]
 # Starts writing a batch; calls back on the loop with one outcome per request, or
 # with the exception that failed the batch as a whole.
@@ -62,11 +73,16 @@ Submit = Callable[[list[AppendRequest], Callable[[Outcomes | BaseException], Non
 
 
 class GroupCommitter:
-    def __init__(self, submit: Submit, *, max_events: int = 5000) -> None:
+    def __init__(
+        self, submit: Submit, *, max_events: int = 5000, close_timeout: float = 30.0
+    ) -> None:
         self._submit = submit
         self._max_events = max_events
+        self._close_timeout = close_timeout
         self._queue: list[AppendRequest] = []
         self._writing = False
+        # When the batch being written was handed over (monotonic), for readiness.
+        self._writing_since = 0.0
         self._closed = False
         self._idle: asyncio.Future[None] | None = None
 
@@ -101,9 +117,14 @@ class GroupCommitter:
         batch, self._queue = self._queue[:count], self._queue[count:]
         return batch
 
+    def busy_for(self) -> float:
+        """Seconds the batch being written has taken so far (0 when idle)."""
+        return time.monotonic() - self._writing_since if self._writing else 0.0
+
     def _start(self) -> None:
         batch = self._take()
         self._writing = True
+        self._writing_since = time.monotonic()
         try:
             self._submit(batch, functools.partial(self._written, batch))
         except Exception as e:  # e.g. the writer is already closed
@@ -111,13 +132,21 @@ class GroupCommitter:
 
     def _written(self, batch: list[AppendRequest], outcome: Outcomes | BaseException) -> None:
         """On the loop: settle the batch, then hand over the next one."""
-        if isinstance(outcome, BaseException):
-            error = outcome if isinstance(outcome, Exception) else StoreUnavailable()
+        try:
+            if isinstance(outcome, BaseException):
+                error = outcome if isinstance(outcome, Exception) else StoreUnavailable()
+                for request in batch:
+                    request.settle(error)
+            else:
+                for request, result in zip(batch, outcome, strict=True):
+                    request.settle(result)
+        except Exception:
+            # A bug here must not leave the writer marked busy: every later append
+            # would queue behind it forever. Whoever is still waiting hears 503.
+            log.exception("Settling a group commit failed; its waiting appends get 503")
             for request in batch:
-                request.settle(error)
-        else:
-            for request, result in zip(batch, outcome, strict=True):
-                request.settle(result)
+                if not request.future.done():
+                    request.future.set_exception(StoreUnavailable())
         self._writing = False
         if self._queue and not self._closed:
             self._start()
@@ -132,7 +161,15 @@ class GroupCommitter:
         self._queue = []
         if self._writing:
             self._idle = asyncio.get_running_loop().create_future()
-            await self._idle
+            try:
+                # Bounded, so a writer that hangs (a stuck disk) cannot stop shutdown.
+                async with asyncio.timeout(self._close_timeout):
+                    await self._idle
+            except TimeoutError:
+                log.error(
+                    "The writer did not finish its batch within %.0f s; shutting down anyway",
+                    self._close_timeout,
+                )
 
 
 # Built once: constructing statements per append cost more than running them.

@@ -33,6 +33,8 @@ from replaydeck.store.base import (
     Stamper,
     StoredEvent,
     StoredHook,
+    announce,
+    commit_drafts,
 )
 from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcomes
 from replaydeck.store.sequencing import assign
@@ -60,6 +62,11 @@ _SQLITE_ROWS = (
     "SELECT seq, type, ts_us, envelope FROM events"
     " WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
+
+
+# /readyz reports the writer stuck once one batch has taken this long: a batch is at
+# most 5,000 events and takes milliseconds, and SQLite's busy timeout is 10 s.
+WRITER_STALL_S = 30.0
 
 
 def now_us() -> int:
@@ -99,8 +106,9 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
 
 
 class SqlEventStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, writer_stall_s: float = WRITER_STALL_S) -> None:
         self.engine = engine
+        self._writer_stall_s = writer_stall_s
         self._sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time anyway; queueing this store's other
         # writes (create, delete) here instead of on the file lock keeps the
@@ -233,7 +241,7 @@ class SqlEventStore:
         async with self._session_locks.hold(session_id):
             result = await self._append_one(session_id, events_in, expected_seq, now_us(), stamper)
             if on_stored is not None and result.appended:
-                on_stored(result)
+                announce(on_stored, result)
         return result
 
     def _submit_group(
@@ -295,7 +303,7 @@ class SqlEventStore:
                     # Delivered to other replicas only if this transaction commits.
                     await connection.execute(notify_statement(session_id, after.last_seq))
         if draft is not None:
-            draft.commit()  # the transaction committed
+            commit_drafts([draft])  # the transaction committed
         if created:
             return AppendResult(result.session, result.seqs, result.appended, created=True)
         return result
@@ -385,6 +393,11 @@ class SqlEventStore:
     async def ping(self) -> None:
         async with self._reading() as connection:
             await connection.execute(sa.text("SELECT 1"))
+        if self._group is not None and (busy := self._group.busy_for()) > self._writer_stall_s:
+            raise StoreUnavailable(
+                f"The SQLite writer has been writing one batch for {busy:.0f} s, so appends "
+                "are not being stored; check the disk and the server's log."
+            )
 
     async def close(self) -> None:
         if self._group is not None:

@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from replaydeck.errors import ReplaydeckError, StoreUnavailable
-from replaydeck.store.base import AppendResult, StampDraft
+from replaydeck.store.base import AppendResult, StampDraft, commit_drafts
 from replaydeck.store.group_commit import AppendRequest, Assign, Outcomes, RowToRecord, write_batch
 
 
@@ -129,8 +129,8 @@ class SqliteWriter:
             # Locked past busy_timeout, disk full, file gone: retry later (503).
             raise StoreUnavailable() from e
         # Only now: a rolled-back transaction's stamps must not move the stampers on.
-        for draft in drafts.values():
-            draft.commit()
+        # Never raises: raised past a commit, the batch would be retried and stored twice.
+        commit_drafts(drafts.values())
         return outcomes
 
     def _connect(self) -> sa.Connection:

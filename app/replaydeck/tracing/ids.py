@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -83,14 +84,29 @@ def derive_trace_id(session_id: str) -> int:
     return value or 1
 
 
+# OTLP carries times as unsigned 64-bit nanoseconds: 1970 to 2554. A span outside
+# that would fail the exporter's whole batch, other sessions' spans with it, so
+# times are clamped into it (events keep their own `ts`; only spans are clamped).
+MAX_SPAN_NS = 2**64 - 1
+# Envelopes written before years under 1000 were zero-padded ("999-01-01T...").
+_SHORT_YEAR = re.compile(r"^(\d{1,3})-")
+
+
 def ts_to_ns(ts: object) -> int:
-    """An envelope `ts` (RFC 3339 string, or epoch milliseconds) as integer epoch nanoseconds."""
+    """An envelope `ts` (RFC 3339 string, or epoch milliseconds) as epoch nanoseconds
+    that OTLP can carry."""
     if isinstance(ts, int | float) and not isinstance(ts, bool):
-        return round(ts * 1_000_000)
-    if isinstance(ts, str):
-        moment = datetime.fromisoformat(ts)
+        ns = round(ts * 1_000_000)
+    elif isinstance(ts, str):
+        moment = datetime.fromisoformat(_SHORT_YEAR.sub(_pad_year, ts, count=1))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         # Integer microseconds avoid float rounding: 250 ms stays exactly 250_000_000 ns.
-        return ((moment - _EPOCH) // _MICROSECOND) * 1000
-    raise ValueError(f"event timestamp {ts!r} is neither an RFC 3339 string nor epoch ms")
+        ns = ((moment - _EPOCH) // _MICROSECOND) * 1000
+    else:
+        raise ValueError(f"event timestamp {ts!r} is neither an RFC 3339 string nor epoch ms")
+    return min(max(ns, 0), MAX_SPAN_NS)
+
+
+def _pad_year(match: re.Match[str]) -> str:
+    return f"{int(match.group(1)):04d}-"

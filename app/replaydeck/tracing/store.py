@@ -31,6 +31,7 @@ from replaydeck.store.base import (
     Stamper,
     StoredEvent,
     StoredHook,
+    announce,
 )
 from replaydeck.store.session_locks import SessionLocks
 from replaydeck.tracing.context import current_origin
@@ -99,9 +100,18 @@ class TracingStore:
 
     def _stored(self, session_id: str, chained: StoredHook | None, result: AppendResult) -> None:
         if chained is not None:
-            chained(result)
+            announce(chained, result)
         if not self.tracer.is_tracking(session_id):
             return
+        try:
+            self._trace(session_id, result)
+        except Exception:
+            # Tracing is a view of the log: a bug in it loses this session's spans, never
+            # an append. The session is traced afresh from the log on its next append.
+            log.exception("Tracing of session %r failed; its spans are dropped", session_id)
+            self.tracer.forget(session_id)
+
+    def _trace(self, session_id: str, result: AppendResult) -> None:
         backlog = self._backlog.get(session_id)
         if backlog is not None:
             backlog.append(result.appended)  # behind a catch-up still reading
@@ -137,6 +147,9 @@ class TracingStore:
         except ReplaydeckError as e:
             # The database is away: the next append finds the gap and tries again.
             log.warning("Tracing of session %r could not catch up: %s", session_id, e.detail)
+        except Exception:
+            log.exception("Tracing of session %r failed; its spans are dropped", session_id)
+            self.tracer.forget(session_id)
         finally:
             del self._backlog[session_id]
 
@@ -154,7 +167,11 @@ class TracingStore:
         if record.status == "complete":
             return created  # its trace is finished; the store refuses further appends
         prior = await read_all(self.inner, session_id, page_size=self._page_size)
-        self.tracer.track(session_info(record), prior)
+        try:
+            self.tracer.track(session_info(record), prior)
+        except Exception:
+            # Its stored events cannot be traced: append untraced, never refuse.
+            log.exception("Session %r cannot be traced; its events are stored untraced", session_id)
         return created
 
     async def delete_session(self, session_id: str) -> None:
