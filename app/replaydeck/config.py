@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from replaydeck.retention import parse_age
+from replaydeck.durations import parse_duration
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/replaydeck.db"
 
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     @field_validator("retention", mode="before")
     @classmethod
     def _parse_retention(cls, value: object) -> object:
-        return parse_age(value) if isinstance(value, str) else value
+        return parse_duration(value) if isinstance(value, str) else value
 
     @field_validator("secret")
     @classmethod

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,24 +24,6 @@ from replaydeck.live.pg_notify import DELETED, notify_statement
 from replaydeck.store.tables import events, sessions, shares
 
 log = logging.getLogger("replaydeck.retention")
-
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
-def parse_age(text: str) -> timedelta:
-    """'30d', '12h', '90m', '45s', '2w' -> timedelta.
-
-    Hand-written: pydantic's timedelta wants ISO 8601 ('P30D') or seconds, and
-    an operator types '30d'.
-    """
-    match = _AGE.match(text.lower())
-    if match is None or float(match.group(1)) <= 0:
-        raise ValueError(
-            f"{text!r} is not an age; write a positive number and a unit, such as "
-            "30d (days), 12h (hours), 90m (minutes), 45s (seconds) or 2w (weeks)."
-        )
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
 def now_us() -> int:

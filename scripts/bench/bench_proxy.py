@@ -89,7 +89,7 @@ def run(p: dict[str, Any], work: Path) -> Samples:
     app_port, store_port, proxy_port = h.free_port(), h.free_port(), h.free_port()
     store = f"http://{h.HOST}:{store_port}"
     proxy_cmd = [
-        h.PYTHON, "-c", "from replaydeck.capture.cli import proxy; proxy()",
+        h.PYTHON, "-c", "from replaydeck.cli.proxy import proxy; proxy()",
         "--upstream", f"http://{h.HOST}:{app_port}", "--port", str(proxy_port),
         "--store", store,
     ]  # fmt: skip

@@ -18,7 +18,6 @@ from replaydeck.cli import main
 from replaydeck.config import Settings
 from replaydeck.errors import SessionNotFound
 from replaydeck.main import create_app
-from replaydeck.share.cli import parse_duration
 from replaydeck.share.service import SECRET_FILE, ShareNotFound, ShareService
 from replaydeck.share.tokens import ShareClaims, sign
 from replaydeck.store.engine import make_engine
@@ -316,44 +315,50 @@ def test_replay_over_a_share_on_a_real_server_and_no_token_in_logs(
     assert any("GET /r/[token]/replay?speed=max" in line for line in access)
 
 
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("90", 90), ("90s", 90), ("15m", 900), ("12h", 43200), ("7d", 604800), ("2W", 1209600)],
-)
-def test_parse_duration(text: str, seconds: int) -> None:
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "7 days", "-1d", "1.5h", "30s", "400d"])
-def test_parse_duration_refuses_with_a_sentence(text: str) -> None:
-    with pytest.raises(ValueError, match=r"duration|out of range"):
-        parse_duration(text)
-
-
-async def test_share_command_prints_a_working_url(
+async def test_share_command_on_the_database_needs_the_public_url(
     settings: Settings, client: httpx.AsyncClient
 ) -> None:
     await record(client, "s1")
     runner = CliRunner()
-    args = ["share", "s1", "--expires", "2h", "--database-url", settings.database_url]
+    base = ["share", "s1", "--expires", "2h", "--database-url", settings.database_url]
     # The command runs its own event loop, so it runs in a thread here.
+    guess = await anyio.to_thread.run_sync(runner.invoke, main, base)
+    assert guess.exit_code == 2
+    assert "Which server will open this link?" in guess.output
+    args = [*base, "--public-url", "https://replays.example.com"]
     result = await anyio.to_thread.run_sync(runner.invoke, main, args)
     assert result.exit_code == 0, result.output
     url = result.stdout.strip()
-    assert url.startswith(f"http://{settings.host}:{settings.port}/r/")
+    assert url.startswith("https://replays.example.com/r/")
     assert "valid until" in result.stderr
     assert (await client.get(f"/r/{url.rsplit('/r/', 1)[1]}/session")).json()["id"] == "s1"
 
     missing = await anyio.to_thread.run_sync(
-        runner.invoke, main, ["share", "nope", "--database-url", settings.database_url]
+        runner.invoke,
+        main,
+        ["share", "nope", "--database-url", settings.database_url, "--public-url", "http://x"],
     )
     assert missing.exit_code == 1
     assert "There is no session 'nope'" in missing.output
-    bad = await anyio.to_thread.run_sync(
-        runner.invoke, main, ["share", "s1", "--expires", "soon", "--database-url", "x"]
-    )
-    assert bad.exit_code == 2
-    assert "not a duration" in bad.output
+    for expires in ("soon", "90", "30s", "400d"):
+        bad = await anyio.to_thread.run_sync(
+            runner.invoke, main, ["share", "s1", "--expires", expires, "--database-url", "x"]
+        )
+        assert bad.exit_code == 2, expires
+        assert "--expires" in bad.output
+
+
+def test_share_command_through_the_server_uses_its_address(server: RunningServer) -> None:
+    assert httpx.post(f"{server.url}/v1/sessions/s1/events", json={"type": "final"}).is_success
+    runner = CliRunner()
+    result = runner.invoke(main, ["share", "s1", "--url", server.url, "--expires", "1h"])
+    assert result.exit_code == 0, result.output
+    url = result.stdout.strip()
+    assert url.startswith(f"{server.url}/r/")
+    assert httpx.get(f"{url}/session").json()["id"] == "s1"
+    unknown = runner.invoke(main, ["share", "nope", "--url", server.url])
+    assert unknown.exit_code == 1
+    assert "answered 404" in unknown.output
 
 
 @pytest.mark.postgres

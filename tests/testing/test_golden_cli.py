@@ -162,12 +162,26 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 
 
 def test_an_unknown_session_exits_2_with_a_hint(settings: Settings) -> None:
+    assert invoke("db", "upgrade", "--database-url", settings.database_url).exit_code == 0
     result = invoke("golden", "diff", "nope", "nope", "--database-url", settings.database_url)
     assert result.exit_code == 2
     assert "no session 'nope'" in result.output
 
 
-def test_an_archive_event_the_store_refuses_exits_2_saying_why(
+def test_reading_a_database_that_is_not_there_creates_none(settings: Settings) -> None:
+    path = settings.sqlite_path
+    assert path is not None
+    for args in (
+        ["golden", "export", "s1", "-o", str(path.parent / "g.jsonl")],
+        ["export", "s1", "-o", "-"],
+    ):
+        result = invoke(*args, "--database-url", settings.database_url)
+        assert result.exit_code in (1, 2), result.output
+        assert f"There is no database at {path.resolve()}" in result.output
+    assert not path.exists()
+
+
+def test_an_archive_event_the_store_refuses_exits_1_saying_why(
     settings: Settings, tmp_path: Path
 ) -> None:
     archive = tmp_path / "bad.ndjson"
@@ -176,7 +190,7 @@ def test_an_archive_event_the_store_refuses_exits_2_saying_why(
         '{"seq":1,"id":"x","type":"Not A Type","ts":"2026-11-23T10:00:00Z","data":{}}\n'
     )
     result = invoke("import", str(archive), "--database-url", settings.database_url)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert "Not A Type" in result.output
 
 
@@ -184,7 +198,7 @@ def test_a_newer_archive_version_is_refused(settings: Settings, tmp_path: Path) 
     archive = tmp_path / "future.ndjson"
     archive.write_text('{"format":"replaydeck.session","version":9,"session":{"id":"f"}}\n')
     result = invoke("import", str(archive), "--database-url", settings.database_url)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "version 9 archive" in result.output
 
 
@@ -195,10 +209,51 @@ def test_a_server_with_keys_wants_one_and_the_cli_passes_it(
     key = created.stdout.strip()
     archive = tmp_path / "s1.ndjson"
     refused = invoke("export", "s1", "--url", seeded.url, "-o", str(archive))
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert "answered 401" in refused.output
     assert "--api-key" in refused.output
     args = ["--url", seeded.url, "--api-key", key]
     assert invoke("export", "s1", "-o", str(archive), *args).exit_code == 0
     result = invoke("import", str(archive), "--session-id", "s1-copy", *args)
     assert "7 new of 7 events" in result.output
+
+
+def test_an_ingest_key_is_enough_to_import_and_trace_takes_session_urls(
+    seeded: RunningServer, settings: Settings, tmp_path: Path
+) -> None:
+    def key(scope: str) -> str:
+        created = invoke(
+            "keys", "create", "--scope", scope, "--database-url", settings.database_url
+        )
+        assert created.exit_code == 0, created.output
+        return str(created.stdout.strip())
+
+    admin, ingest, read = key("admin"), key("ingest"), key("read")
+    archive = tmp_path / "s1.ndjson"
+    exported = invoke("export", "s1", "-o", str(archive), "--url", seeded.url, "--api-key", admin)
+    assert exported.exit_code == 0, exported.output
+    args = ["--url", seeded.url, "--api-key", ingest]
+    first = invoke("import", str(archive), "--session-id", "s1-copy", *args)
+    assert first.exit_code == 0, first.output
+    assert "7 new of 7 events" in first.output
+    # Again: the session exists, and an ingest key may not read what it holds.
+    again = invoke("import", str(archive), "--session-id", "s1-copy", *args)
+    assert again.exit_code == 0, again.output
+    assert "7 events sent; the session existed" in again.output
+
+    session_url = f"{seeded.url}/v1/sessions/s1-copy"
+    traced = invoke("trace", session_url, "--api-key", read)
+    assert traced.exit_code == 0, traced.output
+    spans = json.loads(traced.stdout)["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert any(span["name"].startswith("execute_tool") for span in spans)
+    by_id = invoke("trace", "s1-copy", "--url", seeded.url, "--api-key", read)
+    assert json.loads(by_id.stdout) == json.loads(traced.stdout)
+    refused = invoke("trace", session_url)
+    assert refused.exit_code == 1
+    assert "answered 401" in refused.output
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.output.startswith("replaydeck, version ")

@@ -33,9 +33,9 @@ def run_pytest(
     # to prove the pytest11 entry point, the others load just this plugin.
     plugins = [] if autoload else ["-p", "replaydeck.testing.plugin"]
     isolation = {} if autoload else {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    # The generated project lives in a temporary folder; make `app` importable from
-    # there even where replaydeck is not installed in the interpreter.
-    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+    # The generated project lives in a temporary folder; make `replaydeck` importable
+    # from there even where it is not installed in the interpreter.
+    path = os.pathsep.join(p for p in (str(REPO_ROOT / "app"), os.environ.get("PYTHONPATH")) if p)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *plugins, *args],
         cwd=folder,

@@ -29,7 +29,7 @@ from replaydeck.capture.adapters import (
 )
 from replaydeck.capture.sdk import Clock, Recorder, RecordingSession, utc_now
 from replaydeck.capture.sse_parser import SSEParser
-from replaydeck.sessions.models import SESSION_ID
+from replaydeck.ids import is_session_id
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -143,7 +143,7 @@ class RecordingMiddleware:
         # starts, so the route's parameter is visible here although routing came later.
         param = scope.get("path_params", {}).get(self.path_param)
         for candidate in (given, param):
-            if candidate and SESSION_ID.match(str(candidate)):
+            if candidate and is_session_id(str(candidate)):
                 return str(candidate)
         return uuid.uuid4().hex
 

@@ -40,7 +40,16 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        try:
+            module = importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as e:
+            # The fake stream server runs on Starlette and uvicorn, the server's packages.
+            raise ModuleNotFoundError(
+                f"replaydeck.testing.{name} needs {e.name}, which comes with the server: "
+                "pip install 'replaydeck[server]'",
+                name=e.name,
+            ) from e
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'replaydeck.testing' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""pytest plugin (entry point ``replaydeck_golden``): the ``golden`` fixture.
+"""pytest plugin (entry point ``replaydeck``): the ``golden`` fixture.
 
 ``golden.assert_match(events, name)`` normalizes ``events`` and compares them with
 ``<golden_dir>/<name>.jsonl`` beside the test module (``golden_dir`` is an ini

@@ -10,14 +10,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from replaydeck.config import Settings
-from replaydeck.errors import SessionExists, SessionNotFound
-from replaydeck.ingest.local import local_ingest
-from replaydeck.sessions.models import SessionOut
 from replaydeck.testing.sources import (
     Progress,
     Recording,
@@ -27,6 +23,9 @@ from replaydeck.testing.sources import (
     session_url,
 )
 
+if TYPE_CHECKING:
+    from replaydeck.config import Settings
+
 PRODUCER_FIELDS = ("type", "data", "id", "ts")
 BATCH_SIZE = 500
 
@@ -35,7 +34,8 @@ BATCH_SIZE = 500
 class Imported:
     session_id: str
     total: int
-    appended: int
+    # None when the server would not say (an ingest key cannot read what was there).
+    appended: int | None
 
 
 def producer_event(envelope: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,6 +46,11 @@ def producer_event(envelope: Mapping[str, Any]) -> dict[str, Any]:
 async def read_local(
     settings: Settings, session_id: str, *, progress: Progress | None = None
 ) -> Recording:
+    # The database needs the server's packages; reading from a server does not.
+    from replaydeck.errors import SessionNotFound
+    from replaydeck.ingest.local import local_ingest
+    from replaydeck.sessions.models import SessionOut
+
     async with local_ingest(settings) as ingest:
         try:
             record = await ingest.store.get_session(session_id)
@@ -85,6 +90,9 @@ async def import_local(
     session_id: str | None = None,
     progress: Progress | None = None,
 ) -> Imported:
+    from replaydeck.errors import SessionExists
+    from replaydeck.ingest.local import local_ingest
+
     target = _target_id(recording, session_id)
     appended = 0
     async with local_ingest(settings) as ingest:
@@ -113,22 +121,32 @@ async def import_remote(
     target = _target_id(recording, session_id)
     url = session_url(base_url, target)
     metadata = recording.session.get("metadata")
-    await _post(
+    created = await _post(
         client,
         f"{base_url.rstrip('/')}/v1/sessions",
         {"id": target, "metadata": metadata if isinstance(metadata, dict) else {}},
         accept=(409,),  # it exists: a second import, which appends nothing new
     )
-    last_seq = int((await get_json(client, url)).get("last_seq") or 0)
+    # An ingest key may create and append but not read: what an existing session
+    # already had is asked only of a key that may read, and is never required.
+    last_seq: int | None = 0 if created else await _last_seq(client, url)
     appended = 0
     for batch in _batches(recording, BATCH_SIZE):
         body = await _post(client, f"{url}/events", batch)
-        # A repeated id gets its original seq back; only seqs past the old end are new.
-        appended += sum(1 for seq in body.get("seqs") or [] if seq > last_seq)
-        last_seq = int(body.get("last_seq") or last_seq)
+        if last_seq is not None:
+            # A repeated id gets its original seq back; only seqs past the old end are new.
+            appended += sum(1 for seq in body.get("seqs") or [] if seq > last_seq)
+            last_seq = int(body.get("last_seq") or last_seq)
         if progress is not None:
             progress(len(batch), len(recording.events))
-    return Imported(target, len(recording.events), appended)
+    return Imported(target, len(recording.events), None if last_seq is None else appended)
+
+
+async def _last_seq(client: httpx.AsyncClient, url: str) -> int | None:
+    try:
+        return int((await get_json(client, url)).get("last_seq") or 0)
+    except SourceError:
+        return None
 
 
 async def _post(

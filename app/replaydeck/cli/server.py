@@ -1,46 +1,15 @@
-"""The `replaydeck` command."""
+"""`replaydeck serve`, `db upgrade` and `demo`: the commands of the `[server]` extra."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
-from typing import Any
 
 import click
-from pydantic import ValidationError
 
-from replaydeck.config import Settings
-
-log = logging.getLogger("replaydeck")
+from replaydeck.cli.options import database_option, load_settings, require_server, run
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment plus command-line options, or a clean exit."""
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as e:
-        messages = "; ".join(
-            str(error["msg"]).removeprefix("Value error, ") for error in e.errors()
-        )
-        raise click.ClickException(messages) from None
-
-
-def database_option(function: Any) -> Any:
-    return click.option(
-        "--database-url",
-        metavar="URL",
-        help="Database URL (env REPLAYDECK_DATABASE_URL). Default: "
-        "sqlite+aiosqlite:///./data/replaydeck.db",
-    )(function)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """replaydeck: record, trace, tail and replay the event streams of LLM apps."""
-
-
-@main.command()
+@click.command()
 @click.option("--host", help="Interface to bind (env REPLAYDECK_HOST). Default: 127.0.0.1")
 @click.option("--port", type=int, help="Port to listen on (env REPLAYDECK_PORT). Default: 8000")
 @database_option
@@ -57,6 +26,7 @@ def serve(
     host: str | None, port: int | None, database_url: str | None, insecure: bool | None, demo: bool
 ) -> None:
     """Apply migrations and serve the API, live tails and replays."""
+    require_server("replaydeck serve")
     import uvicorn
 
     from replaydeck.auth.startup import UnsafeBind, check_bind
@@ -69,11 +39,11 @@ def serve(
     # JSON lines when stderr is not a terminal; uvicorn's loggers join in.
     configure_logging()
     try:
-        # Keys or a loopback bind; else refuse, unless --insecure (app/replaydeck/auth/startup.py).
+        # Keys or a loopback bind; else refuse, unless --insecure (auth/startup.py).
         asyncio.run(check_bind(settings))
     except UnsafeBind as e:
         raise click.ClickException(str(e)) from None
-    demo_id = asyncio.run(prepare(settings, demo=demo))
+    demo_id = run(prepare(settings, demo=demo), database=settings.database_url)
     base = f"http://{settings.host}:{settings.port}"
     click.echo(f"replaydeck on {base}  (database: {settings.database_url})")
     if demo_id is not None:
@@ -101,7 +71,7 @@ def serve(
     )
 
 
-@main.group()
+@click.group()
 def db() -> None:
     """Database schema commands."""
 
@@ -113,11 +83,11 @@ def db_upgrade(database_url: str | None) -> None:
     from replaydeck.serve import migrate
 
     settings = load_settings(database_url=database_url)
-    asyncio.run(migrate(settings))
+    run(migrate(settings), database=settings.database_url)
     click.echo(f"Database at {settings.database_url} is up to date.")
 
 
-@main.command()
+@click.command()
 @database_option
 @click.option("--session", "session_id", default="demo", show_default=True, help="Session id.")
 def demo(database_url: str | None, session_id: str) -> None:
@@ -125,39 +95,5 @@ def demo(database_url: str | None, session_id: str) -> None:
     from replaydeck.serve import record_demo_session
 
     settings = load_settings(database_url=database_url)
-    last_seq = asyncio.run(record_demo_session(settings, session_id))
+    last_seq = run(record_demo_session(settings, session_id), database=settings.database_url)
     click.echo(f"Recorded session {session_id!r} with {last_seq} events.")
-
-
-# Stage commands live beside their stage; they register here.
-from replaydeck.tracing.cli import trace  # noqa: E402
-
-main.add_command(trace)
-
-from replaydeck.testing.cli import export, golden, import_  # noqa: E402
-
-main.add_command(golden)
-main.add_command(export)
-main.add_command(import_)
-
-
-from replaydeck.auth.cli import keys  # noqa: E402
-from replaydeck.share.cli import share  # noqa: E402
-
-main.add_command(keys)
-main.add_command(share)
-
-from replaydeck.gc_cli import gc  # noqa: E402
-
-main.add_command(gc)
-
-from replaydeck.capture.cli import proxy  # noqa: E402
-
-main.add_command(proxy)
-
-
-def run() -> None:
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(130)

@@ -2,44 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from replaydeck.auth.keys import ApiKey, KeyStore, Scope
-from replaydeck.config import Settings
+from replaydeck.cli.options import database_option, load_settings, local_engine, run
+
+if TYPE_CHECKING:
+    from replaydeck.auth.keys import ApiKey, KeyStore
 
 T = TypeVar("T")
+SCOPES = ("ingest", "read", "admin")
 
 
-def _settings(database_url: str | None) -> Settings:
-    # Imported here: replaydeck.cli registers this group, so a top-level import would
-    # be circular.
-    from replaydeck.cli import load_settings
+def with_keys(
+    database_url: str | None, action: Callable[[KeyStore], Awaitable[T]], *, create: bool = False
+) -> T:
+    """Run `action` on the key table; only `keys create` may make a new database."""
+    from replaydeck.auth.keys import KeyStore
 
-    return load_settings(database_url=database_url)
+    settings = load_settings(database_url=database_url)
 
-
-def with_keys(settings: Settings, action: Callable[[KeyStore], Awaitable[T]]) -> T:
-    """Migrate (a fresh database gets its tables), then run `action` on the key table."""
-    from replaydeck.store.engine import make_engine
-    from replaydeck.store.migrate import upgrade
-
-    async def run() -> T:
-        engine = make_engine(settings)
-        try:
-            await upgrade(engine)
+    async def work() -> T:
+        async with local_engine(settings, create=create) as engine:
             with contextlib.closing(KeyStore(engine)) as keys:
                 return await action(keys)
-        finally:
-            await engine.dispose()
 
-    return asyncio.run(run())
+    return run(work(), database=settings.database_url)
 
 
 def _when(us: int | None) -> str:
@@ -59,11 +52,6 @@ def _as_json(key: ApiKey) -> dict[str, Any]:
     }
 
 
-database_option = click.option(
-    "--database-url", metavar="URL", help="Database URL (env REPLAYDECK_DATABASE_URL)."
-)
-
-
 @click.group()
 def keys() -> None:
     """API keys: Authorization: Bearer <key> on every /v1 route."""
@@ -72,7 +60,7 @@ def keys() -> None:
 @keys.command("create")
 @click.option(
     "--scope",
-    type=click.Choice([s.value for s in Scope]),
+    type=click.Choice(SCOPES),
     required=True,
     help="ingest: create sessions and append; read: read, stream, replay, trace; "
     "admin: everything, including delete and share links.",
@@ -81,8 +69,9 @@ def keys() -> None:
 @database_option
 def create(scope: str, label: str, database_url: str | None) -> None:
     """Create a key and print it. It is shown only this once."""
-    settings = _settings(database_url)
-    new = with_keys(settings, lambda store: store.create(Scope(scope), label))
+    from replaydeck.auth.keys import Scope
+
+    new = with_keys(database_url, lambda store: store.create(Scope(scope), label), create=True)
     # The notice goes to stderr so that `KEY=$(replaydeck keys create ...)` captures
     # only the key.
     click.echo(
@@ -98,7 +87,7 @@ def create(scope: str, label: str, database_url: str | None) -> None:
 @database_option
 def list_keys(as_json: bool, database_url: str | None) -> None:
     """List keys (never the keys themselves), oldest first."""
-    found = with_keys(_settings(database_url), lambda store: store.list())
+    found = with_keys(database_url, lambda store: store.list())
     if as_json:
         for key in found:
             click.echo(json.dumps(_as_json(key)))
@@ -121,10 +110,5 @@ def list_keys(as_json: bool, database_url: str | None) -> None:
 @database_option
 def revoke(key_id: str, database_url: str | None) -> None:
     """Revoke a key by its id (see `keys list`); it stops working at once."""
-    from replaydeck.auth.keys import KeyNotFound
-
-    try:
-        key = with_keys(_settings(database_url), lambda store: store.revoke(key_id))
-    except KeyNotFound as e:
-        raise click.ClickException(e.detail) from None
+    key = with_keys(database_url, lambda store: store.revoke(key_id))
     click.echo(f"Revoked API key {key.id} (scope {key.scope.value}).")

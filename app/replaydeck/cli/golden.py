@@ -2,8 +2,9 @@
 
 A SESSION argument is a session id (read from REPLAYDECK_DATABASE_URL, or from
 the server given by --url), a session or share URL, or a file (an export
-archive or a golden file). Exit codes: 0 equal or done, 1 a difference,
-2 a usage error or a source that cannot be read.
+archive or a golden file). Exit codes follow diff(1) for `golden diff|check`:
+0 equal, 1 a difference, 2 trouble (a usage error or a source that cannot be
+read); `export` and `import` exit 1 on a runtime error and 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from replaydeck.errors import ReplaydeckError
+from replaydeck.cli.options import check_exists, database_option, load_settings, server_options
 from replaydeck.testing import archive
 from replaydeck.testing import golden as golden_files
 from replaydeck.testing.diff import diff
@@ -44,34 +45,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class SourceProblem(click.ClickException):
-    # 1 means "the sequences differ"; a source we cannot read is the caller's to fix.
+    # For golden diff/check, 1 means "the sequences differ" (as diff(1)); a source
+    # that cannot be read is trouble, 2.
     exit_code = 2
 
 
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+def _run(
+    coroutine: Coroutine[Any, Any, T], problem: type[click.ClickException] = SourceProblem
+) -> T:
+    from replaydeck.errors import ReplaydeckError
+
     try:
         return asyncio.run(coroutine)
     except SourceError as e:
-        raise SourceProblem(str(e)) from None
+        raise problem(str(e)) from None
     except ReplaydeckError as e:
         # The store refused an imported event; its detail says which and why.
-        raise SourceProblem(e.detail) from None
+        raise problem(e.detail) from None
 
 
 def source_options(function: F) -> F:
-    function = click.option(
-        "--database-url",
-        metavar="URL",
-        help="Database to read session ids from (env REPLAYDECK_DATABASE_URL).",
-    )(function)
-    function = click.option(
-        "--api-key", envvar="REPLAYDECK_API_KEY", help="API key for --url (env REPLAYDECK_API_KEY)."
-    )(function)
-    return click.option(
-        "--url",
-        metavar="URL",
-        help="Read session ids from this server, e.g. http://127.0.0.1:8000.",
-    )(function)
+    return server_options(database_option(function))
 
 
 def normalizer_options(function: F) -> F:
@@ -144,11 +138,12 @@ def read_source(
     api_key: str | None,
     database_url: str | None,
     progress: Progress | None = None,
+    problem: type[click.ClickException] = SourceProblem,
 ) -> Recording:
     """A recording from a file, a URL, a server given by --url, or the local database."""
     if not is_url(source) and Path(source).is_file():
-        return load_file_or_fail(Path(source))
-    return _run(_read_remote_or_local(source, url, api_key, database_url, progress))
+        return load_file_or_fail(Path(source), problem)
+    return _run(_read_remote_or_local(source, url, api_key, database_url, progress), problem)
 
 
 async def _read_remote_or_local(
@@ -164,13 +159,15 @@ async def _read_remote_or_local(
             return await load_url(target, client, progress=progress)
     from replaydeck.testing.transfer import read_local
 
-    return await read_local(_settings(database_url), source, progress=progress)
+    settings = _settings(database_url)
+    try:
+        check_exists(settings)
+    except click.ClickException as e:
+        raise SourceError(e.message) from None
+    return await read_local(settings, source, progress=progress)
 
 
 def _settings(database_url: str | None) -> Settings:
-    # Imported here: replaydeck.cli imports this module to register its commands.
-    from replaydeck.cli import load_settings
-
     try:
         return load_settings(database_url=database_url)
     except click.ClickException as e:
@@ -270,7 +267,7 @@ def _compare(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> No
 def export(session: str, output: Path, **options: Any) -> None:
     """Export a whole session as an NDJSON archive (a header line, then one event a line)."""
     with progress_bar("exporting") as progress:
-        recording = read_source(session, progress=progress, **options)
+        recording = read_source(session, progress=progress, problem=click.ClickException, **options)
     session_record = recording.session or {"id": session}
     if str(output) == "-":
         archive.write(sys.stdout.buffer, session_record, recording.events)
@@ -301,7 +298,7 @@ def import_(
     """Import an NDJSON archive into the database, or into the server given by --url."""
     from replaydeck.testing.transfer import import_local, import_remote
 
-    recording = load_file_or_fail(file)
+    recording = load_file_or_fail(file, click.ClickException)
 
     async def run(progress: Progress) -> Imported:
         if url is None:
@@ -313,12 +310,20 @@ def import_(
             )
 
     with progress_bar("importing") as progress:
-        done = _run(run(progress))
-    click.echo(f"imported session {done.session_id}: {done.appended} new of {done.total} events")
+        done = _run(run(progress), click.ClickException)
+    if done.appended is None:
+        click.echo(
+            f"imported session {done.session_id}: {done.total} events sent; the session "
+            "existed, and events it already had were skipped by their ids"
+        )
+    else:
+        click.echo(
+            f"imported session {done.session_id}: {done.appended} new of {done.total} events"
+        )
 
 
-def load_file_or_fail(path: Path) -> Recording:
+def load_file_or_fail(path: Path, problem: type[click.ClickException] = SourceProblem) -> Recording:
     try:
         return load_file(path)
     except SourceError as e:
-        raise SourceProblem(str(e)) from None
+        raise problem(str(e)) from None

@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
-from replaydeck.config import Settings
-from replaydeck.retention import GcReport, collect, parse_age
+from replaydeck.cli.options import database_option, load_settings, local_engine, run
+from replaydeck.durations import parse_duration
+
+if TYPE_CHECKING:
+    from replaydeck.config import Settings
+    from replaydeck.retention import GcReport
 
 _SHOWN = 20
 
 
-def _age(_ctx: click.Context, _param: click.Parameter, value: str | None) -> object:
+def _age(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
     if value is None:
         return None
     try:
-        return parse_age(value)
+        return parse_duration(value)
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
 
 
-async def _run(settings: Settings, dry_run: bool) -> GcReport:
-    from replaydeck.store.engine import make_engine
+async def _collect(settings: Settings, dry_run: bool) -> GcReport:
+    from replaydeck.retention import collect
 
     assert settings.retention is not None
-    engine = make_engine(settings)
-    try:
+    async with local_engine(settings, create=False) as engine:
         return await collect(engine, older_than=settings.retention, dry_run=dry_run)
-    finally:
-        await engine.dispose()
 
 
 @click.command("gc")
@@ -42,17 +43,15 @@ async def _run(settings: Settings, dry_run: bool) -> GcReport:
     "REPLAYDECK_RETENTION).",
 )
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
-@click.option("--database-url", metavar="URL", help="Database URL (env REPLAYDECK_DATABASE_URL).")
-def gc(older_than: object, dry_run: bool, database_url: str | None) -> None:
+@database_option
+def gc(older_than: timedelta | None, dry_run: bool, database_url: str | None) -> None:
     """Delete old sessions with their events and shares (safe while the server runs)."""
-    from replaydeck.cli import load_settings
-
     settings = load_settings(database_url=database_url, retention=older_than)
     if settings.retention is None:
         raise click.UsageError(
             "Say how old a session must be: pass --older-than 30d or set REPLAYDECK_RETENTION."
         )
-    report = asyncio.run(_run(settings, dry_run))
+    report = run(_collect(settings, dry_run), database=settings.database_url)
     cutoff = datetime.fromtimestamp(report.cutoff_us / 1e6, UTC).isoformat(timespec="seconds")
     verb = "Would delete" if dry_run else "Deleted"
     click.echo(
