@@ -7,13 +7,18 @@ A backend's test module subclasses `StoreContract` and provides an async
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from replaydeck.errors import SeqConflict, SessionClosed, SessionExists, SessionNotFound
 from replaydeck.events import NewEvent, validate_event
 from replaydeck.store.base import AppendResult, EventStore
+from replaydeck.tracing.store import TracingStore
+from replaydeck.tracing.tracer import SessionTracer
 
 
 class CountingStamper:
@@ -47,6 +52,8 @@ def ev(kind: str = "status", data: dict[str, Any] | None = None, **fields: Any) 
 
 @pytest.mark.anyio
 class StoreContract:
+    """What every store the app can use keeps: each backend, bare and traced."""
+
     async def test_append_assigns_gapless_seqs_from_one(self, store: EventStore) -> None:
         first = await store.append("s", [ev(), ev()])
         second = await store.append("s", [ev()])
@@ -87,7 +94,11 @@ class StoreContract:
                 ev("tool.call", {"name": "t", "args": {}, "call_id": "c"}, ts=1795428001250),
             ],
         )
-        first, second = (e.as_dict() for e in await store.read("s"))
+        # A traced store adds its span's ids; the rest is every store's.
+        first, second = (
+            {k: v for k, v in e.as_dict().items() if k not in ("trace_id", "span_id")}
+            for e in await store.read("s")
+        )
         assert first == {
             "seq": 1,
             "id": "e1",
@@ -193,6 +204,88 @@ class StoreContract:
             mine = [e.id for e in stored if e.id.startswith(f"w{number}-")]
             assert mine == [f"w{number}-{i}-{k}" for i in range(10) for k in range(3)]
 
+    async def test_a_thousand_events_in_one_append_keep_their_order(
+        self, store: EventStore
+    ) -> None:
+        result = await store.append("s", [ev(id=f"e{i}") for i in range(1000)])
+        assert result.seqs == list(range(1, 1001))
+        assert [e.id for e in await store.read("s")] == [f"e{i}" for i in range(1000)]
+
+    async def test_ping(self, store: EventStore) -> None:
+        await store.ping()
+
+    async def test_a_failing_on_stored_consumer_fails_no_append(
+        self, store: EventStore, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        def broken(result: AppendResult) -> None:
+            raise ValueError("a consumer's bug")
+
+        # Concurrent, so on SQLite they share group commits with the broken hook.
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(store.append(f"s{n}", [ev(id="a")], on_stored=broken) for n in range(8))
+            ),
+            timeout=10,
+        )
+        assert [r.seqs for r in results] == [[1]] * 8
+        # The writer keeps serving, and the append really was stored once.
+        again = await asyncio.wait_for(store.append("s0", [ev(id="a"), ev(id="b")]), timeout=10)
+        assert again.seqs == [1, 2]
+        assert [e.id for e in await store.read("s0")] == ["a", "b"]
+        assert "a consumer's bug" in caplog.text
+        await store.ping()
+
+    @pytest.mark.parametrize(
+        ("ts", "expected"),
+        [
+            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000000Z"),
+            ("0999-01-01T00:00:00Z", "0999-01-01T00:00:00.000000Z"),
+            ("1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.500000Z"),
+            ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"),
+            ("0001-01-01T14:00:00+14:00", "0001-01-01T00:00:00.000000Z"),
+        ],
+    )
+    async def test_timestamps_of_every_accepted_year_round_trip(
+        self, store: EventStore, ts: str, expected: str
+    ) -> None:
+        await store.append("s", [ev(ts=ts)])
+        (stored,) = await store.read("s")
+        assert stored.as_dict()["ts"] == expected
+        assert (await store.append("s", [ev()])).seqs == [2]
+
+    async def test_every_committed_append_is_announced_whatever_happens_to_its_caller(
+        self, store: EventStore
+    ) -> None:
+        # Each caller is cancelled after a different number of loop turns, so some are
+        # cancelled at every await of an append: before, during and after the commit.
+        announced: list[int] = []
+
+        def on_stored(result: AppendResult) -> None:
+            announced.extend(e.seq for e in result.appended)
+
+        async def append(n: int) -> None:
+            await store.append("s", [ev(id=f"e{n}")], on_stored=on_stored)
+
+        await append(-1)  # the session exists (and a traced one is tracked) before the cuts
+        for turns in range(40):
+            task = asyncio.ensure_future(append(turns))
+            for _ in range(turns):
+                await asyncio.sleep(0)  # ok: one loop turn, to cancel at a chosen await
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # The appends still in flight finish on their own; one more append waits behind them.
+        await asyncio.wait_for(store.append("s", [ev(id="last")], on_stored=on_stored), 10)
+        stored = [e.seq for e in await store.read("s")]
+        assert sorted(announced) == stored
+        assert stored == list(range(1, len(stored) + 1))
+        assert len(stored) > 1
+
+
+@pytest.mark.anyio
+class BareStoreContract(StoreContract):
+    """What a backend keeps for the stamper the tracing wrapper gives it."""
+
     async def test_concurrent_appends_are_stamped_and_reported_in_commit_order(
         self, store: EventStore
     ) -> None:
@@ -248,37 +341,6 @@ class StoreContract:
         assert reported == [1, 2, 3, 4, 5]
         assert stamper.committed == 5
 
-    async def test_a_thousand_events_in_one_append_keep_their_order(
-        self, store: EventStore
-    ) -> None:
-        result = await store.append("s", [ev(id=f"e{i}") for i in range(1000)])
-        assert result.seqs == list(range(1, 1001))
-        assert [e.id for e in await store.read("s")] == [f"e{i}" for i in range(1000)]
-
-    async def test_ping(self, store: EventStore) -> None:
-        await store.ping()
-
-    async def test_a_failing_on_stored_consumer_fails_no_append(
-        self, store: EventStore, caplog: pytest.LogCaptureFixture
-    ) -> None:
-        def broken(result: AppendResult) -> None:
-            raise ValueError("a consumer's bug")
-
-        # Concurrent, so on SQLite they share group commits with the broken hook.
-        results = await asyncio.wait_for(
-            asyncio.gather(
-                *(store.append(f"s{n}", [ev(id="a")], on_stored=broken) for n in range(8))
-            ),
-            timeout=10,
-        )
-        assert [r.seqs for r in results] == [[1]] * 8
-        # The writer keeps serving, and the append really was stored once.
-        again = await asyncio.wait_for(store.append("s0", [ev(id="a"), ev(id="b")]), timeout=10)
-        assert again.seqs == [1, 2]
-        assert [e.id for e in await store.read("s0")] == ["a", "b"]
-        assert "a consumer's bug" in caplog.text
-        await store.ping()
-
     async def test_a_failing_stamp_commit_stores_the_events_once(self, store: EventStore) -> None:
         class BrokenCommit(CountingDraft):
             def commit(self) -> None:
@@ -295,20 +357,41 @@ class StoreContract:
         assert [e.seq for e in await store.read("s")] == [1, 2]
         assert (await store.append("s", [ev()])).seqs == [3]
 
-    @pytest.mark.parametrize(
-        ("ts", "expected"),
-        [
-            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000000Z"),
-            ("0999-01-01T00:00:00Z", "0999-01-01T00:00:00.000000Z"),
-            ("1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.500000Z"),
-            ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"),
-            ("0001-01-01T14:00:00+14:00", "0001-01-01T00:00:00.000000Z"),
-        ],
-    )
-    async def test_timestamps_of_every_accepted_year_round_trip(
-        self, store: EventStore, ts: str, expected: str
+
+def traced(inner: EventStore) -> tuple[TracingStore, InMemorySpanExporter]:
+    """`inner` wrapped as the app wraps it, exporting to memory."""
+    exporter = InMemorySpanExporter()
+    return TracingStore(inner, SessionTracer(SimpleSpanProcessor(exporter))), exporter
+
+
+@pytest.mark.anyio
+class TracedStoreContract(StoreContract):
+    """The store the app uses: the backend under the tracing wrapper. The module
+    provides `store` (a TracingStore) and `exporter` (its spans)."""
+
+    async def test_every_committed_tool_call_is_traced_whatever_happens_to_its_caller(
+        self, store: TracingStore, exporter: InMemorySpanExporter
     ) -> None:
-        await store.append("s", [ev(ts=ts)])
-        (stored,) = await store.read("s")
-        assert stored.as_dict()["ts"] == expected
-        assert (await store.append("s", [ev()])).seqs == [2]
+        async def call(n: int) -> None:
+            tool = {"name": "t", "call_id": f"c{n}"}
+            events = [
+                ev("tool.call", {**tool, "args": {}}),
+                ev("tool.result", {**tool, "result": n}),
+            ]
+            await store.append("s", events)
+
+        await call(-1)  # tracked before the cuts
+        for turns in range(40):
+            task = asyncio.ensure_future(call(turns))
+            for _ in range(turns):
+                await asyncio.sleep(0)  # ok: one loop turn, to cancel at a chosen await
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.wait_for(store.append("s", [ev("final", {})]), 10)
+        stored = await store.read("s")
+        calls = sum(1 for e in stored if e.type == "tool.call")
+        assert calls > 1
+        tools = [s for s in exporter.get_finished_spans() if s.name.startswith("execute_tool")]
+        assert len(tools) == calls
+        assert len({s.context.span_id for s in tools if s.context is not None}) == calls

@@ -15,13 +15,15 @@ import anyio
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from replaydeck.config import Settings
 from replaydeck.errors import SessionClosed, StoreUnavailable
 from replaydeck.live.pg_notify import CHANNEL, DELETED, decode_notice, listen_dsn
 from replaydeck.store.engine import make_engine
 from replaydeck.store.sql import SqlEventStore
-from tests.store.contract import StoreContract, ev
+from replaydeck.tracing.store import TracingStore
+from tests.store.contract import BareStoreContract, TracedStoreContract, ev, traced
 from tests.store.pg import pg_template, pg_url
 
 pytestmark = pytest.mark.postgres
@@ -35,8 +37,24 @@ async def store(pg_url: str) -> AsyncIterator[SqlEventStore]:
     await store.close()
 
 
-class TestPostgresStore(StoreContract):
+class TestPostgresStore(BareStoreContract):
     pass
+
+
+class TestTracedPostgresStore(TracedStoreContract):
+    @pytest.fixture
+    async def pair(self, pg_url: str) -> AsyncIterator[tuple[TracingStore, InMemorySpanExporter]]:
+        store, exporter = traced(SqlEventStore(make_engine(Settings(database_url=pg_url))))
+        yield store, exporter
+        await store.close()
+
+    @pytest.fixture
+    def store(self, pair: tuple[TracingStore, InMemorySpanExporter]) -> TracingStore:
+        return pair[0]
+
+    @pytest.fixture
+    def exporter(self, pair: tuple[TracingStore, InMemorySpanExporter]) -> InMemorySpanExporter:
+        return pair[1]
 
 
 @pytest.mark.anyio

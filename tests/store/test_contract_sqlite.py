@@ -1,9 +1,40 @@
-"""The store contract on SQLite, with the `store` fixture of tests/conftest.py."""
+"""The store contract on SQLite, bare (the `store` fixture of tests/conftest.py) and traced."""
 
 from __future__ import annotations
 
-from tests.store.contract import StoreContract
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from replaydeck.config import Settings
+from replaydeck.store.engine import make_engine
+from replaydeck.store.migrate import upgrade
+from replaydeck.store.sql import SqlEventStore
+from replaydeck.tracing.store import TracingStore
+from tests.store.contract import BareStoreContract, TracedStoreContract, traced
 
 
-class TestSqliteStore(StoreContract):
+class TestSqliteStore(BareStoreContract):
     pass
+
+
+class TestTracedSqliteStore(TracedStoreContract):
+    @pytest.fixture
+    async def pair(
+        self, tmp_path: Path
+    ) -> AsyncIterator[tuple[TracingStore, InMemorySpanExporter]]:
+        engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/traced.db"))
+        await upgrade(engine)
+        store, exporter = traced(SqlEventStore(engine))
+        yield store, exporter
+        await store.close()
+
+    @pytest.fixture
+    def store(self, pair: tuple[TracingStore, InMemorySpanExporter]) -> TracingStore:
+        return pair[0]
+
+    @pytest.fixture
+    def exporter(self, pair: tuple[TracingStore, InMemorySpanExporter]) -> InMemorySpanExporter:
+        return pair[1]

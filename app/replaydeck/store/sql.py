@@ -126,6 +126,8 @@ class SqlEventStore:
         # resume in any order; taking turns here as well keeps stamps and
         # `on_stored` in commit order (the row lock would make them wait anyway).
         self._session_locks = SessionLocks()
+        # Appends that run on after their caller was cancelled; close() waits for them.
+        self._appending: set[asyncio.Future[AppendResult]] = set()
 
     def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         return reading(self.engine)
@@ -238,8 +240,30 @@ class SqlEventStore:
                 stamper=stamper,
                 on_stored=on_stored,
             )
+        # A task of its own, shielded: a caller cancelled mid-flight (a client that
+        # left) must not stop the commit halfway or skip the announcement after it.
+        # "Commit, then announce" holds whatever happens to the caller, as with the
+        # group committer, which belongs to no request either.
+        task = asyncio.ensure_future(
+            self._append_locked(session_id, events_in, expected_seq, now_us(), stamper, on_stored)
+        )
+        self._appending.add(task)
+        task.add_done_callback(self._appending.discard)
+        return await asyncio.shield(task)
+
+    async def _append_locked(
+        self,
+        session_id: str,
+        events_in: Sequence[NewEvent],
+        expected_seq: int | None,
+        received_us: int,
+        stamper: Stamper | None,
+        on_stored: StoredHook | None,
+    ) -> AppendResult:
         async with self._session_locks.hold(session_id):
-            result = await self._append_one(session_id, events_in, expected_seq, now_us(), stamper)
+            result = await self._append_one(
+                session_id, events_in, expected_seq, received_us, stamper
+            )
             if on_stored is not None and result.appended:
                 announce(on_stored, result)
         return result
@@ -400,6 +424,8 @@ class SqlEventStore:
             )
 
     async def close(self) -> None:
+        if self._appending:
+            await asyncio.wait(self._appending, timeout=30)
         if self._group is not None:
             await self._group.close()
         if self._writer is not None:
