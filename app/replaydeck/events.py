@@ -210,7 +210,8 @@ def validate_event(raw: Any, *, index: int | None = None, max_bytes: int) -> New
             model.model_validate(data)
         except ValidationError as e:
             raise InvalidEvent(
-                f"{where} ({event_type}) is not valid: {_describe(e)}.", type=event_type
+                f"{where} ({event_type}) is not valid: {_describe(e)}.",
+                event_type=event_type,
             ) from None
     event_id = raw.get("id")
     if event_id is not None and (

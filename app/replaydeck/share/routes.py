@@ -94,7 +94,7 @@ class ShareRoute(APIRoute):
             )
         except ReplaydeckError as e:
             response = problem(
-                e.status, e.slug, e.title, e.detail, instance, headers=e.headers, **e.extra
+                e.status, e.slug, e.title, e.detail, instance, headers=e.headers, extra=e.extra
             )
         except RequestValidationError as e:
             response = problem(
