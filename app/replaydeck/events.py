@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationErr
 
 from replaydeck.errors import InvalidEvent, PayloadTooLarge
 
-CUSTOM_TYPE = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")
+# Applied with fullmatch: `$` alone would let "retrieval.hit\n" through.
+CUSTOM_TYPE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
 RESERVED_PREFIXES = ("replay.", "stream.")
 MAX_ID_LENGTH = 128
 MAX_TYPE_LENGTH = 64
@@ -167,7 +168,7 @@ def _check_type(event_type: Any, where: str) -> str:
             "and 'stream.' are reserved for replaydeck's own control events; rename it."
         )
     if event_type not in STANDARD_TYPES and (
-        len(event_type) > MAX_TYPE_LENGTH or not CUSTOM_TYPE.match(event_type)
+        len(event_type) > MAX_TYPE_LENGTH or not CUSTOM_TYPE.fullmatch(event_type)
     ):
         raise InvalidEvent(
             f"{where} has type {event_type[:MAX_TYPE_LENGTH]!r}, which is neither a standard "

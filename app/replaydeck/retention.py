@@ -26,7 +26,7 @@ from replaydeck.store.tables import events, sessions, shares
 
 log = logging.getLogger("replaydeck.retention")
 
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
@@ -36,7 +36,7 @@ def parse_age(text: str) -> timedelta:
     Hand-written: pydantic's timedelta wants ISO 8601 ('P30D') or seconds, and
     an operator types '30d'.
     """
-    match = _AGE.match(text.lower())
+    match = _AGE.fullmatch(text.lower())
     if match is None or float(match.group(1)) <= 0:
         raise ValueError(
             f"{text!r} is not an age; write a positive number and a unit, such as "

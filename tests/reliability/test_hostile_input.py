@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -75,3 +76,40 @@ def test_extra_fields_never_replace_the_rfc_9457_members() -> None:
         "/v1/x",
     ]
     assert (body["last_seq"], body["headers"], body["slug"]) == (3, "h", "s")
+
+
+BAD_SESSION_IDS = ["abc\n", "abc\r\n", "\nabc", "a\x00b", "abc ", "-abc", "a" * 129, "ab/c"]
+
+
+@pytest.mark.parametrize("session_id", BAD_SESSION_IDS, ids=repr)
+def test_a_session_id_must_match_whole(api: httpx.Client, session_id: str) -> None:
+    assert api.post("/v1/sessions", json={"id": "abc"}).status_code == 201
+    created = api.post("/v1/sessions", json={"id": session_id})
+    refused(created, 422, "not a valid session id")
+    path = "/v1/sessions/" + quote(session_id, safe="")
+    status = {"type": "status", "data": {"label": "x"}}
+    for method, suffix, body in [
+        ("POST", "/events", status),
+        ("GET", "", None),
+        ("DELETE", "", None),
+        ("GET", "/events", None),
+        ("GET", "/stream", None),
+        ("GET", "/replay?speed=max", None),
+        ("GET", "/trace", None),
+        ("POST", "/shares", {}),
+    ]:
+        answer = api.request(method, path + suffix, json=body)
+        if session_id == "ab/c":  # no route has a slash in its session id
+            assert answer.status_code == 404, (method, suffix, answer.text)
+            continue
+        refused(answer, 422, "not a valid session id")
+    # Nothing was created beside the one good session.
+    listed = api.get("/v1/sessions").json()["sessions"]
+    assert [s["id"] for s in listed] == ["abc"]
+
+
+@pytest.mark.parametrize("event_type", ["retrieval.hit\n", "retrieval.hit\r", "status\n"])
+def test_an_event_type_must_match_whole(api: httpx.Client, event_type: str) -> None:
+    answer = api.post("/v1/sessions/s/events", json={"type": event_type, "data": {"label": "x"}})
+    refused(answer, 422, "type")
+    assert api.get("/v1/sessions/s").status_code == 404

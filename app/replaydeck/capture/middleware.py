@@ -143,7 +143,7 @@ class RecordingMiddleware:
         # starts, so the route's parameter is visible here although routing came later.
         param = scope.get("path_params", {}).get(self.path_param)
         for candidate in (given, param):
-            if candidate and SESSION_ID.match(str(candidate)):
+            if candidate and SESSION_ID.fullmatch(str(candidate)):
                 return str(candidate)
         return uuid.uuid4().hex
 

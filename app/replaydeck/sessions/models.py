@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from replaydeck.errors import InvalidParameter
@@ -13,16 +14,26 @@ from replaydeck.events import format_ts
 from replaydeck.store.base import SessionRecord
 from replaydeck.tracing.links import jaeger_trace_url, session_trace_id
 
+# Anchored for the OpenAPI document (JSON Schema patterns search); always applied with
+# fullmatch, because `$` also matches before a final newline ("abc\n" is not an id).
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 # Seqs and cursors are 64-bit in both databases; larger numbers are refused, not a 500.
 MAX_SEQ = 2**63 - 1
 
 
+SESSION_ID_RULE = "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+# Every route with a session in its path: the pattern is documented here, and
+# each route refuses anything else with check_session_id's sentence (a 422 the
+# same on every backend, before the id reaches a query or a response header).
+SessionIdPath = Annotated[
+    str, Path(description=SESSION_ID_RULE + ".", json_schema_extra={"pattern": SESSION_ID.pattern})
+]
+
+
 def check_session_id(session_id: str) -> str:
-    if not SESSION_ID.match(session_id):
+    if not SESSION_ID.fullmatch(session_id):
         raise InvalidParameter(
-            f"{session_id[:40]!r} is not a valid session id: use 1 to 128 letters, digits, "
-            "'.', '_', ':' or '-', starting with a letter or digit."
+            f"{session_id[:40]!r} is not a valid session id: use {SESSION_ID_RULE}."
         )
     return session_id
 
