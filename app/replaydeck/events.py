@@ -19,6 +19,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError
 
 from replaydeck.errors import InvalidEvent, PayloadTooLarge
+from replaydeck.storable import flaw
 
 # Applied with fullmatch: `$` alone would let "retrieval.hit\n" through.
 CUSTOM_TYPE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
@@ -221,6 +222,11 @@ def validate_event(raw: Any, *, index: int | None = None, max_bytes: int) -> New
         raise InvalidEvent(
             f"{where} has an 'id' that is not a string of 1 to {MAX_ID_LENGTH} characters; "
             "use a short unique string, or leave 'id' out and replaydeck makes one."
+        )
+    if event_id is not None and (reason := flaw(event_id)) is not None:
+        raise InvalidEvent(
+            f"{where} has an 'id' that {reason}; use printable text, or leave 'id' out "
+            "and replaydeck makes one."
         )
     ts = raw.get("ts")
     ts_us = None if ts is None else parse_ts(ts, index)

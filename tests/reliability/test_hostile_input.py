@@ -6,6 +6,7 @@ bad input reaches a driver as a 500, or is mistaken for an outage (503).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -113,3 +114,101 @@ def test_an_event_type_must_match_whole(api: httpx.Client, event_type: str) -> N
     answer = api.post("/v1/sessions/s/events", json={"type": event_type, "data": {"label": "x"}})
     refused(answer, 422, "type")
     assert api.get("/v1/sessions/s").status_code == 404
+
+
+STATUS = {"type": "status", "data": {"label": "x"}}
+
+
+def raw_json(client: httpx.Client, path: str, body: bytes) -> httpx.Response:
+    return client.post(path, content=body, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"id": "m", "metadata": {"user": "al\x00ice"}}, "NUL"),
+        ({"id": "m", "metadata": {"us\x00er": "alice"}}, "NUL"),
+        ({"id": "m", "metadata": {"deep": [{"x": ["\x00"]}]}}, "metadata['deep'][0]['x'][0]"),
+    ],
+)
+def test_metadata_no_backend_can_store_is_refused(
+    api: httpx.Client, body: dict[str, object], needle: str
+) -> None:
+    refused(api.post("/v1/sessions", json=body), 422, needle)
+    assert api.get("/v1/sessions/m").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b'{"id": "m", "metadata": {"k": "\\ud800"}}', "lone surrogate"),
+        (b'{"id": "m", "metadata": {"\\udfff": 1}}', "lone surrogate"),
+        # Python's json reads these as floats that would be stored as null.
+        (b'{"id": "m", "metadata": {"n": NaN}}', "nan"),
+        (b'{"id": "m", "metadata": {"n": 1e400}}', "inf"),
+    ],
+)
+def test_metadata_json_cannot_carry_is_refused(api: httpx.Client, body: bytes, needle: str) -> None:
+    refused(raw_json(api, "/v1/sessions", body), 422, needle)
+    assert api.get("/v1/sessions/m").status_code == 404
+
+
+def test_metadata_over_the_limit_is_413(api: httpx.Client) -> None:
+    answer = api.post("/v1/sessions", json={"id": "m", "metadata": {"k": "x" * 70_000}})
+    refused(answer, 413, "REPLAYDECK_MAX_METADATA_BYTES")
+    kept = api.post("/v1/sessions", json={"id": "m", "metadata": {"k": "x" * 60_000}})
+    assert kept.status_code == 201
+
+
+def test_an_event_id_with_a_nul_is_refused(api: httpx.Client) -> None:
+    batch = [STATUS, {**STATUS, "id": "a\x00b"}]
+    refused(api.post("/v1/sessions/s/events", json=batch), 422, "Event 1 has an 'id'")
+    assert api.get("/v1/sessions/s").status_code == 404
+
+
+def test_event_data_keeps_any_text_nul_included(api: httpx.Client) -> None:
+    # Envelopes are stored as bytes (bytea on PostgreSQL), so data may hold any string.
+    data = {"label": "a\x00b", "k\x00": ["\x00"]}
+    assert api.post("/v1/sessions/s/events", json={"type": "status", "data": data}).is_success
+    (event,) = api.get("/v1/sessions/s/events").json()["events"]
+    assert event["data"] == data
+    assert api.get("/v1/sessions/s/trace").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("pair", "needle"),
+    [
+        ("k\x00=v", "NUL"),
+        ("k=v\x00", "NUL"),
+        ('a"b=v', "double quote"),
+        ("a\\b=v", "backslash"),
+        ("a\nb=v", "control character"),
+    ],
+)
+def test_a_metadata_filter_no_backend_can_match_is_refused(
+    api: httpx.Client, pair: str, needle: str
+) -> None:
+    # SQLite answered 503 "database unavailable" to the NUL, PostgreSQL 500.
+    refused(api.get("/v1/sessions", params={"metadata": pair}), 422, needle)
+
+
+def test_metadata_filters_on_unusual_keys_match_alike(api: httpx.Client) -> None:
+    keys = ["a.b", "$", "a'b", "a[0]", "é", "a b", "*"]
+    for n, key in enumerate(keys):
+        assert api.post("/v1/sessions", json={"id": f"f{n}", "metadata": {key: "v"}}).is_success
+    for n, key in enumerate(keys):
+        listed = api.get("/v1/sessions", params={"metadata": f"{key}=v"}).json()["sessions"]
+        assert [s["id"] for s in listed] == [f"f{n}"], key
+
+
+@pytest.mark.parametrize(
+    "payload", [[2**63, "a"], [2**64 - 1, "a"], [1, "a\x00"], [1.5, "a"], ["1", "a"]], ids=str
+)
+def test_a_forged_cursor_is_refused(api: httpx.Client, payload: list[object]) -> None:
+    cursor = base64.urlsafe_b64encode(orjson.dumps(payload)).decode()
+    refused(api.get("/v1/sessions", params={"cursor": cursor}), 422, "next_cursor")
+
+
+def test_a_share_id_with_a_nul_is_refused(api: httpx.Client) -> None:
+    refused(api.delete("/v1/shares/sh_%00"), 422, "NUL")
+    refused(api.delete("/v1/shares/sh_nope"), 404, "no share")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.responses import StreamingResponse
 
 from replaydeck.deps import IngestDep, SettingsDep, StoreDep
+from replaydeck.sessions.metadata import check_metadata, parse_metadata_filters
 from replaydeck.sessions.models import (
     MAX_SEQ,
     EventPage,
@@ -17,12 +18,7 @@ from replaydeck.sessions.models import (
     SessionOut,
     check_session_id,
 )
-from replaydeck.sessions.service import (
-    ndjson_lines,
-    new_session_id,
-    page_body,
-    parse_metadata_filters,
-)
+from replaydeck.sessions.service import ndjson_lines, new_session_id, page_body
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -38,6 +34,7 @@ async def create_session(
     response: Response,
 ) -> SessionOut:
     session_id = check_session_id(body.id) if body.id is not None else new_session_id()
+    check_metadata(body.metadata, max_bytes=settings.max_metadata_bytes)
     record = await store.create_session(session_id, metadata=ingest.redact_metadata(body.metadata))
     response.headers["Location"] = f"/v1/sessions/{record.id}"
     return SessionOut.of(record, jaeger_url_base=settings.jaeger_url)
