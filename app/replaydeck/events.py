@@ -91,7 +91,8 @@ class NewEvent:
     data_json: bytes
     id: str | None = None
     ts_us: int | None = None
-    # How many values redaction replaced; summed into metadata["redacted"].
+    # How many values redaction replaced; summed into the session's metadata
+    # (store/sequencing.py, REDACTED_KEY).
     redacted: int = 0
 
 

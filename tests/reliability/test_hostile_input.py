@@ -7,19 +7,22 @@ bad input reaches a driver as a 500, or is mistaken for an outage (503).
 from __future__ import annotations
 
 import base64
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import asyncpg
 import httpx
 import orjson
 import pytest
+from sqlalchemy.engine import make_url
 
 from replaydeck.config import Settings
 from replaydeck.main import create_app
 from replaydeck.problems import problem
 from tests.servers import serve
-from tests.store.pg import pg_template, pg_url
+from tests.store.pg import pg_template, pg_url, run_sync
 
 __all__ = ["pg_template", "pg_url"]
 
@@ -212,3 +215,63 @@ def test_a_forged_cursor_is_refused(api: httpx.Client, payload: list[object]) ->
 def test_a_share_id_with_a_nul_is_refused(api: httpx.Client) -> None:
     refused(api.delete("/v1/shares/sh_%00"), 422, "NUL")
     refused(api.delete("/v1/shares/sh_nope"), 404, "no share")
+
+
+SECRET_EVENT = {"type": "status", "data": {"label": "Bearer sk-live-1234567890abcdefghijklmnop"}}
+NOT_A_COUNT = ["abc", None, [1], {"a": 1}, 1e300, True, -5, 1.5, 2**53, 2**63]
+
+
+@pytest.mark.parametrize("value", NOT_A_COUNT, ids=repr)
+def test_the_reserved_redacted_key_takes_only_a_count(api: httpx.Client, value: object) -> None:
+    answer = api.post("/v1/sessions", json={"id": "m", "metadata": {"redacted": value}})
+    refused(answer, 422, "'redacted' is reserved")
+    assert api.get("/v1/sessions/m").status_code == 404
+
+
+def test_a_count_given_at_create_is_added_to(api: httpx.Client) -> None:
+    # An exported session brings its count; it goes on counting after import.
+    body = {"id": "m", "metadata": {"redacted": 2, "password": "hunter2"}}
+    created = api.post("/v1/sessions", json=body)
+    assert created.json()["metadata"] == {"redacted": 3, "password": "[REDACTED]"}
+    assert api.post("/v1/sessions/m/events", json=SECRET_EVENT).is_success
+    assert api.get("/v1/sessions/m").json()["metadata"]["redacted"] == 4
+
+
+def _store_metadata(database_url: str, session_id: str, metadata_json: str) -> None:
+    """Write metadata as a database from before the key was reserved may hold it."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        with sqlite3.connect(url.database) as connection:
+            connection.execute(
+                "UPDATE sessions SET metadata = ? WHERE id = ?", (metadata_json, session_id)
+            )
+        return
+
+    async def update() -> None:
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(
+                "UPDATE sessions SET metadata = $1::jsonb WHERE id = $2", metadata_json, session_id
+            )
+        finally:
+            await connection.close()
+
+    run_sync(update())
+
+
+@pytest.mark.parametrize(
+    "stored", ['"abc"', "null", "[1]", '{"a": 1}', "1e300", "true", "-5", "9223372036854775808"]
+)
+def test_a_bad_count_stored_before_is_replaced_by_the_count(
+    api: httpx.Client, database_url: str, stored: str
+) -> None:
+    assert api.post("/v1/sessions", json={"id": "old", "metadata": {"user": "al"}}).is_success
+    _store_metadata(database_url, "old", f'{{"user": "al", "redacted": {stored}}}')
+    for n in range(2):
+        answer = api.post("/v1/sessions/old/events", json=[SECRET_EVENT, STATUS])
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["last_seq"] == 2 * (n + 1)
+    assert api.get("/v1/sessions/old").json()["metadata"] == {"user": "al", "redacted": 2}
+    assert "sk-live" not in api.get("/v1/sessions/old/events").text

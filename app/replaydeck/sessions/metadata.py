@@ -9,6 +9,7 @@ import orjson
 
 from replaydeck.errors import InvalidParameter, PayloadTooLarge
 from replaydeck.storable import flaw, json_flaws
+from replaydeck.store.sequencing import MAX_REDACTED, REDACTED_KEY, is_redacted_count
 
 # Characters that JSON escapes in a key. SQLite's JSON paths compare a key as
 # it is written in the JSON text, so a filter on such a key would never match
@@ -17,7 +18,15 @@ _ESCAPED_IN_JSON = re.compile(r'["\\\x00-\x1f]')
 
 
 def check_metadata(metadata: dict[str, Any], *, max_bytes: int) -> None:
-    """Refuse metadata that a backend cannot store as given, or that is too large."""
+    """Refuse metadata that a backend cannot store as given, that is too large, or
+    that gives the key replaydeck keeps its redaction count under another meaning."""
+    if REDACTED_KEY in metadata and not is_redacted_count(metadata[REDACTED_KEY]):
+        # A whole number is the count itself: an exported session brings its own.
+        raise InvalidParameter(
+            f"The metadata key {REDACTED_KEY!r} is reserved: replaydeck counts there the "
+            "values redaction replaced in the session. It takes only a whole number from 0 "
+            f"to {MAX_REDACTED} (an exported session's count); rename your own key."
+        )
     for problem in json_flaws(metadata, "metadata"):
         raise InvalidParameter(f"The metadata cannot be stored: {problem}. Remove or replace it.")
     try:
