@@ -56,6 +56,9 @@ def describe_validation(error: RequestValidationError) -> str:
 
 
 _HTTP_DETAIL = {
+    # FastAPI's answer to a JSON body that json.loads could not even finish.
+    400: "The request body could not be read as JSON: it is not UTF-8, nests too deeply, "
+    'or holds a number with too many digits. Send a JSON object such as {"id": "chat-1"}.',
     404: "There is nothing at this path. The API lives under /v1; see /docs for every route.",
     405: "This path does not accept that method; see /docs for what it does accept.",
 }

@@ -275,3 +275,16 @@ def test_a_bad_count_stored_before_is_replaced_by_the_count(
         assert answer.json()["last_seq"] == 2 * (n + 1)
     assert api.get("/v1/sessions/old").json()["metadata"] == {"user": "al", "redacted": 2}
     assert "sk-live" not in api.get("/v1/sessions/old/events").text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": "m", "metadata": {"k": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+        b'{"id": "m", "metadata": {"k": ' + b"1" * 5000 + b"}}",
+        b'{"id": "m", "metadata": {"k": "\xff"}}',
+    ],
+    ids=["deep", "long number", "not utf-8"],
+)
+def test_a_body_json_cannot_finish_reading_gets_a_sentence(api: httpx.Client, body: bytes) -> None:
+    refused(raw_json(api, "/v1/sessions", body), 400, "could not be read as JSON")
