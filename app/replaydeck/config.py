@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     max_event_bytes: int = 256 * 1024
     max_request_bytes: int = 8 * 1024 * 1024
     max_batch_events: int = 10_000
+    # A session's metadata, serialized: it comes back with the session in every list.
+    max_metadata_bytes: int = Field(default=64 * 1024, ge=1024)
     # The request line and headers: larger heads get 431, heads still incomplete
     # after header_timeout seconds get 408 (slowloris). Bodies are not timed.
     max_header_bytes: int = Field(default=64 * 1024, ge=1024)

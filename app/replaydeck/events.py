@@ -19,8 +19,10 @@ import orjson
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError
 
 from replaydeck.errors import InvalidEvent, PayloadTooLarge
+from replaydeck.storable import flaw
 
-CUSTOM_TYPE = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")
+# Applied with fullmatch: `$` alone would let "retrieval.hit\n" through.
+CUSTOM_TYPE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
 RESERVED_PREFIXES = ("replay.", "stream.")
 MAX_ID_LENGTH = 128
 MAX_TYPE_LENGTH = 64
@@ -89,7 +91,8 @@ class NewEvent:
     data_json: bytes
     id: str | None = None
     ts_us: int | None = None
-    # How many values redaction replaced; summed into metadata["redacted"].
+    # How many values redaction replaced; summed into the session's metadata
+    # (store/sequencing.py, REDACTED_KEY).
     redacted: int = 0
 
 
@@ -167,7 +170,7 @@ def _check_type(event_type: Any, where: str) -> str:
             "and 'stream.' are reserved for replaydeck's own control events; rename it."
         )
     if event_type not in STANDARD_TYPES and (
-        len(event_type) > MAX_TYPE_LENGTH or not CUSTOM_TYPE.match(event_type)
+        len(event_type) > MAX_TYPE_LENGTH or not CUSTOM_TYPE.fullmatch(event_type)
     ):
         raise InvalidEvent(
             f"{where} has type {event_type[:MAX_TYPE_LENGTH]!r}, which is neither a standard "
@@ -210,7 +213,8 @@ def validate_event(raw: Any, *, index: int | None = None, max_bytes: int) -> New
             model.model_validate(data)
         except ValidationError as e:
             raise InvalidEvent(
-                f"{where} ({event_type}) is not valid: {_describe(e)}.", type=event_type
+                f"{where} ({event_type}) is not valid: {_describe(e)}.",
+                event_type=event_type,
             ) from None
     event_id = raw.get("id")
     if event_id is not None and (
@@ -219,6 +223,11 @@ def validate_event(raw: Any, *, index: int | None = None, max_bytes: int) -> New
         raise InvalidEvent(
             f"{where} has an 'id' that is not a string of 1 to {MAX_ID_LENGTH} characters; "
             "use a short unique string, or leave 'id' out and replaydeck makes one."
+        )
+    if event_id is not None and (reason := flaw(event_id)) is not None:
+        raise InvalidEvent(
+            f"{where} has an 'id' that {reason}; use printable text, or leave 'id' out "
+            "and replaydeck makes one."
         )
     ts = raw.get("ts")
     ts_us = None if ts is None else parse_ts(ts, index)

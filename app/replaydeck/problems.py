@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -27,16 +28,19 @@ def problem(
     instance: str,
     *,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
-    body = {
+    body: dict[str, Any] = {
         "type": f"urn:replaydeck:problem:{slug}",
         "title": title,
         "status": status,
         "detail": detail,
         "instance": instance,
-        **extra,
     }
+    # An error's own fields add to the RFC 9457 members and never replace them:
+    # a client tells problems apart by `type`, and /r/ routes mask `instance`.
+    # (A mapping, not keywords, so a field named like a parameter cannot clash.)
+    body.update((name, value) for name, value in (extra or {}).items() if name not in body)
     if status == 503:
         headers = {"Retry-After": "2", **(headers or {})}
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
@@ -52,6 +56,9 @@ def describe_validation(error: RequestValidationError) -> str:
 
 
 _HTTP_DETAIL = {
+    # FastAPI's answer to a JSON body that json.loads could not even finish.
+    400: "The request body could not be read as JSON: it is not UTF-8, nests too deeply, "
+    'or holds a number with too many digits. Send a JSON object such as {"id": "chat-1"}.',
     404: "There is nothing at this path. The API lives under /v1; see /docs for every route.",
     405: "This path does not accept that method; see /docs for what it does accept.",
 }
@@ -69,7 +76,7 @@ def install(app: FastAPI) -> None:
             error.detail,
             request.url.path,
             headers=error.headers,
-            **error.extra,
+            extra=error.extra,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 from replaydeck.errors import SessionClosed
 from replaydeck.events import validate_event
 from replaydeck.store.base import SessionRecord
-from replaydeck.store.sequencing import assign
+from replaydeck.store.sequencing import MAX_REDACTED, assign, is_redacted_count
 
 EMPTY = SessionRecord(id="s", created_at_us=0, metadata={}, status="open", last_seq=0)
 ids = st.none() | st.sampled_from(["a", "b", "c", "d"])
@@ -56,3 +58,18 @@ def test_nothing_after_final() -> None:
     with pytest.raises(SessionClosed):
         assign(done, [status("x")], {"f": 1}, 2)
     assert assign(done, [final], {"f": 1}, 2).seqs == [1]
+
+
+@given(st.from_type(type(None)) | st.integers() | st.floats() | st.text() | st.booleans())
+def test_the_redaction_count_survives_whatever_was_stored_before(held: object) -> None:
+    redacting = dataclasses.replace(status("r"), redacted=2)
+    session = dataclasses.replace(EMPTY, metadata={"redacted": held, "user": "al"})
+    result = assign(session, [redacting], {}, received_us=1)
+    count = result.session.metadata["redacted"]
+    assert is_redacted_count(count)
+    assert result.session.metadata["user"] == "al"
+    if is_redacted_count(held):
+        assert isinstance(held, int)
+        assert count == min(held + 2, MAX_REDACTED)
+    else:
+        assert count == 2

@@ -88,3 +88,14 @@ def test_a_broken_golden_line_names_file_and_line(tmp_path: Path) -> None:
     path.write_text('{"type":"a.b"}\n{oops\n')
     with pytest.raises(ValueError, match=r"bad.jsonl line 2 is not JSON"):
         golden.read(path)
+
+
+def test_a_key_with_a_final_newline_is_quoted_in_the_path(
+    expected: list[dict[str, Any]],
+) -> None:
+    actual = copy.deepcopy(expected)
+    expected[1]["data"]["args"]["q\n"] = "a"
+    actual[1]["data"]["args"]["q\n"] = "b"
+    found = first_divergence(expected, actual)
+    assert found is not None
+    assert found.path == '$[1].data.args["q\\n"]'

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from replaydeck.deps import IngestDep
 from replaydeck.ingest.body import check_declared_length, read_events
-from replaydeck.sessions.models import AppendOut, check_session_id
+from replaydeck.sessions.models import AppendOut, SessionIdPath, check_session_id
 from replaydeck.sessions.service import parse_cursor_header
 
 router = APIRouter(prefix="/v1/sessions", tags=["ingest"])
@@ -41,7 +41,7 @@ _BODY_DOC = {
 
 @router.post("/{session_id}/events", response_model=AppendOut, openapi_extra=_BODY_DOC)
 async def append_events(
-    session_id: str,
+    session_id: SessionIdPath,
     request: Request,
     ingest: IngestDep,
     if_match: Annotated[

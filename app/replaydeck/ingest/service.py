@@ -14,6 +14,7 @@ from replaydeck.ingest.redact import RedactionRules, load_rules, redact, redact_
 from replaydeck.live.hub import Hub
 from replaydeck.metrics import Metrics
 from replaydeck.store.base import AppendResult, EventStore
+from replaydeck.store.sequencing import with_redacted
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Ingest:
     def redact_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
         """Session metadata with secrets replaced, counted like the events' ones."""
         clean, count = redact(metadata, self.rules)
-        return {**clean, "redacted": count} if count else dict(clean)
+        return with_redacted(clean, count) if count else dict(clean)
 
     def validate(self, raw: Any, index: int | None = None) -> NewEvent:
         return validate_event(raw, index=index, max_bytes=self.settings.max_event_bytes)

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from replaydeck.deps import HubDep, SettingsDep, StoreDep, StreamsDep
 from replaydeck.live.tail import tail_frames
-from replaydeck.sessions.models import MAX_SEQ
+from replaydeck.sessions.models import MAX_SEQ, SessionIdPath, check_session_id
 from replaydeck.sessions.service import parse_cursor_header
 from replaydeck.sse import EventStreamResponse
 
@@ -26,7 +26,7 @@ SSE_DOC: dict[int | str, dict[str, Any]] = {
 
 @router.get("/{session_id}/stream", response_class=Response, responses=SSE_DOC)
 async def stream(
-    session_id: str,
+    session_id: SessionIdPath,
     store: StoreDep,
     hub: HubDep,
     settings: SettingsDep,
@@ -34,6 +34,7 @@ async def stream(
     after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
+    check_session_id(session_id)
     resume = parse_cursor_header(last_event_id, "Last-Event-ID")
     cursor = resume if resume is not None else after
     session = await store.get_session(session_id)

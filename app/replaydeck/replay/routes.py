@@ -12,7 +12,7 @@ from replaydeck.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamsDep
 from replaydeck.errors import InvalidParameter
 from replaydeck.live.routes import SSE_DOC
 from replaydeck.replay.stream import ReplayParams, replay_frames
-from replaydeck.sessions.models import MAX_SEQ
+from replaydeck.sessions.models import MAX_SEQ, SessionIdPath, check_session_id
 from replaydeck.sessions.service import parse_cursor_header
 from replaydeck.sse import EventStreamResponse
 
@@ -57,7 +57,7 @@ def parse_replay(
 
 @router.get("/{session_id}/replay", response_class=Response, responses=SSE_DOC)
 async def replay(
-    session_id: str,
+    session_id: SessionIdPath,
     store: StoreDep,
     hub: HubDep,
     clock: ClockDep,
@@ -74,6 +74,7 @@ async def replay(
     ] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
+    check_session_id(session_id)
     params = parse_replay(speed, from_, to, types, max_gap_ms)
     wire_format = None if format is None else parse_format(format)
     resume = parse_cursor_header(last_event_id, "Last-Event-ID")

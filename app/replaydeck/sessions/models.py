@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field
 
+from replaydeck import ids
 from replaydeck.errors import InvalidParameter
 from replaydeck.events import format_ts
 from replaydeck.store.base import SessionRecord
 from replaydeck.tracing.links import jaeger_trace_url, session_trace_id
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+# Anchored for the OpenAPI document (JSON Schema patterns search); always applied with
+# fullmatch, because `$` also matches before a final newline ("abc\n" is not an id).
+# Anchored for the OpenAPI document (a JSON Schema pattern matches anywhere);
+# the check itself is ids.is_session_id, one rule for server and client.
+SESSION_ID = re.compile(f"^{ids.SESSION_ID.pattern}$")
 # Seqs and cursors are 64-bit in both databases; larger numbers are refused, not a 500.
 MAX_SEQ = 2**63 - 1
 
 
+SESSION_ID_RULE = "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+# Every route with a session in its path: the pattern is documented here, and
+# each route refuses anything else with check_session_id's sentence (a 422 the
+# same on every backend, before the id reaches a query or a response header).
+SessionIdPath = Annotated[
+    str, Path(description=SESSION_ID_RULE + ".", json_schema_extra={"pattern": SESSION_ID.pattern})
+]
+
+
 def check_session_id(session_id: str) -> str:
-    if not SESSION_ID.match(session_id):
+    if not ids.is_session_id(session_id):
         raise InvalidParameter(
-            f"{session_id[:40]!r} is not a valid session id: use 1 to 128 letters, digits, "
-            "'.', '_', ':' or '-', starting with a letter or digit."
+            f"{session_id[:40]!r} is not a valid session id: use {SESSION_ID_RULE}."
         )
     return session_id
 
@@ -36,18 +49,8 @@ class SessionCreate(BaseModel):
         json_schema_extra={"pattern": SESSION_ID.pattern},
         description="Leave out to get a generated id.",
     )
+    # Checked by sessions/metadata.py, which knows the size limit.
     metadata: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("metadata")
-    @classmethod
-    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
-        try:
-            orjson.dumps(value)
-        except orjson.JSONEncodeError as e:
-            raise ValueError(
-                f"metadata cannot be stored as JSON ({e}); keep integers within 64 bits"
-            ) from None
-        return value
 
 
 class SessionLinks(BaseModel):

@@ -8,20 +8,17 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.responses import StreamingResponse
 
 from replaydeck.deps import IngestDep, SettingsDep, StoreDep
+from replaydeck.sessions.metadata import check_metadata, parse_metadata_filters
 from replaydeck.sessions.models import (
     MAX_SEQ,
     EventPage,
     SessionCreate,
+    SessionIdPath,
     SessionList,
     SessionOut,
     check_session_id,
 )
-from replaydeck.sessions.service import (
-    ndjson_lines,
-    new_session_id,
-    page_body,
-    parse_metadata_filters,
-)
+from replaydeck.sessions.service import ndjson_lines, new_session_id, page_body
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -37,6 +34,7 @@ async def create_session(
     response: Response,
 ) -> SessionOut:
     session_id = check_session_id(body.id) if body.id is not None else new_session_id()
+    check_metadata(body.metadata, max_bytes=settings.max_metadata_bytes)
     record = await store.create_session(session_id, metadata=ingest.redact_metadata(body.metadata))
     response.headers["Location"] = f"/v1/sessions/{record.id}"
     return SessionOut.of(record, jaeger_url_base=settings.jaeger_url)
@@ -66,14 +64,16 @@ async def list_sessions(
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-async def get_session(session_id: str, store: StoreDep, settings: SettingsDep) -> SessionOut:
-    record = await store.get_session(session_id)
+async def get_session(
+    session_id: SessionIdPath, store: StoreDep, settings: SettingsDep
+) -> SessionOut:
+    record = await store.get_session(check_session_id(session_id))
     return SessionOut.of(record, jaeger_url_base=settings.jaeger_url)
 
 
 @router.delete("/{session_id}", status_code=204)
-async def delete_session(session_id: str, store: StoreDep, request: Request) -> Response:
-    await store.delete_session(session_id)
+async def delete_session(session_id: SessionIdPath, store: StoreDep, request: Request) -> Response:
+    await store.delete_session(check_session_id(session_id))
     request.app.state.hub.remove(session_id)
     return Response(status_code=204)
 
@@ -84,14 +84,14 @@ async def delete_session(session_id: str, store: StoreDep, request: Request) -> 
     responses={200: {"content": {NDJSON: {"schema": {"type": "string"}}}}},
 )
 async def read_events(
-    session_id: str,
+    session_id: SessionIdPath,
     store: StoreDep,
     settings: SettingsDep,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
-    await store.get_session(session_id)
+    await store.get_session(check_session_id(session_id))
     if NDJSON in accept:
         return StreamingResponse(
             ndjson_lines(

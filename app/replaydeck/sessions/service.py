@@ -15,19 +15,6 @@ def new_session_id() -> str:
     return "s_" + secrets.token_hex(8)
 
 
-def parse_metadata_filters(pairs: list[str]) -> dict[str, str]:
-    filters: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InvalidParameter(
-                f"The metadata filter {pair[:60]!r} is not key=value; write e.g. "
-                "?metadata=user=alice (repeat it to combine filters)."
-            )
-        filters[key] = value
-    return filters
-
-
 def parse_cursor_header(value: str | None, name: str) -> int | None:
     """An integer header such as Last-Event-ID or If-Match ("7" or 7)."""
     if value is None or not value.strip():

@@ -25,7 +25,13 @@ from replaydeck.live import routes as live_routes
 from replaydeck.problems import describe_validation, problem
 from replaydeck.replay import routes as replay_routes
 from replaydeck.sessions import routes as session_routes
-from replaydeck.sessions.models import MAX_SEQ, SessionLinks, SessionOut
+from replaydeck.sessions.models import (
+    MAX_SEQ,
+    SessionIdPath,
+    SessionLinks,
+    SessionOut,
+    check_session_id,
+)
 from replaydeck.share.masking import mask_share_path
 from replaydeck.share.service import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, ShareNotFound, ShareService
 from replaydeck.share.viewer import viewer_response
@@ -94,7 +100,7 @@ class ShareRoute(APIRoute):
             )
         except ReplaydeckError as e:
             response = problem(
-                e.status, e.slug, e.title, e.detail, instance, headers=e.headers, **e.extra
+                e.status, e.slug, e.title, e.detail, instance, headers=e.headers, extra=e.extra
             )
         except RequestValidationError as e:
             response = problem(
@@ -131,12 +137,13 @@ router = APIRouter(tags=["shares"])
 
 @router.post("/v1/sessions/{session_id}/shares", status_code=201, response_model=ShareOut)
 async def create_share(
-    session_id: str,
+    session_id: SessionIdPath,
     shares: SharesDep,
     settings: SettingsDep,
     request: Request,
     body: ShareCreate | None = None,
 ) -> ShareOut:
+    check_session_id(session_id)
     created = await shares.create(session_id, (body or ShareCreate()).expires_in)
     base = settings.public_url or str(request.base_url)
     return ShareOut(

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from replaydeck.config import Settings
-from replaydeck.errors import ReplaydeckError, SessionNotFound
+from replaydeck.errors import InvalidParameter, ReplaydeckError, SessionNotFound
 from replaydeck.share.tokens import ShareClaims, TokenInvalid, sign, verify
+from replaydeck.storable import flaw
 from replaydeck.store.tables import sessions, shares
 from replaydeck.store.transactions import transaction
 
@@ -163,6 +164,11 @@ class ShareService:
         return CreatedShare(share=share, token=token)
 
     async def revoke(self, share_id: str) -> Share:
+        if (reason := flaw(share_id)) is not None:
+            raise InvalidParameter(
+                f"The share id {share_id[:40]!r} {reason}; pass the 'id' that "
+                "POST /v1/sessions/{id}/shares returned."
+            )
         async with self._connect(write=True) as connection:
             row = (
                 await connection.execute(sa.select(shares).where(shares.c.id == share_id))

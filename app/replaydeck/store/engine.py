@@ -13,27 +13,62 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from replaydeck.config import Settings
-from replaydeck.errors import StoreUnavailable
+from replaydeck.errors import InvalidParameter, StoreUnavailable
 
 # SQLSTATEs that mean "the server is not there right now", not "the statement
 # is wrong": connection exceptions (class 08), a shutdown or restart in progress
 # (57P01-57P03) and too many connections (53300). They become 503s.
 _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+# SQLite's result codes of the same kind: locked past the busy timeout, out of
+# memory, I/O, a full or read-only disk, a file gone or damaged. SQLITE_ERROR
+# (a malformed JSON path from a filter, for one) is a wrong statement or value:
+# a 4xx or a bug, never an outage.
+_SQLITE_OUTAGES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOTADB,
+    }
+)
+# PostgreSQL refusing a text value (a NUL, or bytes not valid in the encoding).
+# Requests are checked for these first (app/replaydeck/storable.py); this only
+# keeps a value that slipped past from reading as a bug or an outage.
+_UNSTORABLE_TEXT_SQLSTATES = ("22021", "22P05")
+
+
+def _sqlite_outage(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:  # raised by the sqlite3 module itself, not by SQLite
+        return isinstance(error, sqlite3.OperationalError)
+    # Extended codes (SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT …) keep the primary in the low byte.
+    return code & 0xFF in _SQLITE_OUTAGES
+
+
+def _sqlstate(error: DBAPIError) -> str:
+    return str(getattr(error.orig, "sqlstate", None) or "")
 
 
 def is_unavailable(error: BaseException) -> bool:
     """Whether a driver error means the database is unreachable (retry later)."""
+    # sqlite3's own errors come from reads that use the driver directly
+    # (SqlEventStore.read_rows); SQLAlchemy wraps the others, keeping the original.
+    if isinstance(error, sqlite3.Error):
+        return _sqlite_outage(error)
+    if isinstance(error, DBAPIError) and isinstance(error.orig, sqlite3.Error):
+        return _sqlite_outage(error.orig)
     # asyncpg raises plain OSError (connection refused or reset) while connecting,
     # which SQLAlchemy does not wrap; PoolTimeout is a pool with no free connection.
-    # sqlite3's own OperationalError comes from reads that use the driver directly
-    # (SqlEventStore.read_rows); SQLAlchemy would have wrapped it as OperationalError.
-    if isinstance(
-        error, OSError | PoolTimeout | OperationalError | InterfaceError | sqlite3.OperationalError
-    ):
+    if isinstance(error, OSError | PoolTimeout | OperationalError | InterfaceError):
         return True
     if isinstance(error, DBAPIError):
-        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
-        return error.connection_invalidated or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+        return error.connection_invalidated or _sqlstate(error).startswith(_UNAVAILABLE_SQLSTATES)
     return False
 
 
@@ -85,6 +120,11 @@ def _translate_outages(engine: AsyncEngine) -> None:
         error = context.sqlalchemy_exception
         if error is not None and is_unavailable(error):
             raise StoreUnavailable()
+        if isinstance(error, DBAPIError) and _sqlstate(error) in _UNSTORABLE_TEXT_SQLSTATES:
+            raise InvalidParameter(
+                "The request holds text the database cannot store (a NUL character, "
+                "\\u0000, or bytes that are not UTF-8); nothing was stored. Remove it and retry."
+            ) from error
 
 
 def _sqlite_engine(settings: Settings) -> AsyncEngine:

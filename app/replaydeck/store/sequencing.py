@@ -11,9 +11,31 @@ from replaydeck.errors import SeqConflict, SessionClosed
 from replaydeck.events import NewEvent, build_envelope
 from replaydeck.store.base import AppendResult, SessionRecord, StoredEvent
 
+# The session metadata key under which the store sums what redaction replaced
+# (NewEvent.redacted), and the largest count it holds: every JSON reader gets
+# an integer up to 2**53 - 1 exactly.
+REDACTED_KEY = "redacted"
+MAX_REDACTED = 2**53 - 1
+
 
 def new_event_id() -> str:
     return "ev_" + secrets.token_hex(8)
+
+
+def is_redacted_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REDACTED
+
+
+def with_redacted(metadata: Mapping[str, Any], added: int) -> dict[str, Any]:
+    """`metadata` with `added` more redactions counted under REDACTED_KEY.
+
+    A session stored before the key was reserved may hold anything a producer
+    sent there ("abc", null, 1e300): that value is replaced by the count, never
+    summed, so it cannot fail the append that redacts a secret.
+    """
+    held = metadata.get(REDACTED_KEY, 0)
+    count = held if is_redacted_count(held) else 0
+    return {**metadata, REDACTED_KEY: min(count + added, MAX_REDACTED)}
 
 
 # Fields for one stored event's envelope, given its id (a StampDraft's `stamp`).
@@ -91,7 +113,7 @@ def assign(
     metadata = session.metadata
     if redacted:
         # Repeats are skipped above, so a retried batch is not counted twice.
-        metadata = {**metadata, "redacted": int(metadata.get("redacted", 0)) + redacted}
+        metadata = with_redacted(metadata, redacted)
     after = dataclasses.replace(
         session,
         metadata=metadata,

@@ -24,6 +24,7 @@ from replaydeck.errors import (
 )
 from replaydeck.events import NewEvent
 from replaydeck.live.pg_notify import DELETED, notify_statement
+from replaydeck.storable import flaw
 from replaydeck.store.base import (
     AppendResult,
     EventRow,
@@ -95,7 +96,14 @@ def _encode_cursor(created_at_us: int, session_id: str) -> str:
 def _decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         created_at_us, session_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(created_at_us, int) or not isinstance(session_id, str):
+        # Anything replaydeck did not make is refused here, before a driver
+        # refuses it (a NUL, an integer past 64 bits) with a 500.
+        if (
+            not isinstance(created_at_us, int)
+            or not isinstance(session_id, str)
+            or not -(2**63) <= created_at_us < 2**63
+            or flaw(session_id) is not None
+        ):
             raise TypeError
     except (ValueError, TypeError):
         raise InvalidParameter(

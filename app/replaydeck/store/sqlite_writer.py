@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
 
 from replaydeck.errors import ReplaydeckError, StoreUnavailable
 from replaydeck.store.base import AppendResult, StampDraft, commit_drafts
+from replaydeck.store.engine import is_unavailable
 from replaydeck.store.group_commit import AppendRequest, Assign, Outcomes, RowToRecord, write_batch
 
 
@@ -125,9 +125,11 @@ class SqliteWriter:
                 outcomes = write_batch(
                     connection, requests, assign=assign, to_record=to_record, drafts=drafts
                 )
-        except OperationalError as e:
+        except Exception as e:
             # Locked past busy_timeout, disk full, file gone: retry later (503).
-            raise StoreUnavailable() from e
+            if is_unavailable(e):
+                raise StoreUnavailable() from e
+            raise
         # Only now: a rolled-back transaction's stamps must not move the stampers on.
         # Never raises: raised past a commit, the batch would be retried and stored twice.
         commit_drafts(drafts.values())

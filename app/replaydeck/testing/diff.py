@@ -16,7 +16,7 @@ class _Missing:
 
 
 MISSING: Final = _Missing()
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LINE_WIDTH = 160
 
 
@@ -118,7 +118,7 @@ def _same_scalar(want: Any, got: Any) -> bool:
 
 def _child(path: str, key: object) -> str:
     text = str(key)
-    return f"{path}.{text}" if _IDENTIFIER.match(text) else f"{path}[{_show(text)}]"
+    return f"{path}.{text}" if _IDENTIFIER.fullmatch(text) else f"{path}[{_show(text)}]"
 
 
 def _type_of(want: Any, got: Any) -> str:

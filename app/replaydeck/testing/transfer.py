@@ -92,16 +92,19 @@ async def import_local(
 ) -> Imported:
     from replaydeck.errors import SessionExists
     from replaydeck.ingest.local import local_ingest
+    from replaydeck.sessions.metadata import check_metadata
+    from replaydeck.sessions.models import check_session_id
 
-    target = _target_id(recording, session_id)
+    target = check_session_id(_target_id(recording, session_id))
+    metadata = recording.session.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    # What POST /v1/sessions checks and redacts, the server's import path.
+    check_metadata(metadata, max_bytes=settings.max_metadata_bytes)
     appended = 0
     async with local_ingest(settings) as ingest:
-        metadata = recording.session.get("metadata")
         # An existing session is a second import: the events' ids make it append nothing.
         with contextlib.suppress(SessionExists):
-            await ingest.store.create_session(
-                target, metadata=metadata if isinstance(metadata, dict) else None
-            )
+            await ingest.store.create_session(target, metadata=ingest.redact_metadata(metadata))
         for batch in _batches(recording, min(BATCH_SIZE, settings.max_batch_events)):
             result = await ingest.append_raw(target, batch)
             appended += len(result.appended)

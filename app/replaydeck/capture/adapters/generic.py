@@ -49,7 +49,7 @@ def is_store_type(name: str) -> bool:
         return False
     if name in STANDARD_TYPES:
         return True
-    return len(name) <= MAX_TYPE_LENGTH and CUSTOM_TYPE.match(name) is not None
+    return len(name) <= MAX_TYPE_LENGTH and CUSTOM_TYPE.fullmatch(name) is not None
 
 
 class GenericDecoder:
