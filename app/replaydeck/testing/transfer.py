@@ -89,10 +89,13 @@ async def import_local(
     appended = 0
     async with local_ingest(settings) as ingest:
         metadata = recording.session.get("metadata")
+        # Redacted as the server's POST /v1/sessions would: an archive is producer input.
+        ingest.check_session_id(target)
         # An existing session is a second import: the events' ids make it append nothing.
         with contextlib.suppress(SessionExists):
             await ingest.store.create_session(
-                target, metadata=metadata if isinstance(metadata, dict) else None
+                target,
+                metadata=ingest.redact_metadata(metadata) if isinstance(metadata, dict) else None,
             )
         for batch in _batches(recording, min(BATCH_SIZE, settings.max_batch_events)):
             result = await ingest.append_raw(target, batch)
