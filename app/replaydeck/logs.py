@@ -22,6 +22,7 @@ from typing import IO, Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from replaydeck.ingest.redact import default_rules, redact_text
 from replaydeck.share.masking import install_log_filter, mask_share_path
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -140,15 +141,21 @@ def log_access(scope: Scope, status: int, started: float) -> None:
     access_log.info(
         "%s %s %d",
         scope["method"],
-        mask_share_path(path),
+        _masked(path),
         status,
         extra={
             "method": scope["method"],
-            "path": mask_share_path(scope["path"]),
+            "path": _masked(scope["path"]),
             "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         },
     )
+
+
+def _masked(path: str) -> str:
+    # Share tokens, and secrets a client put in a path (a session id that is an
+    # API key is refused, but its request is still logged).
+    return mask_share_path(redact_text(path, default_rules())[0])
 
 
 class RequestIdMiddleware:

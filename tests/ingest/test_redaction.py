@@ -252,8 +252,10 @@ async def test_planted_secrets_never_reach_the_database_file(settings: Settings)
 # Pieces that make the default patterns (and a few user-style ones) almost match,
 # match, or meet the characters where RE2 and Python's `re` differ.
 _PIECES = st.sampled_from(
-    ["sk-", "Bearer", " ", "\t", "\v", "\x1c", "\u00a0", "\u2003", "AKIA", "rdk_", "ghp_",
-     "?token=", "&api-key=", "x", "Z9", "é", "\n", "abc", "_", "-"]
+    ["sk-", "Bearer", "bearer", " ", "\t", "\v", "\x1c", "\u00a0", "\u2003", "AKIA", "rdk_",
+     "ghp_", "?token=", "&api-key=", "x", "Z9", "é", "\n", "abc", "_", "-", "key_", "sk_live_",
+     "xoxb-", "AIza", "github_pat_", "eyJ", ".", "://", ":", "@", "PASSWORD=", '"', "'",
+     '"api_key": "', "\\", "authorization: basic ", ";", "$", "("]
 )  # fmt: skip
 _TEXTS = st.lists(st.one_of(_PIECES, st.text(max_size=4)), max_size=30).map("".join)
 _USER_PATTERNS = [r"secret\s+\w+$", r"\bé\w+", r"(?i)pass(?:word)?\s*[:=]\s*\S{4,}"]

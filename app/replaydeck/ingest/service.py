@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from replaydeck.config import Settings
-from replaydeck.errors import ReplaydeckError
+from replaydeck.errors import InvalidEvent, InvalidParameter, ReplaydeckError
 from replaydeck.events import NewEvent, validate_event
 from replaydeck.ingest.redact import RedactionRules, load_rules, redact, redact_events
+from replaydeck.ingest.split_secrets import redact_split_secrets
 from replaydeck.live.hub import Hub
 from replaydeck.metrics import Metrics
 from replaydeck.store.base import AppendResult, EventStore
@@ -38,6 +39,33 @@ class Ingest:
         clean, count = redact(metadata, self.rules)
         return with_redacted(clean, count) if count else dict(clean)
 
+    def check_session_id(self, session_id: str) -> str:
+        """Refuse an id that holds a secret: ids are keys, so they are stored, logged
+        and shown as sent and cannot be redacted without breaking idempotency."""
+        self._check_ids(session_id, [])
+        return session_id
+
+    def _check_ids(self, session_id: str, events: Sequence[NewEvent]) -> None:
+        # One search for the session's and the events' ids together (see first_match).
+        ids = [session_id, *(event.id for event in events if event.id is not None)]
+        found = self.rules.first_match(ids)
+        if found == 0:
+            raise InvalidParameter(
+                "The session id looks like it holds a secret (it matches a redaction "
+                "pattern, such as an API key or a URL with a password). Ids are stored, "
+                "logged and shown as sent and cannot be redacted; choose an id that "
+                "carries no credential."
+            )
+        if found is not None:
+            index = next(i for i, event in enumerate(events) if event.id == ids[found])
+            where = "The event" if len(events) == 1 else f"Event {index}"
+            raise InvalidEvent(
+                f"{where} has an 'id' that looks like it holds a secret (it matches "
+                "a redaction pattern). An id is the event's idempotency key, stored, "
+                "logged and streamed as sent, so it cannot be redacted; use an id "
+                "without credentials, or leave 'id' out and replaydeck makes one."
+            )
+
     def validate(self, raw: Any, index: int | None = None) -> NewEvent:
         return validate_event(raw, index=index, max_bytes=self.settings.max_event_bytes)
 
@@ -49,7 +77,8 @@ class Ingest:
         expected_seq: int | None = None,
     ) -> AppendResult:
         # Redact first, so a secret reaches neither the store nor any span.
-        events, _ = redact_events(events, self.rules)
+        self._check_ids(session_id, events)
+        events, _ = redact_events(redact_split_secrets(events, self.rules), self.rules)
         started = time.perf_counter()
 
         def announce(result: AppendResult) -> None:

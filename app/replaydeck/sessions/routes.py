@@ -35,6 +35,7 @@ async def create_session(
 ) -> SessionOut:
     session_id = check_session_id(body.id) if body.id is not None else new_session_id()
     check_metadata(body.metadata, max_bytes=settings.max_metadata_bytes)
+    ingest.check_session_id(session_id)
     record = await store.create_session(session_id, metadata=ingest.redact_metadata(body.metadata))
     response.headers["Location"] = f"/v1/sessions/{record.id}"
     return SessionOut.of(record, jaeger_url_base=settings.jaeger_url)

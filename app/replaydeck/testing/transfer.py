@@ -102,6 +102,8 @@ async def import_local(
     check_metadata(metadata, max_bytes=settings.max_metadata_bytes)
     appended = 0
     async with local_ingest(settings) as ingest:
+        # Refused if it looks like a secret, as the server's POST /v1/sessions would.
+        ingest.check_session_id(target)
         # An existing session is a second import: the events' ids make it append nothing.
         with contextlib.suppress(SessionExists):
             await ingest.store.create_session(target, metadata=ingest.redact_metadata(metadata))
