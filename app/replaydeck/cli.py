@@ -51,10 +51,22 @@ def main() -> None:
     help="Allow a non-loopback bind with no API keys (the API is then open to anyone).",
 )
 @click.option(
+    "--open-without-keys",
+    is_flag=True,
+    default=None,
+    help="Serve /v1 without keys while no key is active, even though keys existed "
+    "(env REPLAYDECK_OPEN_WITHOUT_KEYS). Without it, revoking every key closes the API.",
+)
+@click.option(
     "--demo", is_flag=True, help="Record the demo session first if the database is empty."
 )
 def serve(
-    host: str | None, port: int | None, database_url: str | None, insecure: bool | None, demo: bool
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    insecure: bool | None,
+    open_without_keys: bool | None,
+    demo: bool,
 ) -> None:
     """Apply migrations and serve the API, live tails and replays."""
     import uvicorn
@@ -65,7 +77,13 @@ def serve(
     from replaydeck.main import create_app
     from replaydeck.serve import freeze_startup_heap, prepare
 
-    settings = load_settings(host=host, port=port, database_url=database_url, insecure=insecure)
+    settings = load_settings(
+        host=host,
+        port=port,
+        database_url=database_url,
+        insecure=insecure,
+        open_without_keys=open_without_keys,
+    )
     # JSON lines when stderr is not a terminal; uvicorn's loggers join in.
     configure_logging()
     try:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     # Without keys the API is open; that is only allowed on a loopback bind.
     insecure: bool = False
+    # Once a key has existed, revoking every key closes the API; this opens it
+    # again while no key is active (still only on loopback or with insecure).
+    open_without_keys: bool = False
     # How long a process trusts its answers to "are there API keys?" and "whose
     # key is this?". A key revoked by the CLI stops working within this time.
     key_cache_seconds: float = Field(default=1.0, ge=0)

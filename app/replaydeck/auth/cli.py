@@ -123,8 +123,16 @@ def revoke(key_id: str, database_url: str | None) -> None:
     """Revoke a key by its id (see `keys list`); it stops working at once."""
     from replaydeck.auth.keys import KeyNotFound
 
+    async def revoke_one(store: KeyStore) -> tuple[ApiKey, bool]:
+        return await store.revoke(key_id), await store.has_active_keys()
+
     try:
-        key = with_keys(_settings(database_url), lambda store: store.revoke(key_id))
+        key, others = with_keys(_settings(database_url), revoke_one)
     except KeyNotFound as e:
         raise click.ClickException(e.detail) from None
     click.echo(f"Revoked API key {key.id} (scope {key.scope.value}).")
+    if not others:
+        click.echo(
+            "No active key is left, so /v1 now answers 401 to every request. Create a key "
+            "with `replaydeck keys create`, or serve with --open-without-keys to open it."
+        )
