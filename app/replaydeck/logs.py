@@ -22,7 +22,12 @@ from typing import IO, Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from replaydeck.share.masking import install_log_filter, mask_share_path
+from replaydeck.share.masking import (
+    CredentialFilter,
+    install_log_filter,
+    mask_credentials,
+    mask_share_path,
+)
 
 REQUEST_ID_HEADER = "x-request-id"
 _HEADER = REQUEST_ID_HEADER.encode()
@@ -102,6 +107,8 @@ def configure_logging(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     handler.addFilter(RequestIdFilter())
+    # Every line, whatever logger wrote it: no share token or query-string secret.
+    handler.addFilter(CredentialFilter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_replaydeck", False)]:
         root.removeHandler(old)
@@ -140,7 +147,7 @@ def log_access(scope: Scope, status: int, started: float) -> None:
     access_log.info(
         "%s %s %d",
         scope["method"],
-        mask_share_path(path),
+        mask_credentials(path),
         status,
         extra={
             "method": scope["method"],
