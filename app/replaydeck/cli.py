@@ -76,6 +76,7 @@ def serve(
     from replaydeck.logs import configure_logging
     from replaydeck.main import create_app
     from replaydeck.serve import freeze_startup_heap, prepare
+    from replaydeck.share.masking import mask_credentials
 
     settings = load_settings(
         host=host,
@@ -93,7 +94,8 @@ def serve(
         raise click.ClickException(str(e)) from None
     demo_id = asyncio.run(prepare(settings, demo=demo))
     base = f"http://{settings.host}:{settings.port}"
-    click.echo(f"replaydeck on {base}  (database: {settings.database_url})")
+    # Start-up output ends up in logs: never the database password.
+    click.echo(f"replaydeck on {base}  (database: {mask_credentials(settings.database_url)})")
     if demo_id is not None:
         click.echo(f"  watch it:     {base}/sessions/{demo_id}")
         click.echo(f"  follow live:  curl -N {base}/v1/sessions/{demo_id}/stream")
@@ -129,10 +131,11 @@ def db() -> None:
 def db_upgrade(database_url: str | None) -> None:
     """Apply all pending migrations."""
     from replaydeck.serve import migrate
+    from replaydeck.share.masking import mask_credentials
 
     settings = load_settings(database_url=database_url)
     asyncio.run(migrate(settings))
-    click.echo(f"Database at {settings.database_url} is up to date.")
+    click.echo(f"Database at {mask_credentials(settings.database_url)} is up to date.")
 
 
 @main.command()

@@ -6,6 +6,7 @@ import io
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import orjson
@@ -14,7 +15,12 @@ from fastapi import FastAPI
 
 from replaydeck.logs import JsonFormatter, RequestIdFilter, accept_request_id, configure_logging
 from replaydeck.share.masking import mask_credentials, secret_name
+from tests.reliability.procs import ServerProcess
 from tests.servers import serve
+from tests.store.pg import pg_template, pg_url
+
+# Fixtures used here by name.
+__all__ = ["pg_template", "pg_url"]
 
 
 class Terminal(io.StringIO):
@@ -155,3 +161,26 @@ def test_secret_query_parameter_names(name: str, secret: bool) -> None:
     assert ("value" not in masked) is secret
     assert masked.startswith("GET /v1/x?a=1&")
     assert masked.endswith("&b=2")
+
+
+@pytest.mark.postgres
+def test_the_database_password_never_reaches_the_output(pg_url: str, tmp_path: Path) -> None:
+    # Trust auth ignores the password, so this URL still connects.
+    url = pg_url.replace("://postgres@", "://postgres:hunter2-secret@")
+    assert "hunter2-secret" in url
+    server = ServerProcess(url, tmp_path / "serve.log")
+    try:
+        server.start()
+    finally:
+        server.stop()
+    output = (tmp_path / "serve.log").read_text()
+    assert "(database: postgresql+asyncpg://postgres:[REDACTED]@" in output
+    assert "hunter2-secret" not in output
+
+
+def test_url_passwords_are_masked_in_log_text() -> None:
+    text = "LISTEN failed for postgresql://app:s3cret@db:5432/x and https://u:p@h/y?token=t"
+    assert mask_credentials(text) == (
+        "LISTEN failed for postgresql://app:[REDACTED]@db:5432/x and "
+        "https://u:[REDACTED]@h/y?token=[REDACTED]"
+    )

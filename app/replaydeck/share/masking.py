@@ -1,12 +1,12 @@
-"""Keep credentials out of logs: share tokens in paths, secrets in query strings.
+"""Keep credentials out of logs: share tokens in paths, secrets in URLs.
 
 A share URL is a bearer credential; anyone who reads a log line with `/r/<token>`
 can open the session. So is `?api_key=…` or `?token=…` on any URL, whatever the
-server does with it. The access lines are masked where they are written
-(app/replaydeck/logs.py), and every record on uvicorn's loggers, and every record
-that reaches the handler `replaydeck serve` installs, passes through
-`CredentialFilter`, which rewrites tokens to `[token]` and secret-looking query
-values to `[REDACTED]`.
+server does with it, and the password in a database URL. The access lines are
+masked where they are written (app/replaydeck/logs.py), and every record on
+uvicorn's loggers, and every record that reaches the handler `replaydeck serve`
+installs, passes through `CredentialFilter`, which rewrites tokens to `[token]`,
+and URL passwords and secret-looking query values to `[REDACTED]`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ QUERY_MASK = "[REDACTED]"
 # One `name=value` of a query string; the value runs to the next separator.
 _QUERY_PARAM = re.compile(r"([?&;])([^=&;#\s\"']+)=([^&;#\s\"']*)")
 _WORD = re.compile(r"[^a-z0-9]+")
+# The password of a URL's user part: postgresql://user:password@host/db.
+_URL_PASSWORD = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s\"']*:)[^/@\s\"']+@")
 # A name is secret when one of its words is one of these (`api_key`, `X-Amz-Signature`,
 # `client_secret`), or when it ends like one (`apikey`, `accesstoken`).
 _SECRET_WORDS = frozenset(
@@ -59,9 +61,11 @@ def _mask_param(match: re.Match[str]) -> str:
 
 
 def mask_credentials(text: str) -> str:
-    """`mask_share_path`, and the value of every secret-looking query parameter."""
+    """`mask_share_path`, a URL's password, and every secret-looking query value."""
     if "/r/" in text:
         text = mask_share_path(text)
+    if "@" in text and "://" in text:
+        text = _URL_PASSWORD.sub(r"\g<1>" + QUERY_MASK + "@", text)
     if "=" in text:
         text = _QUERY_PARAM.sub(_mask_param, text)
     return text
