@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import orjson
+import pytest
 from click.testing import CliRunner
 from fastapi import FastAPI
 
@@ -11,9 +14,20 @@ from replaydeck.cli import main
 from replaydeck.config import Settings
 from replaydeck.main import create_app
 from tests.servers import RunningServer, serve
+from tests.store.pg import pg_template, pg_url
 from tests.waiting import wait_until
 
+__all__ = ["pg_template", "pg_url"]
+
 EVENT = {"type": "status", "data": {"label": "hi"}}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """The conftest's `app` and `server` on each backend (SQLite answers through its probe)."""
+    if request.param == "postgres":
+        return Settings(database_url=request.getfixturevalue("pg_url"))
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/replaydeck.db")
 
 
 def keys_cli(settings: Settings, *args: str) -> str:
