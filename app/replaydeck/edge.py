@@ -128,7 +128,8 @@ class EdgeGuard:
         name = _name(host)
         if name is None:
             return UntrustedHost(
-                f"The Host header {host[:100]!r} is not a host name with an optional port."
+                f"The Host header {host[:100]!r} is not a host name with an optional port; "
+                "send the name the server is reached by, such as localhost:8000."
             )
         if self._trusted(name, scope):
             return None
