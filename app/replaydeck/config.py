@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from replaydeck.durations import parse_duration
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/replaydeck.db"
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
 
 
 class Settings(BaseSettings):
@@ -27,6 +29,18 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     # Without keys the API is open; that is only allowed on a loopback bind.
     insecure: bool = False
+    # Once a key has existed, revoking every key closes the API; this opens it
+    # again while no key is active (still only on loopback or with insecure).
+    open_without_keys: bool = False
+    # Host names clients may use for this server, besides its own (localhost,
+    # 127.0.0.1, ::1, the bind address, the address a request arrived at, the
+    # public URL's host); "*.example.com" covers subdomains, "*" any name. Every
+    # other Host is refused, so a DNS-rebinding page or a forged Host never
+    # becomes the base of share URLs and redirects.
+    trusted_hosts: list[str] = Field(default_factory=list)
+    # Origins (scheme://host[:port]) whose pages may write to the API from a
+    # browser, and read it through CORS. Other origins' writes are refused.
+    allowed_origins: list[str] = Field(default_factory=list)
     # How long a process trusts its answers to "are there API keys?" and "whose
     # key is this?". A key revoked by the CLI stops working within this time.
     key_cache_seconds: float = Field(default=1.0, ge=0)
@@ -134,6 +148,42 @@ class Settings(BaseSettings):
                 "people open, such as https://replays.example.com."
             )
         return value.rstrip("/") if value is not None else None
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _check_trusted_hosts(cls, value: list[str]) -> list[str]:
+        names = []
+        for entry in value:
+            name = entry.strip().lower()
+            address = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+            try:
+                names.append(str(ipaddress.ip_address(address)))
+                continue
+            except ValueError:
+                pass
+            if name == "*" or _HOST_NAME.fullmatch(name.removeprefix("*.")):
+                names.append(name)
+                continue
+            raise ValueError(
+                f"REPLAYDECK_TRUSTED_HOSTS entry {entry!r} is not a host name: give names "
+                'without scheme or port, e.g. ["replays.example.com", "*.example.com"].'
+            )
+        return names
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_allowed_origins(cls, value: list[str]) -> list[str]:
+        origins = []
+        for entry in value:
+            origin = entry.strip().rstrip("/").lower()
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or set(rest) & set("/?#@ *"):
+                raise ValueError(
+                    f"REPLAYDECK_ALLOWED_ORIGINS entry {entry!r} is not an origin: give "
+                    'scheme://host[:port] as the browser sends it, e.g. ["http://localhost:3000"].'
+                )
+            origins.append(origin)
+        return origins
 
     @model_validator(mode="after")
     def _check_dialect(self) -> Settings:

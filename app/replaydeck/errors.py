@@ -38,6 +38,18 @@ class InvalidParameter(ReplaydeckError):
     title = "A parameter is not valid"
 
 
+class UntrustedHost(ReplaydeckError):
+    status = 400
+    slug = "untrusted-host"
+    title = "The Host header does not name this server"
+
+
+class CrossOriginWrite(ReplaydeckError):
+    status = 403
+    slug = "cross-origin-write"
+    title = "A page on another origin may not write here"
+
+
 class PayloadTooLarge(ReplaydeckError):
     status = 413
     slug = "payload-too-large"

@@ -23,7 +23,12 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from replaydeck.ingest.redact import default_rules, redact_text
-from replaydeck.share.masking import install_log_filter, mask_share_path
+from replaydeck.share.masking import (
+    CredentialFilter,
+    install_log_filter,
+    mask_credentials,
+    mask_share_path,
+)
 
 REQUEST_ID_HEADER = "x-request-id"
 _HEADER = REQUEST_ID_HEADER.encode()
@@ -103,6 +108,8 @@ def configure_logging(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     handler.addFilter(RequestIdFilter())
+    # Every line, whatever logger wrote it: no share token or query-string secret.
+    handler.addFilter(CredentialFilter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_replaydeck", False)]:
         root.removeHandler(old)
@@ -155,7 +162,7 @@ def log_access(scope: Scope, status: int, started: float) -> None:
 def _masked(path: str) -> str:
     # Share tokens, and secrets a client put in a path (a session id that is an
     # API key is refused, but its request is still logged).
-    return mask_share_path(redact_text(path, default_rules())[0])
+    return mask_share_path(redact_text(mask_credentials(path), default_rules())[0])
 
 
 class RequestIdMiddleware:

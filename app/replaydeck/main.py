@@ -19,6 +19,7 @@ from replaydeck.auth.keys import KeyStore
 from replaydeck.auth.startup import announce_access
 from replaydeck.config import Settings
 from replaydeck.direct_routes import DirectRoutes
+from replaydeck.edge import guard
 from replaydeck.ingest import routes as ingest_routes
 from replaydeck.ingest.service import Ingest
 from replaydeck.live import routes as live_routes
@@ -58,12 +59,15 @@ class Replaydeck(FastAPI):
     direct_routes: Sequence[APIRoute] = ()
 
     def build_middleware_stack(self) -> ASGIApp:
-        return DirectRoutes(
+        routes = DirectRoutes(
             self.direct_routes,
             super().build_middleware_stack(),
             app_dependencies=self.router.dependencies,
             handlers=self.exception_handlers,
         )
+        # Outermost: the Host and cross-origin checks cover every route, the
+        # direct ones included (app/replaydeck/edge.py).
+        return guard(routes, self.state.settings)
 
 
 def direct_routes() -> list[APIRoute]:

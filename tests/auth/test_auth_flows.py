@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from replaydeck.auth.deps import bearer_token
 from replaydeck.auth.keys import Scope
-from replaydeck.auth.startup import UnsafeBind, bind_problem, check_bind, database_has_keys
+from replaydeck.auth.startup import UnsafeBind, bind_problem, check_bind, database_requires_keys
 from replaydeck.cli import main
 from replaydeck.config import Settings
 from replaydeck.main import create_app
@@ -107,6 +107,13 @@ async def test_start_up_log_says_the_api_is_open(
         async with app.router.lifespan_context(app):
             pass
     assert any("the API is open" in r.getMessage() for r in caplog.records)
+    async with app.router.lifespan_context(app):
+        await app.state.keys.revoke((await app.state.keys.create(Scope.READ)).record.id)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="replaydeck"):
+        async with app.router.lifespan_context(app):
+            pass
+    assert any("answers 401 to every request" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +141,7 @@ async def test_check_bind_reads_keys_without_creating_the_database(
     tmp_path: Path, settings: Settings
 ) -> None:
     missing = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/new/x.db", host="0.0.0.0")
-    assert not await database_has_keys(missing)
+    assert not await database_requires_keys(missing)
     assert not (tmp_path / "new" / "x.db").exists()
     with pytest.raises(UnsafeBind, match=r"Refusing to serve on 0\.0\.0\.0"):
         await check_bind(missing)
@@ -144,6 +151,12 @@ async def test_check_bind_reads_keys_without_creating_the_database(
     async with app.router.lifespan_context(app):
         await app.state.keys.create(Scope.ADMIN)
     await check_bind(public)  # a key exists: no refusal
+    async with app.router.lifespan_context(app):
+        for key in await app.state.keys.list():
+            await app.state.keys.revoke(key.id)
+    await check_bind(public)  # every key revoked: the API stays closed, so no refusal
+    with pytest.raises(UnsafeBind):
+        await check_bind(public.model_copy(update={"open_without_keys": True}))
 
 
 def test_serve_refuses_a_public_bind_without_keys(tmp_path: Path) -> None:

@@ -103,6 +103,19 @@ async def test_revoked_keys_stop_working_and_revoke_is_idempotent(engine: AsyncE
     assert again.revoked_at_us == revoked.revoked_at_us
 
 
+async def test_once_a_key_existed_keys_stay_required_unless_reopened(
+    engine: AsyncEngine,
+) -> None:
+    store = KeyStore(engine)
+    assert not await store.requires_keys()
+    new = await store.create(Scope.ADMIN)
+    assert await store.requires_keys()
+    assert await store.requires_keys(reopen=True)
+    await store.revoke(new.record.id)
+    assert await store.requires_keys()
+    assert not await store.requires_keys(reopen=True)
+
+
 async def test_revoking_an_unknown_key_names_it(engine: AsyncEngine) -> None:
     with pytest.raises(KeyNotFound, match="key_nope"):
         await KeyStore(engine).revoke("key_nope")
@@ -165,18 +178,20 @@ async def test_answers_are_cached_briefly_and_own_changes_count_at_once(
 
 async def test_the_sqlite_probe_reads_the_file_and_never_creates_one(tmp_path: Path) -> None:
     missing = SqliteKeyProbe(tmp_path / "missing.db")
-    assert missing.has_active_keys() is None  # "don't know": the caller asks the engine
+    assert missing.has_keys(active_only=True) is None  # "don't know": the engine is asked
     assert not (tmp_path / "missing.db").exists()
     engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/keys.db"))
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
     probe = SqliteKeyProbe.for_url(engine.url)
     assert probe is not None
-    assert probe.has_active_keys() is False
+    assert probe.has_keys(active_only=True) is False
+    assert probe.has_keys(active_only=False) is False
     created = await KeyStore(engine).create(Scope.INGEST)
-    assert probe.has_active_keys() is True
+    assert probe.has_keys(active_only=True) is True
     await KeyStore(engine).revoke(created.record.id)
-    assert probe.has_active_keys() is False
+    assert probe.has_keys(active_only=True) is False
+    assert probe.has_keys(active_only=False) is True  # revoked rows are kept
     probe.close()
     await engine.dispose()
     memory = make_engine(Settings(database_url="sqlite+aiosqlite://"))

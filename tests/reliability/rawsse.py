@@ -30,7 +30,7 @@ class Connection:
 
 def request_bytes(path: str, last_event_id: int | None) -> tuple[h11.Connection, bytes]:
     http = h11.Connection(h11.CLIENT)
-    headers = [("Host", "replaydeck"), ("Accept", "text/event-stream")]
+    headers = [("Host", "localhost"), ("Accept", "text/event-stream")]
     if last_event_id is not None:
         headers.append(("Last-Event-ID", str(last_event_id)))
     return http, http.send(h11.Request(method="GET", target=path, headers=headers)) or b""

@@ -77,7 +77,7 @@ def open_tail(port: int, *, stall: bool) -> socket.socket:
     if stall:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(b"GET /v1/sessions/crowd/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.sendall(b"GET /v1/sessions/crowd/stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
     return sock
 
 

@@ -175,8 +175,9 @@ def send_unread(port: int, session_id: str, event: dict[str, Any]) -> socket.soc
     body = orjson.dumps(event)
     sock = socket.create_connection(("127.0.0.1", port))
     sock.sendall(
-        b"POST /v1/sessions/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (session_id.encode(), len(body), body)
+        b"POST /v1/sessions/%s/events HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (session_id.encode(), len(body), body)
     )
     return sock
 

@@ -73,7 +73,7 @@ def problem_slug(body: bytes) -> str:
 
 async def test_oversized_head_refused_after_the_limit(limited: RunningServer) -> None:
     async with await anyio.connect_tcp("127.0.0.1", limited.port) as stream:
-        await stream.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        await stream.send(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
         # Just past the limit, never finished: the 431 must not wait for more.
         await stream.send(b"X-Big: " + b"a" * MAX_HEAD + b"\r\n")
         with anyio.fail_after(HEAD_TIMEOUT / 2):
@@ -89,7 +89,7 @@ async def test_oversized_head_refused_after_the_limit(limited: RunningServer) ->
 async def test_declared_oversized_body_refused_before_it_is_sent(limited: RunningServer) -> None:
     async with await anyio.connect_tcp("127.0.0.1", limited.port) as stream:
         await stream.send(
-            b"POST /v1/sessions/big/events HTTP/1.1\r\nHost: x\r\n"
+            b"POST /v1/sessions/big/events HTTP/1.1\r\nHost: localhost\r\n"
             b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"
         )
         with anyio.fail_after(5):
@@ -104,7 +104,7 @@ async def test_chunked_body_refused_just_past_the_limit(limited: RunningServer) 
     body = line * (MAX_BODY // len(line) + 1)
     async with await anyio.connect_tcp("127.0.0.1", limited.port) as stream:
         await stream.send(
-            b"POST /v1/sessions/big/events HTTP/1.1\r\nHost: x\r\n"
+            b"POST /v1/sessions/big/events HTTP/1.1\r\nHost: localhost\r\n"
             b"Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"%x\r\n%s\r\n" % (len(body), body)
         )
@@ -128,7 +128,7 @@ async def test_oversized_event_refused(limited: RunningServer) -> None:
 
 async def trickle_head(port: int, closed: list[tuple[float, int]]) -> None:
     """Send a request head one byte at a time, forever; record when and how it ends."""
-    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 10_000
+    head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"s" * 10_000
     started = time.monotonic()
     async with await anyio.connect_tcp("127.0.0.1", port) as stream:
 
@@ -178,7 +178,7 @@ async def trickle_body(port: int, session: str, lines: int, statuses: list[int])
     """Stream an NDJSON body slowly; a legitimate streaming producer looks like this."""
     async with await anyio.connect_tcp("127.0.0.1", port) as stream:
         await stream.send(
-            b"POST /v1/sessions/%s/events HTTP/1.1\r\nHost: x\r\n"
+            b"POST /v1/sessions/%s/events HTTP/1.1\r\nHost: localhost\r\n"
             b"Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
             % session.encode()
         )
@@ -220,7 +220,7 @@ async def test_replaydeck_serve_bounds_the_head(tmp_path: Path) -> None:
     server.start()
     try:
         async with await anyio.connect_tcp("127.0.0.1", server.port) as stream:
-            await stream.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            await stream.send(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ")
             await stream.send(b"a" * (64 * 1024 + 1))
             with anyio.fail_after(5):
                 status, body = await response_of(stream)

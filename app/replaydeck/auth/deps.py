@@ -64,6 +64,14 @@ def open_mode_allowed(settings: Settings) -> bool:
     return settings.is_loopback or settings.insecure
 
 
+async def api_is_open(keys: KeyStore, settings: Settings) -> bool:
+    """Whether /v1 serves requests without a key: never once a key has existed,
+    unless the operator re-opened it (REPLAYDECK_OPEN_WITHOUT_KEYS)."""
+    return open_mode_allowed(settings) and not await keys.requires_keys(
+        reopen=settings.open_without_keys
+    )
+
+
 async def authorize(request: Request) -> ApiKey | None:
     """The caller's key for /v1 routes (None when the API is open); 401/403 otherwise."""
     route = request.scope.get("route")
@@ -89,7 +97,7 @@ async def authorize(request: Request) -> ApiKey | None:
                     needed_scope=needed.value,
                 )
             return key
-    if open_mode_allowed(settings) and not await keys.has_active_keys():
+    if await api_is_open(keys, settings):
         return None
     if presented is None:
         raise Unauthorized(

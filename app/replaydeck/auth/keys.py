@@ -120,7 +120,7 @@ class KeyStore:
         # process counts at once (the caches are cleared), a key created by the
         # CLI in another process at once too (a "no keys" answer is never kept),
         # one revoked by the CLI within `cache_seconds`.
-        self._has_keys: TTLCache[str, bool] = TTLCache(1, cache_seconds, timer=monotonic)
+        self._has_keys_cache: TTLCache[str, bool] = TTLCache(2, cache_seconds, timer=monotonic)
         self._by_hash: TTLCache[str, ApiKey | None] = TTLCache(4096, cache_seconds, timer=monotonic)
         self._probe = SqliteKeyProbe.for_url(engine.url)
 
@@ -158,7 +158,7 @@ class KeyStore:
         return [_record(row) for row in rows]
 
     def _forget(self) -> None:
-        self._has_keys.clear()
+        self._has_keys_cache.clear()
         self._by_hash.clear()
 
     async def revoke(self, key_id: str) -> ApiKey:
@@ -178,18 +178,33 @@ class KeyStore:
         return replace(_record(row), revoked_at_us=revoked_at)
 
     async def has_active_keys(self) -> bool:
-        cached = self._has_keys.get("any")
+        return await self._has_keys(active_only=True)
+
+    async def requires_keys(self, *, reopen: bool = False) -> bool:
+        """Whether /v1 needs a key: an active key exists, or any key ever did.
+
+        Revoked keys stay in the table, so revoking every key leaves the API closed
+        rather than open (a revoked key must never work again, not even as "no
+        key"). With `reopen` (REPLAYDECK_OPEN_WITHOUT_KEYS) only active keys count.
+        """
+        return await self._has_keys(active_only=reopen)
+
+    async def _has_keys(self, *, active_only: bool) -> bool:
+        cache_key = "active" if active_only else "any"
+        cached = self._has_keys_cache.get(cache_key)
         if cached is not None:
             return cached
-        found = None if self._probe is None else self._probe.has_active_keys()
+        found = None if self._probe is None else self._probe.has_keys(active_only=active_only)
         if found is None:
-            query = sa.select(api_keys.c.id).where(api_keys.c.revoked_at_us.is_(None)).limit(1)
+            query = sa.select(api_keys.c.id).limit(1)
+            if active_only:
+                query = query.where(api_keys.c.revoked_at_us.is_(None))
             async with self._reading() as connection:
                 found = (await connection.execute(query)).first() is not None
         if found:
             # Only "yes" is kept: the first key made by the CLI must close an
             # open API at once, not a moment later.
-            self._has_keys["any"] = found
+            self._has_keys_cache[cache_key] = found
         return found
 
     async def authenticate(self, secret: str) -> ApiKey | None:

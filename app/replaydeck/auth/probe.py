@@ -1,4 +1,4 @@
-""" "Are there any active keys?" answered on the event loop, for SQLite.
+""" "Are there any keys?" answered on the event loop, for SQLite.
 
 In open mode every /v1 request asks it, and the answer "no" cannot be kept: the
 first key made by `replaydeck keys create` in another process must close the API
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-_QUERY = "SELECT 1 FROM api_keys WHERE revoked_at_us IS NULL LIMIT 1"
+_ACTIVE = "SELECT 1 FROM api_keys WHERE revoked_at_us IS NULL LIMIT 1"
+_ANY = "SELECT 1 FROM api_keys LIMIT 1"
 # If the database is ever locked past this, the probe says "don't know" and the
 # caller asks through the async engine instead of stalling the loop.
 _BUSY_TIMEOUT_MS = 20
@@ -34,8 +35,9 @@ class SqliteKeyProbe:
             return None
         return cls(Path(url.database))
 
-    def has_active_keys(self) -> bool | None:
-        """The answer, or None when SQLite could not give it now."""
+    def has_keys(self, *, active_only: bool) -> bool | None:
+        """Whether an active key (or any key, revoked too) exists; None when SQLite
+        could not say now."""
         try:
             if self._connection is None:
                 # mode=rw: a missing file is an error here, never a new empty database.
@@ -46,7 +48,8 @@ class SqliteKeyProbe:
                     check_same_thread=False,
                 )
                 self._connection.execute("PRAGMA query_only=1")
-            return self._connection.execute(_QUERY).fetchone() is not None
+            query = _ACTIVE if active_only else _ANY
+            return self._connection.execute(query).fetchone() is not None
         except sqlite3.Error:
             self.close()
             return None

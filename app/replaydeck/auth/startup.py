@@ -30,8 +30,9 @@ def bind_problem(settings: Settings, *, has_keys: bool) -> str | None:
     )
 
 
-async def database_has_keys(settings: Settings) -> bool:
-    """Whether any active key exists, without creating the database or its tables."""
+async def database_requires_keys(settings: Settings) -> bool:
+    """Whether the API will need keys (app/replaydeck/auth/keys.py `requires_keys`),
+    found without creating the database or its tables."""
     path = settings.sqlite_path
     if path is not None and not path.exists():
         return False
@@ -45,14 +46,14 @@ async def database_has_keys(settings: Settings) -> bool:
         if not migrated:
             return False
         with contextlib.closing(KeyStore(engine)) as keys:
-            return await keys.has_active_keys()
+            return await keys.requires_keys(reopen=settings.open_without_keys)
     finally:
         await engine.dispose()
 
 
 async def check_bind(settings: Settings) -> None:
     """Raise UnsafeBind with the reason when `serve` must not start."""
-    problem = bind_problem(settings, has_keys=await database_has_keys(settings))
+    problem = bind_problem(settings, has_keys=await database_requires_keys(settings))
     if problem is not None:
         raise UnsafeBind(problem)
 
@@ -61,15 +62,28 @@ async def announce_access(keys: KeyStore, settings: Settings) -> None:
     """Say at start-up, in the log, whether the API is open (called from the lifespan)."""
     if await keys.has_active_keys():
         log.info("API keys are required on /v1 (Authorization: Bearer <key>).")
+    elif await keys.requires_keys(reopen=settings.open_without_keys):
+        log.warning(
+            "Every API key has been revoked, so /v1 answers 401 to every request. Create "
+            "a key with `replaydeck keys create --scope admin`, or set "
+            "REPLAYDECK_OPEN_WITHOUT_KEYS=true (serve --open-without-keys) to serve it "
+            "without keys again."
+        )
     elif settings.is_loopback:
         log.warning(
             "No API keys exist, so the API is open to anything on this machine (bound to "
             "%s). Create one with `replaydeck keys create --scope admin` to require keys.",
             settings.host,
         )
-    else:
+    elif settings.insecure:
         log.warning(
             "No API keys exist and --insecure is set: the API on %s is open to anyone who "
             "can reach it.",
+            settings.host,
+        )
+    else:
+        log.warning(
+            "No API keys exist and %s is not a loopback address, so /v1 answers 401 to "
+            "every request. Create a key with `replaydeck keys create --scope admin`.",
             settings.host,
         )

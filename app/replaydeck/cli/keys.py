@@ -110,5 +110,14 @@ def list_keys(as_json: bool, database_url: str | None) -> None:
 @database_option
 def revoke(key_id: str, database_url: str | None) -> None:
     """Revoke a key by its id (see `keys list`); it stops working at once."""
-    key = with_keys(database_url, lambda store: store.revoke(key_id))
+
+    async def revoke_one(store: KeyStore) -> tuple[ApiKey, bool]:
+        return await store.revoke(key_id), await store.has_active_keys()
+
+    key, others = with_keys(database_url, revoke_one)
     click.echo(f"Revoked API key {key.id} (scope {key.scope.value}).")
+    if not others:
+        click.echo(
+            "No active key is left, so /v1 now answers 401 to every request. Create a key "
+            "with `replaydeck keys create`, or serve with --open-without-keys to open it."
+        )

@@ -108,7 +108,10 @@ def run(coroutine: Coroutine[Any, Any, T], *, database: str | None = None) -> T:
     """Run a command's work; refusals and unreachable databases become exit 1 with
     their sentence, never a traceback."""
     from replaydeck.errors import ReplaydeckError
+    from replaydeck.share.masking import mask_credentials
 
+    # Error output ends up in logs: never the database password.
+    database = None if database is None else mask_credentials(database)
     try:
         return asyncio.run(coroutine)
     except ReplaydeckError as e:

@@ -20,10 +20,22 @@ from replaydeck.cli.options import database_option, load_settings, require_serve
     help="Allow a non-loopback bind with no API keys (the API is then open to anyone).",
 )
 @click.option(
+    "--open-without-keys",
+    is_flag=True,
+    default=None,
+    help="Serve /v1 without keys while no key is active, even though keys existed "
+    "(env REPLAYDECK_OPEN_WITHOUT_KEYS). Without it, revoking every key closes the API.",
+)
+@click.option(
     "--demo", is_flag=True, help="Record the demo session first if the database is empty."
 )
 def serve(
-    host: str | None, port: int | None, database_url: str | None, insecure: bool | None, demo: bool
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    insecure: bool | None,
+    open_without_keys: bool | None,
+    demo: bool,
 ) -> None:
     """Apply migrations and serve the API, live tails and replays."""
     require_server("replaydeck serve")
@@ -34,8 +46,15 @@ def serve(
     from replaydeck.logs import configure_logging
     from replaydeck.main import create_app
     from replaydeck.serve import freeze_startup_heap, prepare
+    from replaydeck.share.masking import mask_credentials
 
-    settings = load_settings(host=host, port=port, database_url=database_url, insecure=insecure)
+    settings = load_settings(
+        host=host,
+        port=port,
+        database_url=database_url,
+        insecure=insecure,
+        open_without_keys=open_without_keys,
+    )
     # JSON lines when stderr is not a terminal; uvicorn's loggers join in.
     configure_logging()
     try:
@@ -45,7 +64,8 @@ def serve(
         raise click.ClickException(str(e)) from None
     demo_id = run(prepare(settings, demo=demo), database=settings.database_url)
     base = f"http://{settings.host}:{settings.port}"
-    click.echo(f"replaydeck on {base}  (database: {settings.database_url})")
+    # Start-up output ends up in logs: never the database password.
+    click.echo(f"replaydeck on {base}  (database: {mask_credentials(settings.database_url)})")
     if demo_id is not None:
         click.echo(f"  watch it:     {base}/sessions/{demo_id}")
         click.echo(f"  follow live:  curl -N {base}/v1/sessions/{demo_id}/stream")
@@ -81,10 +101,11 @@ def db() -> None:
 def db_upgrade(database_url: str | None) -> None:
     """Apply all pending migrations."""
     from replaydeck.serve import migrate
+    from replaydeck.share.masking import mask_credentials
 
     settings = load_settings(database_url=database_url)
     run(migrate(settings), database=settings.database_url)
-    click.echo(f"Database at {settings.database_url} is up to date.")
+    click.echo(f"Database at {mask_credentials(settings.database_url)} is up to date.")
 
 
 @click.command()

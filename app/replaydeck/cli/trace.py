@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 async def _local(settings: Settings, session_id: str) -> dict[str, Any]:
     from replaydeck.errors import SessionNotFound
+    from replaydeck.share.masking import mask_credentials
     from replaydeck.store.sql import SqlEventStore
     from replaydeck.tracing.document import session_document
     from replaydeck.tracing.provider import build_resource
@@ -48,7 +49,7 @@ async def _local(settings: Settings, session_id: str) -> dict[str, Any]:
             )
         except SessionNotFound:
             raise click.ClickException(
-                f"There is no session {session_id!r} in {settings.database_url}; "
+                f"There is no session {session_id!r} in {mask_credentials(settings.database_url)}; "
                 "list sessions with GET /v1/sessions."
             ) from None
 

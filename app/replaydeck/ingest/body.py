@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 
 from replaydeck.errors import InvalidEvent, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from replaydeck.events import NewEvent
 
-JSON_TYPES = frozenset({"application/json", ""})
+# Declared, never assumed: a page on another site can make a browser send a body
+# without asking first only as text/plain, a form, or with no type at all.
+JSON_TYPES = frozenset({"application/json"})
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/ndjson"})
 
 Validate = Callable[[Any, int | None], NewEvent]
@@ -54,11 +56,11 @@ async def read_events(
     max_request_bytes: int,
     max_events: int,
 ) -> list[NewEvent]:
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    declared = content_type.split(";", 1)[0].strip().lower()
     try:
-        if media_type in NDJSON_TYPES:
+        if declared in NDJSON_TYPES:
             return await _read_ndjson(chunks, validate, max_request_bytes, max_events)
-        if media_type in JSON_TYPES:
+        if declared in JSON_TYPES:
             return await _read_json(chunks, validate, max_request_bytes, max_events)
     except ClientDisconnect:
         # Nobody is left to answer; nothing was stored. A 400, not a logged 500.
@@ -66,9 +68,28 @@ async def read_events(
             "The client disconnected before the request body was complete; nothing was "
             "stored. Send the whole body again."
         ) from None
+    said = f"Content-Type {declared!r} is" if declared else "A body without a Content-Type is"
     raise UnsupportedMediaType(
-        f"Content-Type {media_type!r} is not accepted here; send application/json (one "
-        "event or an array of events) or application/x-ndjson (one event per line)."
+        f"{said} not accepted here; send Content-Type: application/json (one event or an "
+        "array of events) or application/x-ndjson (one event per line)."
+    )
+
+
+async def json_body_declared(request: Request) -> None:
+    """Route dependency: a request that carries a body must declare it application/json.
+
+    FastAPI reads another type as bytes and answers with a 422 about the body's
+    shape; this says what is wrong, before the body is looked at.
+    """
+    headers = request.headers
+    if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
+        return
+    declared = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if declared in JSON_TYPES:
+        return
+    said = f"Content-Type {declared!r} is" if declared else "A body without a Content-Type is"
+    raise UnsupportedMediaType(
+        f"{said} not accepted here; send the body as JSON with Content-Type: application/json."
     )
 
 

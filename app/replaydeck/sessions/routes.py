@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from starlette.responses import StreamingResponse
 
 from replaydeck.deps import IngestDep, SettingsDep, StoreDep
+from replaydeck.ingest.body import json_body_declared
 from replaydeck.sessions.metadata import check_metadata, parse_metadata_filters
 from replaydeck.sessions.models import (
     MAX_SEQ,
@@ -25,7 +26,9 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 NDJSON = "application/x-ndjson"
 
 
-@router.post("", status_code=201, response_model=SessionOut)
+@router.post(
+    "", status_code=201, response_model=SessionOut, dependencies=[Depends(json_body_declared)]
+)
 async def create_session(
     body: SessionCreate,
     store: StoreDep,

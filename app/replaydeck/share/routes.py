@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse
 from replaydeck.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamsDep
 from replaydeck.errors import ReplaydeckError
 from replaydeck.events import format_ts
+from replaydeck.ingest.body import json_body_declared
 from replaydeck.live import routes as live_routes
 from replaydeck.problems import describe_validation, problem
 from replaydeck.replay import routes as replay_routes
@@ -135,7 +136,12 @@ class ShareOut(BaseModel):
 router = APIRouter(tags=["shares"])
 
 
-@router.post("/v1/sessions/{session_id}/shares", status_code=201, response_model=ShareOut)
+@router.post(
+    "/v1/sessions/{session_id}/shares",
+    status_code=201,
+    response_model=ShareOut,
+    dependencies=[Depends(json_body_declared)],
+)
 async def create_share(
     session_id: SessionIdPath,
     shares: SharesDep,

@@ -50,13 +50,14 @@ async def read_local(
     from replaydeck.errors import SessionNotFound
     from replaydeck.ingest.local import local_ingest
     from replaydeck.sessions.models import SessionOut
+    from replaydeck.share.masking import mask_credentials
 
     async with local_ingest(settings) as ingest:
         try:
             record = await ingest.store.get_session(session_id)
         except SessionNotFound as e:
             raise SourceError(
-                f"no session {session_id!r} in {settings.database_url}; check the id, set "
+                f"no session {session_id!r} in {mask_credentials(settings.database_url)}; check the id, set "
                 "REPLAYDECK_DATABASE_URL, or pass --url to read from a server"
             ) from e
         events: list[dict[str, Any]] = []
