@@ -177,7 +177,7 @@ class EdgeGuard:
                 error.detail,
                 mask_share_path(scope["path"]),
                 headers={REQUEST_ID_HEADER: rid},
-                **error.extra,
+                extra=error.extra,
             )
             await response(scope, receive, send)
         finally:

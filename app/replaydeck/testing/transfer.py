@@ -57,8 +57,8 @@ async def read_local(
             record = await ingest.store.get_session(session_id)
         except SessionNotFound as e:
             raise SourceError(
-                f"no session {session_id!r} in {mask_credentials(settings.database_url)}; check the id, set "
-                "REPLAYDECK_DATABASE_URL, or pass --url to read from a server"
+                f"no session {session_id!r} in {mask_credentials(settings.database_url)}; "
+                "check the id, set REPLAYDECK_DATABASE_URL, or pass --url to read from a server"
             ) from e
         events: list[dict[str, Any]] = []
         while True:
