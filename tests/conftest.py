@@ -13,7 +13,7 @@ from replaydeck.config import Settings
 from replaydeck.main import create_app
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import SqlStore, open_store
 from tests.servers import RunningServer, serve
 
 
@@ -31,11 +31,11 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlEventStore]:
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
     """A migrated, empty SQLite store of its own (backends' modules override it)."""
     engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/store.db"))
     await upgrade(engine)
-    store = SqlEventStore(engine)
+    store = open_store(engine)
     yield store
     await store.close()
 

@@ -40,7 +40,7 @@ from replaydeck.sse import StreamCounter
 from replaydeck.store.base import EventStore
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import open_store
 from replaydeck.tracing import routes as tracing_routes
 from replaydeck.tracing.context import TraceparentMiddleware
 from replaydeck.tracing.runtime import Tracing
@@ -139,7 +139,7 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     if settings.migrate_on_start:
         await upgrade(engine)
     # Tracing wraps the store: envelopes get trace/span ids, stored events feed spans.
-    tracing = Tracing.create(SqlEventStore(engine), idle_timeout_s=settings.trace_idle_timeout)
+    tracing = Tracing.create(open_store(engine), idle_timeout_s=settings.trace_idle_timeout)
     store = tracing.store
     stack.push_async_callback(store.close)
     stack.push_async_callback(tracing.shutdown)

@@ -20,7 +20,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from replaydeck.live.pg_notify import DELETED, notify_statement
+from replaydeck.store.notices import DELETED, notify_statement
 from replaydeck.store.tables import events, sessions, shares
 
 log = logging.getLogger("replaydeck.retention")

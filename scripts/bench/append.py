@@ -1,6 +1,6 @@
 """Benchmark 1, append: the store's batched append vs raw sqlite3.executemany.
 
-replaydeck: `SqlEventStore.append` (SQLAlchemy Core on aiosqlite) of validated
+replaydeck: `SqlStore.append` (SQLAlchemy Core on aiosqlite) of validated
 events, `batch` per call (one transaction each), into a fresh session per round.
 Baseline: the very rows replaydeck stored, re-inserted with the stdlib sqlite3
 driver, `executemany` in one transaction per `batch`, into a file with the same
@@ -25,7 +25,7 @@ from replaydeck.config import Settings
 from replaydeck.events import NewEvent, validate_event
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import SqlStore, open_store
 
 SIZES = {
     "tiny": {"events": 300, "batch": 100, "rounds": 1},
@@ -39,7 +39,7 @@ def make_events(n: int) -> list[NewEvent]:
 
 
 async def replaydeck_round(
-    store: SqlEventStore, session: str, events: list[NewEvent], batch: int
+    store: SqlStore, session: str, events: list[NewEvent], batch: int
 ) -> float:
     t0 = time.perf_counter()
     for start in range(0, len(events), batch):
@@ -71,10 +71,10 @@ def raw_round(db: Path, rows: list[Row], session: str, batch: int) -> float:
     return rate
 
 
-async def fresh_store(db: Path) -> SqlEventStore:
+async def fresh_store(db: Path) -> SqlStore:
     engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{db}"))
     await upgrade(engine)
-    return SqlEventStore(engine)
+    return open_store(engine)
 
 
 async def run(p: dict[str, Any], work: Path) -> tuple[list[float], list[float]]:

@@ -9,7 +9,7 @@ import pytest
 from replaydeck.config import Settings
 from replaydeck.ingest.service import Ingest
 from replaydeck.live.hub import Hub
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import SqlStore
 from tests.store.contract import ev
 from tests.waiting import eventually
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_a_committed_append_is_announced_even_when_its_producer_left(
-    store: SqlEventStore,
+    store: SqlStore,
 ) -> None:
     hub = Hub()
     ingest = Ingest(store=store, hub=hub, settings=Settings())

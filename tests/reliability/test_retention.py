@@ -27,7 +27,7 @@ from replaydeck.main import create_app
 from replaydeck.retention import collect
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import open_store
 from replaydeck.store.tables import sessions
 from tests.servers import RunningServer, serve
 from tests.store.pg import pg_template, pg_url
@@ -176,7 +176,7 @@ async def test_collect_beside_concurrent_appends(database_url: str) -> None:
     """Batches of gc race appends to the same old sessions: every acknowledged append stays."""
     engine = make_engine(Settings(database_url=database_url))
     await upgrade(engine)
-    store = SqlEventStore(engine)
+    store = open_store(engine)
     old = time.time_ns() // 1000 - 31 * DAY_US
     try:
         for n in range(40):

@@ -9,17 +9,17 @@ import pytest
 
 from replaydeck.replay.pages import PageReader
 from replaydeck.store.base import EventRow
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import SqlStore
 from tests.store.contract import ev
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
 
-class CountingStore(SqlEventStore):
+class CountingStore(SqlStore):
     """The real store, remembering which pages were asked for."""
 
-    def __init__(self, inner: SqlEventStore) -> None:
+    def __init__(self, inner: SqlStore) -> None:
         super().__init__(inner.engine)
         self.asked: list[int] = []
 
@@ -31,7 +31,7 @@ class CountingStore(SqlEventStore):
 
 
 async def test_pages_follow_each_other_and_a_full_page_reads_the_next_ahead(
-    store: SqlEventStore,
+    store: SqlStore,
 ) -> None:
     await store.append("s", [ev() for _ in range(5)])
     counting = CountingStore(store)
@@ -47,7 +47,7 @@ async def test_pages_follow_each_other_and_a_full_page_reads_the_next_ahead(
     pages.close()
 
 
-async def test_a_read_elsewhere_discards_the_page_read_ahead(store: SqlEventStore) -> None:
+async def test_a_read_elsewhere_discards_the_page_read_ahead(store: SqlStore) -> None:
     await store.append("s", [ev() for _ in range(6)])
     pages = PageReader(store, "s", limit=2)
     await pages.read(0)
@@ -57,7 +57,7 @@ async def test_a_read_elsewhere_discards_the_page_read_ahead(store: SqlEventStor
     pages.close()
 
 
-async def test_close_cancels_a_read_in_flight(store: SqlEventStore) -> None:
+async def test_close_cancels_a_read_in_flight(store: SqlStore) -> None:
     await store.append("s", [ev() for _ in range(4)])
     pages = PageReader(store, "s", limit=2)
     await pages.read(0)

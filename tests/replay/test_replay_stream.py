@@ -8,7 +8,7 @@ import pytest
 from replaydeck.events import validate_event
 from replaydeck.live.hub import Hub
 from replaydeck.replay.stream import ReplayParams, replay_frames
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import SqlStore
 from tests.sse_client import parse_frames
 
 pytestmark = pytest.mark.anyio
@@ -29,7 +29,7 @@ class FakeClock:
         self.time = max(self.time, deadline)
 
 
-async def record(store: SqlEventStore, *steps: tuple[int, str]) -> None:
+async def record(store: SqlStore, *steps: tuple[int, str]) -> None:
     events = [
         validate_event(
             {"type": kind, "ts": T0 + offset, "data": {"label": kind} if kind == "status" else {}},
@@ -41,7 +41,7 @@ async def record(store: SqlEventStore, *steps: tuple[int, str]) -> None:
 
 
 async def play(
-    store: SqlEventStore, clock: FakeClock, params: ReplayParams, heartbeat: float = 15.0
+    store: SqlStore, clock: FakeClock, params: ReplayParams, heartbeat: float = 15.0
 ) -> list[tuple[float, dict[str, str]]]:
     """(clock time when yielded, frame) for every frame of the replay."""
     out = []
@@ -62,7 +62,7 @@ async def play(
 STEPS = ((0, "status"), (250, "status"), (1250, "custom.tick"), (1300, "final"))
 
 
-async def test_each_event_is_sent_at_its_deadline_then_replay_end(store: SqlEventStore) -> None:
+async def test_each_event_is_sent_at_its_deadline_then_replay_end(store: SqlStore) -> None:
     await record(store, *STEPS)
     clock = FakeClock()
     frames = await play(store, clock, ReplayParams(speed=1))
@@ -78,7 +78,7 @@ async def test_each_event_is_sent_at_its_deadline_then_replay_end(store: SqlEven
     assert clock.sleeps == [1000.25, 1001.25, pytest.approx(1001.3)]
 
 
-async def test_speed_and_type_filter_keep_deadlines(store: SqlEventStore) -> None:
+async def test_speed_and_type_filter_keep_deadlines(store: SqlStore) -> None:
     await record(store, *STEPS)
     clock = FakeClock()
     frames = await play(
@@ -92,14 +92,14 @@ async def test_speed_and_type_filter_keep_deadlines(store: SqlEventStore) -> Non
     assert orjson.loads(frames[-1][1]["data"])["count"] == 2
 
 
-async def test_range_ends_with_range_end(store: SqlEventStore) -> None:
+async def test_range_ends_with_range_end(store: SqlStore) -> None:
     await record(store, *STEPS)
     frames = await play(store, FakeClock(), ReplayParams(speed=None, from_seq=2, to_seq=3))
     assert [f.get("id") for _, f in frames] == ["2", "3", None]
     assert orjson.loads(frames[-1][1]["data"]) == {"reason": "range_end", "count": 2}
 
 
-async def test_max_speed_never_sleeps(store: SqlEventStore) -> None:
+async def test_max_speed_never_sleeps(store: SqlStore) -> None:
     await record(store, *STEPS)
     clock = FakeClock()
     frames = await play(store, clock, ReplayParams(speed=None))
@@ -107,7 +107,7 @@ async def test_max_speed_never_sleeps(store: SqlEventStore) -> None:
     assert clock.sleeps == []
 
 
-async def test_long_gaps_send_heartbeats_or_are_capped(store: SqlEventStore) -> None:
+async def test_long_gaps_send_heartbeats_or_are_capped(store: SqlStore) -> None:
     await record(store, (0, "status"), (40_000, "final"))
     frames = await play(store, FakeClock(), ReplayParams(speed=1), heartbeat=15.0)
     assert [f.get("") for _, f in frames].count("keep-alive") == 2
@@ -115,13 +115,13 @@ async def test_long_gaps_send_heartbeats_or_are_capped(store: SqlEventStore) -> 
     assert [round(t - 1000.0, 6) for t, f in capped if f.get("id")] == [0.0, 0.5]
 
 
-async def test_starting_past_the_end_of_a_finished_session(store: SqlEventStore) -> None:
+async def test_starting_past_the_end_of_a_finished_session(store: SqlStore) -> None:
     await record(store, *STEPS)
     frames = await play(store, FakeClock(), ReplayParams(speed=1, from_seq=9))
     assert [f["event"] for _, f in frames] == ["replay.end"]
 
 
-async def test_a_database_outage_is_bridged_with_keep_alives(store: SqlEventStore) -> None:
+async def test_a_database_outage_is_bridged_with_keep_alives(store: SqlStore) -> None:
     from replaydeck.errors import StoreUnavailable
 
     await record(store, *STEPS)
@@ -141,7 +141,7 @@ async def test_a_database_outage_is_bridged_with_keep_alives(store: SqlEventStor
     assert frames[-1][1]["event"] == "replay.end"
 
 
-async def test_max_speed_reads_several_pages_and_stops_inside_one(store: SqlEventStore) -> None:
+async def test_max_speed_reads_several_pages_and_stops_inside_one(store: SqlStore) -> None:
     await record(store, *((i * 10, "status" if i % 2 else "custom.tick") for i in range(10)))
     out = []
     async for chunk in replay_frames(

@@ -14,7 +14,7 @@ from replaydeck.live.pg_notify import PgNotifier, listen_dsn
 from replaydeck.live.tail import tail_frames
 from replaydeck.store.base import StoredEvent
 from replaydeck.store.engine import make_engine
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import SqlStore, open_store
 from tests.store.contract import ev
 from tests.store.pg import pg_template, pg_url
 
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
 __all__ = ["pg_template", "pg_url"]
 
 
-class CountingStore(SqlEventStore):
+class CountingStore(SqlStore):
     reads = 0
 
     async def read(
@@ -33,10 +33,10 @@ class CountingStore(SqlEventStore):
 
 
 @pytest.fixture
-async def stores(pg_url: str) -> AsyncIterator[tuple[CountingStore, SqlEventStore]]:
+async def stores(pg_url: str) -> AsyncIterator[tuple[CountingStore, SqlStore]]:
     """This replica's store (counting reads) and another replica's."""
     here = CountingStore(make_engine(Settings(database_url=pg_url)))
-    there = SqlEventStore(make_engine(Settings(database_url=pg_url)))
+    there = open_store(make_engine(Settings(database_url=pg_url)))
     yield here, there
     await here.close()
     await there.close()
@@ -54,7 +54,7 @@ async def follow(
 
 
 async def test_followers_of_a_remote_session_share_one_read_per_notice(
-    pg_url: str, stores: tuple[CountingStore, SqlEventStore]
+    pg_url: str, stores: tuple[CountingStore, SqlStore]
 ) -> None:
     here, there = stores
     await there.append("s", [ev()])
@@ -86,7 +86,7 @@ async def test_followers_of_a_remote_session_share_one_read_per_notice(
 
 
 async def test_after_a_reconnect_followers_catch_up_on_missed_appends(
-    pg_url: str, stores: tuple[CountingStore, SqlEventStore]
+    pg_url: str, stores: tuple[CountingStore, SqlStore]
 ) -> None:
     here, there = stores
     await there.append("s", [ev()])

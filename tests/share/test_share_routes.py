@@ -21,7 +21,7 @@ from replaydeck.main import create_app
 from replaydeck.share.service import SECRET_FILE, ShareNotFound, ShareService
 from replaydeck.share.tokens import ShareClaims, sign
 from replaydeck.store.engine import make_engine
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import open_store
 from tests.servers import RunningServer, serve, wait_until
 from tests.store.pg import pg_template, pg_url
 
@@ -365,7 +365,7 @@ def test_share_command_through_the_server_uses_its_address(server: RunningServer
 async def test_share_service_on_postgres(pg_url: str) -> None:
     engine = make_engine(Settings(database_url=pg_url))
     try:
-        await SqlEventStore(engine).create_session("s1")
+        await open_store(engine).create_session("s1")
         service = ShareService(engine, b"k" * 32)
         created = await service.create("s1", expires_in=3600)
         assert (await service.open(created.token)).session_id == "s1"

@@ -21,7 +21,7 @@ from replaydeck.config import Settings
 from replaydeck.errors import SessionClosed, StoreUnavailable
 from replaydeck.live.pg_notify import CHANNEL, DELETED, decode_notice, listen_dsn
 from replaydeck.store.engine import make_engine
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import SqlStore, open_store
 from replaydeck.tracing.store import TracingStore
 from tests.store.contract import BareStoreContract, TracedStoreContract, ev, traced
 from tests.store.pg import pg_template, pg_url
@@ -31,8 +31,8 @@ __all__ = ["pg_template", "pg_url"]
 
 
 @pytest.fixture
-async def store(pg_url: str) -> AsyncIterator[SqlEventStore]:
-    store = SqlEventStore(make_engine(Settings(database_url=pg_url)))
+async def store(pg_url: str) -> AsyncIterator[SqlStore]:
+    store = open_store(make_engine(Settings(database_url=pg_url)))
     yield store
     await store.close()
 
@@ -44,7 +44,7 @@ class TestPostgresStore(BareStoreContract):
 class TestTracedPostgresStore(TracedStoreContract):
     @pytest.fixture
     async def pair(self, pg_url: str) -> AsyncIterator[tuple[TracingStore, InMemorySpanExporter]]:
-        store, exporter = traced(SqlEventStore(make_engine(Settings(database_url=pg_url))))
+        store, exporter = traced(open_store(make_engine(Settings(database_url=pg_url))))
         yield store, exporter
         await store.close()
 
@@ -59,7 +59,7 @@ class TestTracedPostgresStore(TracedStoreContract):
 
 @pytest.mark.anyio
 async def test_writers_on_separate_engines_keep_one_gapless_sequence(pg_url: str) -> None:
-    replicas = [SqlEventStore(make_engine(Settings(database_url=pg_url))) for _ in range(2)]
+    replicas = [open_store(make_engine(Settings(database_url=pg_url))) for _ in range(2)]
     try:
 
         async def writer(n: int) -> list[int]:
@@ -84,7 +84,7 @@ async def test_writers_on_separate_engines_keep_one_gapless_sequence(pg_url: str
 
 @pytest.mark.anyio
 async def test_the_same_id_through_two_engines_is_stored_once(pg_url: str) -> None:
-    a, b = (SqlEventStore(make_engine(Settings(database_url=pg_url))) for _ in range(2))
+    a, b = (open_store(make_engine(Settings(database_url=pg_url))) for _ in range(2))
     try:
         results = await asyncio.gather(
             *(store.append("s", [ev(id="only-once")]) for store in (a, b, a, b))
@@ -97,7 +97,7 @@ async def test_the_same_id_through_two_engines_is_stored_once(pg_url: str) -> No
 
 
 @pytest.mark.anyio
-async def test_session_metadata_is_jsonb(store: SqlEventStore) -> None:
+async def test_session_metadata_is_jsonb(store: SqlStore) -> None:
     async with store.engine.connect() as connection:
         column_type = await connection.scalar(
             sa.text(
@@ -113,7 +113,7 @@ async def test_session_metadata_is_jsonb(store: SqlEventStore) -> None:
 
 @pytest.mark.anyio
 async def test_notices_are_sent_on_commit_and_never_for_a_refused_append(
-    pg_url: str, store: SqlEventStore
+    pg_url: str, store: SqlStore
 ) -> None:
     received: asyncio.Queue[str] = asyncio.Queue()
     listener = await asyncpg.connect(listen_dsn(pg_url))
@@ -140,7 +140,7 @@ async def test_notices_are_sent_on_commit_and_never_for_a_refused_append(
 async def test_an_unreachable_server_is_store_unavailable() -> None:
     # Port 1 on loopback refuses at once: asyncpg raises a bare OSError there.
     url = "postgresql+asyncpg://postgres@127.0.0.1:1/test"
-    store = SqlEventStore(make_engine(Settings(database_url=url)))
+    store = open_store(make_engine(Settings(database_url=url)))
     try:
         with pytest.raises(StoreUnavailable):
             await store.append("s", [ev()])
@@ -153,7 +153,7 @@ async def test_an_unreachable_server_is_store_unavailable() -> None:
 
 
 @pytest.mark.anyio
-async def test_connections_killed_under_the_pool_recover(pg_url: str, store: SqlEventStore) -> None:
+async def test_connections_killed_under_the_pool_recover(pg_url: str, store: SqlStore) -> None:
     await store.append("s", [ev()])
     # What a PostgreSQL restart does to every pooled connection.
     admin = await asyncpg.connect(listen_dsn(pg_url))

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from replaydeck.config import Settings
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import open_store
 from replaydeck.tracing.store import TracingStore
 from tests.store.contract import BareStoreContract, TracedStoreContract, traced
 
@@ -27,7 +27,7 @@ class TestTracedSqliteStore(TracedStoreContract):
     ) -> AsyncIterator[tuple[TracingStore, InMemorySpanExporter]]:
         engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/traced.db"))
         await upgrade(engine)
-        store, exporter = traced(SqlEventStore(engine))
+        store, exporter = traced(open_store(engine))
         yield store, exporter
         await store.close()
 

@@ -16,11 +16,11 @@ from replaydeck.store.base import AppendResult, SessionRecord
 from replaydeck.store.engine import make_engine
 from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcomes
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import SqlStore, open_store
 from tests.store.contract import ev
 
 
-def count_commits(store: SqlEventStore) -> list[int]:
+def count_commits(store: SqlStore) -> list[int]:
     commits = [0]
 
     @event.listens_for(store.engine.sync_engine, "commit")
@@ -31,7 +31,7 @@ def count_commits(store: SqlEventStore) -> list[int]:
 
 
 @pytest.mark.anyio
-async def test_concurrent_single_event_appends_share_one_commit(store: SqlEventStore) -> None:
+async def test_concurrent_single_event_appends_share_one_commit(store: SqlStore) -> None:
     commits = count_commits(store)
     results = await asyncio.gather(
         *(store.append(f"s{n % 4}", [ev(id=f"e{n}")]) for n in range(40))
@@ -48,7 +48,7 @@ async def test_concurrent_single_event_appends_share_one_commit(store: SqlEventS
 
 
 @pytest.mark.anyio
-async def test_one_refused_append_does_not_fail_its_batch(store: SqlEventStore) -> None:
+async def test_one_refused_append_does_not_fail_its_batch(store: SqlStore) -> None:
     await store.append("done", [ev(), ev("final")])
     await store.append("guarded", [ev()])
     commits = count_commits(store)
@@ -70,7 +70,7 @@ async def test_one_refused_append_does_not_fail_its_batch(store: SqlEventStore) 
 
 
 @pytest.mark.anyio
-async def test_a_repeated_id_in_the_same_batch_gets_the_first_seq(store: SqlEventStore) -> None:
+async def test_a_repeated_id_in_the_same_batch_gets_the_first_seq(store: SqlStore) -> None:
     first, again, other = await asyncio.gather(
         store.append("s", [ev(id="x")]),
         store.append("s", [ev(id="x")]),
@@ -83,7 +83,7 @@ async def test_a_repeated_id_in_the_same_batch_gets_the_first_seq(store: SqlEven
 
 
 @pytest.mark.anyio
-async def test_a_cancelled_caller_does_not_cancel_the_others(store: SqlEventStore) -> None:
+async def test_a_cancelled_caller_does_not_cancel_the_others(store: SqlStore) -> None:
     first = asyncio.ensure_future(store.append("s", [ev(id="a")]))
     second = asyncio.ensure_future(store.append("s", [ev(id="b")]))
     await asyncio.sleep(0)  # ok: one loop turn, so both appends are queued
@@ -94,7 +94,7 @@ async def test_a_cancelled_caller_does_not_cancel_the_others(store: SqlEventStor
 
 
 @pytest.mark.anyio
-async def test_an_append_whose_caller_left_is_still_reported(store: SqlEventStore) -> None:
+async def test_an_append_whose_caller_left_is_still_reported(store: SqlStore) -> None:
     reported: list[str] = []
 
     def on_stored(result: AppendResult) -> None:
@@ -189,7 +189,7 @@ async def test_a_stuck_writer_is_reported_by_ping_and_does_not_stop_shutdown(
 ) -> None:
     engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/stuck.db"))
     await upgrade(engine)
-    store = SqlEventStore(engine, writer_stall_s=0.05)
+    store = open_store(engine, writer_stall_s=0.05)
     await store.append("warm", [ev()])  # opens the writer
     assert store._group is not None
 

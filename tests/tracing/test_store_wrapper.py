@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from replaydeck.events import NewEvent, validate_event
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import SqlStore
 from replaydeck.tracing.store import TracingStore
 from replaydeck.tracing.tracer import SessionTracer
 from tests.store.test_group_commit import count_commits
@@ -95,13 +95,13 @@ def exporter() -> InMemorySpanExporter:
 
 
 @pytest.fixture
-def traced(store: SqlEventStore, exporter: InMemorySpanExporter) -> TracingStore:
+def traced(store: SqlStore, exporter: InMemorySpanExporter) -> TracingStore:
     return TracingStore(store, SessionTracer(SimpleSpanProcessor(exporter)))
 
 
 @pytest.mark.anyio
 async def test_concurrent_producers_of_one_session_share_commits(
-    traced: TracingStore, store: SqlEventStore, exporter: InMemorySpanExporter
+    traced: TracingStore, store: SqlStore, exporter: InMemorySpanExporter
 ) -> None:
     await traced.append(
         "s", [validate_event({"type": "status", "data": {"label": "go"}}, max_bytes=1 << 20)]
@@ -122,7 +122,7 @@ async def test_concurrent_producers_of_one_session_share_commits(
 
 @pytest.mark.anyio
 async def test_events_another_process_stored_are_caught_up_before_new_ones(
-    traced: TracingStore, store: SqlEventStore, exporter: InMemorySpanExporter
+    traced: TracingStore, store: SqlStore, exporter: InMemorySpanExporter
 ) -> None:
     call, result = tool_events("c")
     await traced.append("s", [call])

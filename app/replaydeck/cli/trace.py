@@ -33,14 +33,14 @@ if TYPE_CHECKING:
 async def _local(settings: Settings, session_id: str) -> dict[str, Any]:
     from replaydeck.errors import SessionNotFound
     from replaydeck.share.masking import mask_credentials
-    from replaydeck.store.sql import SqlEventStore
+    from replaydeck.store.sql import open_store
     from replaydeck.tracing.document import session_document
     from replaydeck.tracing.provider import build_resource
 
     async with local_engine(settings, create=False) as engine:
         try:
             return await session_document(
-                SqlEventStore(engine),
+                open_store(engine),
                 session_id,
                 now_ns=time.time_ns(),
                 idle_timeout_s=settings.trace_idle_timeout,

@@ -10,7 +10,7 @@ from replaydeck.ingest.service import Ingest
 from replaydeck.live.hub import Hub
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import SqlEventStore
+from replaydeck.store.sql import open_store
 from replaydeck.tracing.runtime import Tracing
 
 
@@ -24,7 +24,7 @@ async def local_ingest(settings: Settings) -> AsyncIterator[Ingest]:
     engine = make_engine(settings)
     try:
         await upgrade(engine)
-        tracing = Tracing.create(SqlEventStore(engine), idle_timeout_s=settings.trace_idle_timeout)
+        tracing = Tracing.create(open_store(engine), idle_timeout_s=settings.trace_idle_timeout)
         try:
             yield Ingest(store=tracing.store, hub=Hub(), settings=settings)
         finally:

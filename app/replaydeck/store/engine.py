@@ -58,7 +58,7 @@ def _sqlstate(error: DBAPIError) -> str:
 def is_unavailable(error: BaseException) -> bool:
     """Whether a driver error means the database is unreachable (retry later)."""
     # sqlite3's own errors come from reads that use the driver directly
-    # (SqlEventStore.read_rows); SQLAlchemy wraps the others, keeping the original.
+    # (SqlStore.read_rows); SQLAlchemy wraps the others, keeping the original.
     if isinstance(error, sqlite3.Error):
         return _sqlite_outage(error)
     if isinstance(error, DBAPIError) and isinstance(error.orig, sqlite3.Error):

@@ -1,4 +1,9 @@
-"""The log on SQLAlchemy Core: SQLite (default) and PostgreSQL."""
+"""What the SQL backends share: the statements, reads, sessions, and one append path.
+
+Each backend is a module of its own (sqlite.py, postgres.py) with what only that
+database needs: how appends are queued and committed, how other replicas hear of
+them, and its fast paths. `open_store` picks the backend from the engine.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,11 @@ import asyncio
 import base64
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
-import aiosqlite
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -23,7 +26,6 @@ from replaydeck.errors import (
     StoreUnavailable,
 )
 from replaydeck.events import NewEvent
-from replaydeck.live.pg_notify import DELETED, notify_statement
 from replaydeck.storable import flaw
 from replaydeck.store.base import (
     AppendResult,
@@ -37,10 +39,9 @@ from replaydeck.store.base import (
     announce,
     commit_drafts,
 )
-from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcomes
+from replaydeck.store.notices import DELETED
 from replaydeck.store.sequencing import assign
 from replaydeck.store.session_locks import SessionLocks
-from replaydeck.store.sqlite_writer import SqliteWriter
 from replaydeck.store.tables import events, sessions, shares
 from replaydeck.store.transactions import reading, transaction
 
@@ -59,22 +60,13 @@ _ROWS = (
     .order_by(events.c.seq)
     .limit(sa.bindparam("limit"))
 )
-_SQLITE_ROWS = (
-    "SELECT seq, type, ts_us, envelope FROM events"
-    " WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?"
-)
-
-
-# /readyz reports the writer stuck once one batch has taken this long: a batch is at
-# most 5,000 events and takes milliseconds, and SQLite's busy timeout is 10 s.
-WRITER_STALL_S = 30.0
 
 
 def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _session(row: sa.Row[Any]) -> SessionRecord:
+def session_record(row: sa.Row[Any]) -> SessionRecord:
     return SessionRecord(
         id=row.id,
         created_at_us=row.created_at_us,
@@ -113,29 +105,19 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
     return created_at_us, session_id
 
 
-class SqlEventStore:
-    def __init__(self, engine: AsyncEngine, *, writer_stall_s: float = WRITER_STALL_S) -> None:
+class SqlStore:
+    """The EventStore Protocol on SQLAlchemy Core; a backend subclass says how
+    appends are serialized and what a commit tells other replicas."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._writer_stall_s = writer_stall_s
-        self._sqlite = engine.dialect.name == "sqlite"
-        # SQLite has one writer at a time anyway; queueing this store's other
-        # writes (create, delete) here instead of on the file lock keeps the
-        # thread pool free for readers. The group commit writer (below) meets
-        # them at the file lock, for the length of one short transaction.
-        self._write_lock = asyncio.Lock() if self._sqlite else None
-        # One writer at a time also means concurrent appends can share one
-        # transaction (group commit), written on one thread (sqlite_writer.py).
-        # Not for an in-memory database, which a second engine would not see.
-        on_disk = engine.url.database not in (None, "", ":memory:")
-        self._group = GroupCommitter(self._submit_group) if self._sqlite and on_disk else None
-        self._writer: SqliteWriter | None = None
-        self._writer_ready: asyncio.Future[SqliteWriter] | None = None
-        # PostgreSQL's row lock orders one session's appends, but their callers
-        # resume in any order; taking turns here as well keeps stamps and
-        # `on_stored` in commit order (the row lock would make them wait anyway).
+        # One session's appends take turns in this process, so stamps and
+        # `on_stored` come in commit order (the database's lock would make them
+        # wait anyway).
         self._session_locks = SessionLocks()
         # Appends that run on after their caller was cancelled; close() waits for them.
         self._appending: set[asyncio.Future[AppendResult]] = set()
+        self._write_lock: asyncio.Lock | None = None
 
     def _reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         return reading(self.engine)
@@ -144,7 +126,12 @@ class SqlEventStore:
         return transaction(self.engine, lock=self._write_lock)
 
     def _insert(self, table: sa.Table) -> Any:
-        return (sqlite.insert if self._sqlite else postgresql.insert)(table)
+        """The dialect's INSERT, for ON CONFLICT DO NOTHING."""
+        raise NotImplementedError
+
+    async def _committing(self, connection: AsyncConnection, session_id: str, seq: int) -> None:
+        """Runs inside a write transaction that changed `session_id` (seq -1: deleted);
+        PostgreSQL tells other replicas from here, so only commits are heard."""
 
     async def create_session(
         self,
@@ -187,7 +174,7 @@ class SqlEventStore:
             ).first()
         if row is None:
             raise SessionNotFound(session_id)
-        return _session(row)
+        return session_record(row)
 
     async def list_sessions(
         self,
@@ -210,7 +197,7 @@ class SqlEventStore:
             )
         async with self._reading() as connection:
             rows = (await connection.execute(query.limit(limit + 1))).all()
-        records = [_session(row) for row in rows[:limit]]
+        records = [session_record(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = records[-1]
@@ -224,8 +211,7 @@ class SqlEventStore:
             result = await connection.execute(sessions.delete().where(sessions.c.id == session_id))
             if result.rowcount == 0:
                 raise SessionNotFound(session_id)
-            if not self._sqlite:
-                await connection.execute(notify_statement(session_id, DELETED))
+            await self._committing(connection, session_id, DELETED)
 
     async def append(
         self,
@@ -236,22 +222,10 @@ class SqlEventStore:
         stamper: Stamper | None = None,
         on_stored: StoredHook | None = None,
     ) -> AppendResult:
-        if self._group is not None:
-            if self._writer is None:
-                await self._open_writer()
-            # One queue, one writer: commits follow the order of these calls.
-            return await self._group.append(
-                session_id,
-                events_in,
-                expected_seq,
-                now_us(),
-                stamper=stamper,
-                on_stored=on_stored,
-            )
         # A task of its own, shielded: a caller cancelled mid-flight (a client that
         # left) must not stop the commit halfway or skip the announcement after it.
-        # "Commit, then announce" holds whatever happens to the caller, as with the
-        # group committer, which belongs to no request either.
+        # "Commit, then announce" holds whatever happens to the caller, as with
+        # SQLite's group committer, which belongs to no request either.
         task = asyncio.ensure_future(
             self._append_locked(session_id, events_in, expected_seq, now_us(), stamper, on_stored)
         )
@@ -275,19 +249,6 @@ class SqlEventStore:
             if on_stored is not None and result.appended:
                 announce(on_stored, result)
         return result
-
-    def _submit_group(
-        self, requests: list[AppendRequest], done: Callable[[Outcomes | BaseException], None]
-    ) -> None:
-        """Hand a group commit's batch to the writer thread: one transaction."""
-        assert self._writer is not None, "append() opens the writer first"
-        self._writer.submit(requests, assign=assign, to_record=_session, done=done)
-
-    async def _open_writer(self) -> None:
-        # Once, shared by the appends that arrive while it opens.
-        if self._writer_ready is None:
-            self._writer_ready = asyncio.ensure_future(SqliteWriter.like(self.engine))
-        self._writer = await asyncio.shield(self._writer_ready)
 
     async def _append_one(
         self,
@@ -331,9 +292,7 @@ class SqlEventStore:
                 await connection.execute(
                     sessions.update().where(sessions.c.id == session_id).values(**changes)
                 )
-                if not self._sqlite:
-                    # Delivered to other replicas only if this transaction commits.
-                    await connection.execute(notify_statement(session_id, after.last_seq))
+                await self._committing(connection, session_id, after.last_seq)
         if draft is not None:
             commit_drafts([draft])  # the transaction committed
         if created:
@@ -354,7 +313,7 @@ class SqlEventStore:
             # None: a DELETE committed between our insert and our lock (read
             # committed sees it); the append then starts the session anew.
             if row is not None:
-                return _session(row), created
+                return session_record(row), created
         raise StoreUnavailable(
             f"Session {session_id!r} was being deleted while this append ran, again and "
             "again; nothing was stored. Retry in a moment."
@@ -409,15 +368,6 @@ class SqlEventStore:
         self, session_id: str, *, after: int = 0, limit: int | None = None
     ) -> Sequence[EventRow]:
         async with self._reading() as connection:
-            if self._sqlite:
-                # aiosqlite runs execute and fetchall in one hop to its thread and
-                # returns the driver's own tuples; through SQLAlchemy the same page
-                # is four hops and a Row per event, half a catch-up's time (bench 6).
-                raw = await connection.get_raw_connection()
-                driver = cast(aiosqlite.Connection, raw.driver_connection)
-                # LIMIT -1 is SQLite's "no limit".
-                page = (session_id, after, -1 if limit is None else limit)
-                return cast(list[EventRow], await driver.execute_fetchall(_SQLITE_ROWS, page))
             # PostgreSQL's LIMIT NULL is "no limit".
             params = {"session_id": session_id, "after": after, "limit": limit}
             return cast(Sequence[EventRow], (await connection.execute(_ROWS, params)).all())
@@ -425,17 +375,20 @@ class SqlEventStore:
     async def ping(self) -> None:
         async with self._reading() as connection:
             await connection.execute(sa.text("SELECT 1"))
-        if self._group is not None and (busy := self._group.busy_for()) > self._writer_stall_s:
-            raise StoreUnavailable(
-                f"The SQLite writer has been writing one batch for {busy:.0f} s, so appends "
-                "are not being stored; check the disk and the server's log."
-            )
 
     async def close(self) -> None:
         if self._appending:
             await asyncio.wait(self._appending, timeout=30)
-        if self._group is not None:
-            await self._group.close()
-        if self._writer is not None:
-            await asyncio.to_thread(self._writer.close)
         await self.engine.dispose()
+
+
+def open_store(engine: AsyncEngine, **options: Any) -> SqlStore:
+    """The backend for the engine's database."""
+    # Imported here: each backend imports this module for what they share.
+    if engine.dialect.name == "sqlite":
+        from replaydeck.store.sqlite import SqliteEventStore
+
+        return SqliteEventStore(engine, **options)
+    from replaydeck.store.postgres import PostgresEventStore
+
+    return PostgresEventStore(engine, **options)
