@@ -30,7 +30,6 @@ from replaydeck.metrics import Metrics
 from replaydeck.metrics import router as metrics_router
 from replaydeck.replay import routes as replay_routes
 from replaydeck.replay.clock import LoopClock
-from replaydeck.retention import sweep_forever
 from replaydeck.sessions import routes as session_routes
 from replaydeck.share import routes as share_routes
 from replaydeck.share import viewer
@@ -40,6 +39,7 @@ from replaydeck.sse import StreamCounter
 from replaydeck.store.base import EventStore
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
+from replaydeck.store.retention import sweep_forever
 from replaydeck.store.sql import open_store
 from replaydeck.tracing import routes as tracing_routes
 from replaydeck.tracing.context import TraceparentMiddleware
@@ -166,19 +166,14 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     await announce_access(keys, settings)
     _background(stack, hub.run_heartbeats(settings.heartbeat_interval))
     if settings.retention is not None:
-
-        def deleted(session_id: str) -> None:
-            # Its open streams end, and its open spans are not left to time out.
-            hub.remove(session_id)
-            tracing.tracer.forget(session_id)
-
         _background(
             stack,
             sweep_forever(
-                engine,
+                store,
                 older_than=settings.retention,
                 interval=settings.retention_interval,
-                on_deleted=deleted,
+                # Its open streams end (the tracing store forgets its spans).
+                on_deleted=hub.remove,
             ),
         )
 

@@ -24,7 +24,6 @@ from replaydeck.cli import main
 from replaydeck.config import Settings
 from replaydeck.events import NewEvent
 from replaydeck.main import create_app
-from replaydeck.retention import collect
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
 from replaydeck.store.sql import open_store
@@ -199,8 +198,8 @@ async def test_collect_beside_concurrent_appends(database_url: str) -> None:
         deleted: list[str] = []
         async with anyio.create_task_group() as group:
             group.start_soon(append_to_old)
-            report = await collect(
-                engine, older_than=timedelta(days=30), batch_size=3, on_deleted=deleted.append
+            report = await store.delete_idle(
+                older_than=timedelta(days=30), batch_size=3, on_deleted=deleted.append
             )
         assert report.session_ids == deleted
         for session_id, event_id in acked:

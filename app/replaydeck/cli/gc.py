@@ -12,7 +12,7 @@ from replaydeck.durations import parse_duration
 
 if TYPE_CHECKING:
     from replaydeck.config import Settings
-    from replaydeck.retention import GcReport
+    from replaydeck.store.base import GcReport
 
 _SHOWN = 20
 
@@ -27,11 +27,11 @@ def _age(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tim
 
 
 async def _collect(settings: Settings, dry_run: bool) -> GcReport:
-    from replaydeck.retention import collect
+    from replaydeck.store.sql import open_store
 
     assert settings.retention is not None
     async with local_engine(settings, create=False) as engine:
-        return await collect(engine, older_than=settings.retention, dry_run=dry_run)
+        return await open_store(engine).delete_idle(older_than=settings.retention, dry_run=dry_run)
 
 
 @click.command("gc")

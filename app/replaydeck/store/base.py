@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -66,6 +67,16 @@ class AppendResult:
     @property
     def last_seq(self) -> int:
         return self.session.last_seq
+
+
+@dataclass
+class GcReport:
+    """What a retention sweep deleted (or, dry, would delete)."""
+
+    cutoff_us: int
+    dry_run: bool
+    session_ids: list[str] = field(default_factory=list)
+    events: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +200,20 @@ class EventStore(Protocol):
         self, session_id: str, *, after: int = 0, limit: int | None = None
     ) -> Sequence[EventRow]:
         """The events `read` returns, as EventRow tuples: the lean read for streams."""
+        ...
+
+    async def delete_idle(
+        self,
+        *,
+        older_than: timedelta,
+        dry_run: bool = False,
+        now: int | None = None,
+        batch_size: int = 200,
+        on_deleted: Callable[[str], None] | None = None,
+    ) -> GcReport:
+        """Delete (or, dry, list) sessions idle for longer than `older_than`, safely
+        beside live appends; `on_deleted` hears each id once its batch committed.
+        `now` is epoch microseconds (tests inject it)."""
         ...
 
     async def ping(self) -> None:

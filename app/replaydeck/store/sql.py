@@ -11,7 +11,8 @@ import asyncio
 import base64
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, cast
 
 import orjson
@@ -27,9 +28,11 @@ from replaydeck.errors import (
 )
 from replaydeck.events import NewEvent
 from replaydeck.storable import flaw
+from replaydeck.store import retention
 from replaydeck.store.base import (
     AppendResult,
     EventRow,
+    GcReport,
     SessionPage,
     SessionRecord,
     SessionStatus,
@@ -371,6 +374,24 @@ class SqlStore:
             # PostgreSQL's LIMIT NULL is "no limit".
             params = {"session_id": session_id, "after": after, "limit": limit}
             return cast(Sequence[EventRow], (await connection.execute(_ROWS, params)).all())
+
+    async def delete_idle(
+        self,
+        *,
+        older_than: timedelta,
+        dry_run: bool = False,
+        now: int | None = None,
+        batch_size: int = 200,
+        on_deleted: Callable[[str], None] | None = None,
+    ) -> GcReport:
+        return await retention.delete_idle(
+            self.engine,
+            older_than=older_than,
+            dry_run=dry_run,
+            now=now,
+            batch_size=batch_size,
+            on_deleted=on_deleted,
+        )
 
     async def ping(self) -> None:
         async with self._reading() as connection:

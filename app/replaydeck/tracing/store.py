@@ -16,7 +16,8 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from replaydeck.errors import ReplaydeckError, SessionExists, SessionNotFound
@@ -25,6 +26,7 @@ from replaydeck.store.base import (
     AppendResult,
     EventRow,
     EventStore,
+    GcReport,
     SessionPage,
     SessionRecord,
     SessionStatus,
@@ -180,6 +182,29 @@ class TracingStore:
 
     async def get_session(self, session_id: str) -> SessionRecord:
         return await self.inner.get_session(session_id)
+
+    async def delete_idle(
+        self,
+        *,
+        older_than: timedelta,
+        dry_run: bool = False,
+        now: int | None = None,
+        batch_size: int = 200,
+        on_deleted: Callable[[str], None] | None = None,
+    ) -> GcReport:
+        def deleted(session_id: str) -> None:
+            # Its open spans are not left to time out as abandoned.
+            self.tracer.forget(session_id)
+            if on_deleted is not None:
+                on_deleted(session_id)
+
+        return await self.inner.delete_idle(
+            older_than=older_than,
+            dry_run=dry_run,
+            now=now,
+            batch_size=batch_size,
+            on_deleted=deleted,
+        )
 
     async def list_sessions(
         self,

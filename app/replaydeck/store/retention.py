@@ -1,4 +1,4 @@
-"""Retention: delete sessions that have been idle longer than a cutoff.
+"""Retention, a store operation: delete sessions that have been idle longer than a cutoff.
 
 A session is old when it was created before the cutoff and its latest event
 (if any) is too. Deletion is safe beside live traffic: candidates are picked
@@ -14,28 +14,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from replaydeck.store.base import EventStore, GcReport
 from replaydeck.store.notices import DELETED, notify_statement
 from replaydeck.store.tables import events, sessions, shares
 
 log = logging.getLogger("replaydeck.retention")
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
-@dataclass
-class GcReport:
-    cutoff_us: int
-    dry_run: bool
-    session_ids: list[str] = field(default_factory=list)
-    events: int = 0
 
 
 def _is_old(cutoff_us: int) -> sa.ColumnElement[bool]:
@@ -86,7 +74,7 @@ async def _delete_batch(
     return still_old, count
 
 
-async def collect(
+async def delete_idle(
     engine: AsyncEngine,
     *,
     older_than: timedelta,
@@ -100,7 +88,9 @@ async def collect(
     `now` is epoch microseconds (injected by tests); `on_deleted` is called
     with each deleted id after its batch commits (the server ends its streams).
     """
-    cutoff_us = (now_us() if now is None else now) - int(older_than.total_seconds() * 1e6)
+    cutoff_us = (time.time_ns() // 1000 if now is None else now) - int(
+        older_than.total_seconds() * 1e6
+    )
     report = GcReport(cutoff_us=cutoff_us, dry_run=dry_run)
     after = ""
     while True:
@@ -132,7 +122,7 @@ async def collect(
 
 
 async def sweep_forever(
-    engine: AsyncEngine,
+    store: EventStore,
     *,
     older_than: timedelta,
     interval: float,
@@ -141,7 +131,7 @@ async def sweep_forever(
     """The server's retention loop (REPLAYDECK_RETENTION); runs for the app's lifetime."""
     while True:
         try:
-            report = await collect(engine, older_than=older_than, on_deleted=on_deleted)
+            report = await store.delete_idle(older_than=older_than, on_deleted=on_deleted)
         except Exception:
             # A failed sweep (database briefly away) must not end the loop;
             # the next one retries.
