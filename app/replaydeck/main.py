@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ from replaydeck.store.base import EventStore
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
 from replaydeck.store.sql import SqlEventStore
+from replaydeck.streams import OpenStreams, share_key
 from replaydeck.tracing import routes as tracing_routes
 from replaydeck.tracing.context import TraceparentMiddleware
 from replaydeck.tracing.runtime import Tracing
@@ -115,6 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The metered clock records replay timers' lateness for /metrics.
     app.state.clock = app.state.metrics.metered_clock(LoopClock())
     app.state.streams = StreamCounter()
+    # A client refused for too many streams is told to come back once a stalled
+    # stream of its own would have been dropped.
+    app.state.open_streams = OpenStreams(
+        settings.max_streams_per_client, retry_after=math.ceil(settings.send_timeout)
+    )
     problems.install(app)
     for module in (health, session_routes, ingest_routes, live_routes, replay_routes):
         app.include_router(module.router)
@@ -146,7 +153,8 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     app.state.store = store
     app.state.hub = hub
     app.state.ingest = Ingest(store=store, hub=hub, settings=settings, metrics=metrics)
-    app.state.notifier = await _listen(engine, settings, stack, hub, store, metrics)
+    open_streams: OpenStreams = app.state.open_streams
+    app.state.notifier = await _listen(engine, settings, stack, hub, store, metrics, open_streams)
     notifier = app.state.notifier
     metrics.track_state(
         streams=app.state.streams,
@@ -186,6 +194,7 @@ async def _listen(
     hub: Hub,
     store: EventStore,
     metrics: Metrics,
+    open_streams: OpenStreams,
 ) -> PgNotifier | None:
     """With PostgreSQL, other replicas' appends reach this hub by LISTEN/NOTIFY."""
     if engine.dialect.name != "postgresql":
@@ -197,6 +206,8 @@ async def _listen(
         page_size=settings.read_page_size,
         on_lag=metrics.notify_lag.observe,
         on_reconnect=metrics.notify_reconnects.inc,
+        # A share link revoked through another replica ends its streams here too.
+        on_revoked=lambda share_id: open_streams.stop(share_key(share_id)),
     )
     _background(stack, notifier.run())
     try:

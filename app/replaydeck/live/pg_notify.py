@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("replaydeck.notify")
 
 CHANNEL = "replaydeck_seq"
+# A revoked share link's id, so every replica ends that link's open streams.
+REVOKED_CHANNEL = "replaydeck_share_revoked"
 # A deleted session travels as this seq, so followers on every replica end.
 DELETED = -1
 
@@ -75,6 +77,11 @@ def notify_statement(session_id: str, last_seq: int) -> sa.Select[Any]:
     return sa.select(sa.func.pg_notify(CHANNEL, payload))
 
 
+def revoked_statement(share_id: str) -> sa.Select[Any]:
+    """The statement a share's revocation runs in its transaction to tell other replicas."""
+    return sa.select(sa.func.pg_notify(REVOKED_CHANNEL, share_id))
+
+
 def listen_dsn(database_url: str) -> str:
     """The asyncpg DSN for a SQLAlchemy `postgresql+asyncpg://` URL."""
     url = make_url(database_url).set(drivername="postgresql")
@@ -91,6 +98,7 @@ class PgNotifier:
         page_size: int = 500,
         on_lag: Callable[[float], None] | None = None,
         on_reconnect: Callable[[], None] | None = None,
+        on_revoked: Callable[[str], None] | None = None,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
         check_interval: float = 5.0,
@@ -106,6 +114,7 @@ class PgNotifier:
         self._reading: dict[str, asyncio.Task[None]] = {}
         self.on_lag = on_lag
         self.on_reconnect = on_reconnect
+        self.on_revoked = on_revoked
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         # A dead peer (cable pulled, host gone) sends no FIN; a periodic
@@ -146,6 +155,8 @@ class PgNotifier:
         connection.add_termination_listener(lambda _connection: lost.set())
         # LISTEN before re-reading watermarks, so no commit falls between them.
         await connection.add_listener(CHANNEL, self._on_notify)
+        if self.on_revoked is not None:
+            await connection.add_listener(REVOKED_CHANNEL, self._on_revoked)
         await self._resync(connection)
         self.connected.set()
         if not first and self.on_reconnect is not None:
@@ -171,6 +182,10 @@ class PgNotifier:
                 self.hub.publish(session_id, found[session_id], local=False)
             else:
                 self.hub.remove(session_id)
+
+    def _on_revoked(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        if self.on_revoked is not None:
+            self.on_revoked(payload)
 
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         notice = decode_notice(payload)
