@@ -41,7 +41,7 @@ from replaydeck.store.base import EventStore
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
 from replaydeck.store.sql import SqlEventStore
-from replaydeck.streams import OpenStreams, share_key
+from replaydeck.streams import OpenStreams, end_streams_of_revoked_keys, share_key
 from replaydeck.tracing import routes as tracing_routes
 from replaydeck.tracing.context import TraceparentMiddleware
 from replaydeck.tracing.runtime import Tracing
@@ -164,6 +164,10 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     )
     app.state.keys = keys = KeyStore(engine, cache_seconds=settings.key_cache_seconds)
     stack.callback(keys.close)
+    # A revoked key's requests are refused within the key cache's time; its open
+    # streams end within the same time (at least a second, not a busy loop).
+    interval = max(settings.key_cache_seconds, 1.0)
+    _background(stack, end_streams_of_revoked_keys(open_streams, keys, interval=interval))
     app.state.shares = ShareService(engine, signing_key(settings))
     # Share URLs are credentials: keep /r/<token> out of uvicorn's logs.
     install_log_filter()

@@ -5,16 +5,23 @@ Each open stream (live tail, replay, NDJSON download) holds a lease on one of it
 client's slots from the moment it is admitted until it ends, so a client at
 REPLAYDECK_MAX_STREAMS_PER_CLIENT is refused with 429 until one of its streams
 ends. A lease can also stop its stream: a revoked share link ends its streams at
-once, and a share link's streams end when it expires.
+once, a share link's streams end when it expires, and an API key's streams end
+once it is revoked (even by `replaydeck keys revoke` in another process).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Protocol
 
-from replaydeck.errors import TooManyStreams
+from replaydeck.errors import StoreUnavailable, TooManyStreams
+
+log = logging.getLogger("replaydeck")
+
+KEY_PREFIX = "key:"
 
 
 class StreamLease:
@@ -74,7 +81,7 @@ class OpenStreams:
         self._open: dict[str, set[StreamLease]] = {}
 
     def api_key(self, key_id: str) -> StreamClient:
-        return StreamClient(self, f"key:{key_id}", f"API key {key_id}")
+        return StreamClient(self, KEY_PREFIX + key_id, f"API key {key_id}")
 
     def address(self, host: str) -> StreamClient:
         return StreamClient(self, f"address:{host}", f"Address {host}")
@@ -105,3 +112,31 @@ class OpenStreams:
 
     def count(self, client_key: str) -> int:
         return len(self._open.get(client_key, ()))
+
+    def api_key_ids(self) -> set[str]:
+        """The API keys that hold open streams."""
+        return {key[len(KEY_PREFIX) :] for key in self._open if key.startswith(KEY_PREFIX)}
+
+
+class Keys(Protocol):
+    async def active(self, key_ids: Collection[str]) -> set[str]: ...
+
+
+async def end_streams_of_revoked_keys(
+    open_streams: OpenStreams, keys: Keys, *, interval: float
+) -> None:
+    """Every `interval` seconds, end the open streams of API keys revoked since they
+    opened them; runs for the app's lifetime. One query a round, and none while no
+    key holds a stream."""
+    while True:
+        await asyncio.sleep(interval)
+        holding = open_streams.api_key_ids()
+        if not holding:
+            continue
+        try:
+            revoked = holding - await keys.active(holding)
+        except StoreUnavailable:
+            continue  # the database is away; ask again next round
+        for key_id in revoked:
+            log.info("API key %s was revoked; ending its open streams", key_id)
+            open_streams.stop(KEY_PREFIX + key_id)
