@@ -84,10 +84,14 @@ class Settings(BaseSettings):
     send_timeout: float = Field(default=10.0, gt=0)
     sse_retry_ms: int = 3000
     read_page_size: int = Field(default=500, ge=1)
+    # Live tails, replays and NDJSON downloads one client (an API key, a share link,
+    # or with an open API a remote address) may hold open at once; 0: no limit.
+    max_streams_per_client: int = Field(default=32, ge=0)
     max_list_limit: int = 1000
 
     # Tracing. Export itself is configured by the standard OTEL_EXPORTER_OTLP_* variables.
-    # Open spans of a session with no append for this long end as abandoned (seconds).
+    # A session with no append for this long (seconds) and no final is abandoned:
+    # its open spans end as abandoned, its replays end as incomplete, its tails close.
     trace_idle_timeout: float = Field(default=300.0, gt=0)
     # Jaeger UI base URL, e.g. http://localhost:16686; sessions then link to their trace.
     jaeger_url: str | None = None

@@ -10,12 +10,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from replaydeck.auth.deps import bearer_token
+from replaydeck.auth.keys import KeyStore
 from replaydeck.config import Settings
 from replaydeck.ingest.service import Ingest
 from replaydeck.live.hub import Hub
 from replaydeck.replay.clock import Clock
 from replaydeck.sse import StreamCounter
 from replaydeck.store.base import EventStore
+from replaydeck.streams import OpenStreams, StreamClient
 
 
 async def _store(request: Request) -> EventStore:
@@ -48,9 +51,30 @@ async def _streams(request: Request) -> StreamCounter:
     return streams
 
 
+async def _open_streams(request: Request) -> OpenStreams:
+    open_streams: OpenStreams = request.app.state.open_streams
+    return open_streams
+
+
+async def _stream_client(request: Request) -> StreamClient:
+    """Whose stream this is, for the per-client limit: the caller's API key, else
+    (an open API, where a made-up key must not buy more streams) its address."""
+    open_streams: OpenStreams = request.app.state.open_streams
+    presented = bearer_token(request.headers.get("authorization"))
+    if presented is not None:
+        keys: KeyStore = request.app.state.keys
+        key = await keys.authenticate(presented)  # just checked by authorize: cached
+        if key is not None:
+            return open_streams.api_key(key.id)
+    peer = request.client
+    return open_streams.address(peer.host if peer is not None else "unknown")
+
+
 StoreDep = Annotated[EventStore, Depends(_store)]
 HubDep = Annotated[Hub, Depends(_hub)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 IngestDep = Annotated[Ingest, Depends(_ingest)]
 ClockDep = Annotated[Clock, Depends(_clock)]
 StreamsDep = Annotated[StreamCounter, Depends(_streams)]
+OpenStreamsDep = Annotated[OpenStreams, Depends(_open_streams)]
+StreamClientDep = Annotated[StreamClient, Depends(_stream_client)]

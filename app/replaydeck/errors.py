@@ -117,6 +117,21 @@ class SeqConflict(ReplaydeckError):
         )
 
 
+class TooManyStreams(ReplaydeckError):
+    status = 429
+    slug = "too-many-streams"
+    title = "Too many open streams"
+
+    def __init__(self, client: str, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"{client} already has {limit} open streams, the most one client may hold "
+            "(REPLAYDECK_MAX_STREAMS_PER_CLIENT). Close one (a stream ends when its "
+            f"client disconnects), or retry after {retry_after} s.",
+            limit=limit,
+        )
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class StoreUnavailable(ReplaydeckError):
     status = 503
     slug = "store-unavailable"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any
 
@@ -41,6 +42,7 @@ from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
 from replaydeck.store.retention import sweep_forever
 from replaydeck.store.sql import open_store
+from replaydeck.streams import OpenStreams, end_streams_of_revoked_keys, share_key
 from replaydeck.tracing import routes as tracing_routes
 from replaydeck.tracing.context import TraceparentMiddleware
 from replaydeck.tracing.runtime import Tracing
@@ -119,6 +121,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The metered clock records replay timers' lateness for /metrics.
     app.state.clock = app.state.metrics.metered_clock(LoopClock())
     app.state.streams = StreamCounter()
+    # A client refused for too many streams is told to come back once a stalled
+    # stream of its own would have been dropped.
+    app.state.open_streams = OpenStreams(
+        settings.max_streams_per_client, retry_after=math.ceil(settings.send_timeout)
+    )
     problems.install(app)
     for module in (health, session_routes, ingest_routes, live_routes, replay_routes):
         app.include_router(module.router)
@@ -150,7 +157,8 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     app.state.store = store
     app.state.hub = hub
     app.state.ingest = Ingest(store=store, hub=hub, settings=settings, metrics=metrics)
-    app.state.notifier = await _listen(engine, settings, stack, hub, store, metrics)
+    open_streams: OpenStreams = app.state.open_streams
+    app.state.notifier = await _listen(engine, settings, stack, hub, store, metrics, open_streams)
     notifier = app.state.notifier
     metrics.track_state(
         streams=app.state.streams,
@@ -160,6 +168,10 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     )
     app.state.keys = keys = KeyStore(engine, cache_seconds=settings.key_cache_seconds)
     stack.callback(keys.close)
+    # A revoked key's requests are refused within the key cache's time; its open
+    # streams end within the same time (at least a second, not a busy loop).
+    interval = max(settings.key_cache_seconds, 1.0)
+    _background(stack, end_streams_of_revoked_keys(open_streams, keys, interval=interval))
     app.state.shares = ShareService(engine, signing_key(settings))
     # Share URLs are credentials: keep /r/<token> out of uvicorn's logs.
     install_log_filter()
@@ -185,6 +197,7 @@ async def _listen(
     hub: Hub,
     store: EventStore,
     metrics: Metrics,
+    open_streams: OpenStreams,
 ) -> PgNotifier | None:
     """With PostgreSQL, other replicas' appends reach this hub by LISTEN/NOTIFY."""
     if engine.dialect.name != "postgresql":
@@ -196,6 +209,8 @@ async def _listen(
         page_size=settings.read_page_size,
         on_lag=metrics.notify_lag.observe,
         on_reconnect=metrics.notify_reconnects.inc,
+        # A share link revoked through another replica ends its streams here too.
+        on_revoked=lambda share_id: open_streams.stop(share_key(share_id)),
     )
     _background(stack, notifier.run())
     try:

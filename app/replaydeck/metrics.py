@@ -119,7 +119,9 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         active = GaugeMetricFamily(
-            "replaydeck_active_streams", "Open SSE streams by kind.", labels=["kind"]
+            "replaydeck_active_streams",
+            "Open streams by kind (tail, replay, ndjson).",
+            labels=["kind"],
         )
         for kind in ("tail", "replay", *sorted(set(self._streams.active) - {"tail", "replay"})):
             active.add_metric([kind], self._streams.active.get(kind, 0))

@@ -9,6 +9,7 @@ vanished client stops all server work for it at once, even mid-wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
@@ -121,6 +122,18 @@ class SendDeadline:
             self._timer = self._loop.call_at(due, self._check)
 
 
+class Lease(Protocol):
+    """A stream's slot among its client's open streams (replaydeck.streams)."""
+
+    def attach(self, stop: Callable[[], None]) -> None:
+        """The stream has started; `stop()` ends it (a revoked or expired share link)."""
+        ...
+
+    def release(self) -> None:
+        """The stream has ended; its slot is free."""
+        ...
+
+
 class EventStreamResponse(Response):
     """An ASGI response streaming SSE frames until the iterator or the client ends.
 
@@ -129,8 +142,10 @@ class EventStreamResponse(Response):
     `send_timeout`, cancels the pump wherever it waits, so a vanished or
     stalled client stops all server work for it at once. (A second task for
     the pump, and `asyncio.wait` over both, cost memory for every open stream.)
-    Headers are `raw_headers`, so a caller may add its own (request id, share
-    headers) before the response runs.
+    Its `lease` may stop it from outside too: the pump is cancelled the same
+    way, and the body is then ended properly, so the client sees the stream
+    close rather than a broken connection. Headers are `raw_headers`, so a
+    caller may add its own (request id, share headers) before the response runs.
     """
 
     media_type = "text/event-stream"
@@ -143,15 +158,16 @@ class EventStreamResponse(Response):
         counter: StreamCounter,
         retry_ms: int,
         send_timeout: float,
-        on_close: Callable[[], None] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.frames = frames
         self.kind = kind
         self.counter = counter
-        self.retry_ms = retry_ms
+        self.preamble: bytes | None = encode_retry(retry_ms)
         self.send_timeout = send_timeout
-        self.on_close = on_close
+        self.lease = lease
         self.ended: str | None = None
+        self.started = False
         super().__init__(status_code=200, media_type=self.media_type)
         # Response would add content-length: 0 for the empty body.
         self.raw_headers = list(HEADERS)
@@ -171,13 +187,17 @@ class EventStreamResponse(Response):
         deadline = SendDeadline(loop, self.send_timeout, lambda: end("stalled"))
         listener = loop.create_task(self._listen(receive, end))
         cancelling = task.cancelling()
+        if self.lease is not None:
+            self.lease.attach(lambda: end("stopped"))
         try:
             await self._pump(send, deadline)
         except asyncio.CancelledError:
-            # Ours (disconnect, stall) ends the stream quietly; anyone else's
-            # (server shutdown) goes on up, as asyncio.timeout does it.
+            # Ours (disconnect, stall, stop) ends the stream quietly; anyone
+            # else's (server shutdown) goes on up, as asyncio.timeout does it.
             if self.ended is None or task.uncancel() > cancelling:
                 raise
+            if self.ended == "stopped":
+                await self._close(send)
         except OSError:
             self.ended = "disconnected"  # ASGI 2.4 servers raise it on send
         except Exception:
@@ -190,16 +210,16 @@ class EventStreamResponse(Response):
             if aclose is not None:
                 await aclose()
             self.counter.add(self.kind, -1)
-            if self.on_close is not None:
-                self.on_close()
+            if self.lease is not None:
+                self.lease.release()
 
     async def _pump(self, send: Send, deadline: SendDeadline) -> None:
         sending, sent = deadline.sending, deadline.sent
         sending()
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        await send(
-            {"type": "http.response.body", "body": encode_retry(self.retry_ms), "more_body": True}
-        )
+        self.started = True
+        if self.preamble is not None:
+            await send({"type": "http.response.body", "body": self.preamble, "more_body": True})
         sent()
         async for chunk in self.frames:
             sending()
@@ -209,6 +229,16 @@ class EventStreamResponse(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         sent()
 
+    async def _close(self, send: Send) -> None:
+        """End a stopped stream's body. The cancellation came between two sends (a
+        server's send only waits before it writes), so the body is whole so far."""
+        with contextlib.suppress(TimeoutError, OSError):
+            async with asyncio.timeout(self.send_timeout):
+                if not self.started:
+                    start = {"type": "http.response.start", "status": 200}
+                    await send({**start, "headers": self.raw_headers})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
     @staticmethod
     async def _listen(receive: Receive, end: Callable[[str], None]) -> None:
         while True:
@@ -216,3 +246,28 @@ class EventStreamResponse(Response):
             if message["type"] == "http.disconnect":
                 end("disconnected")
                 return
+
+
+class NdjsonStreamResponse(EventStreamResponse):
+    """An NDJSON download, pumped like a stream: bounded writes, the send timeout, a lease."""
+
+    media_type = "application/x-ndjson"
+
+    def __init__(
+        self,
+        lines: AsyncIterator[bytes],
+        *,
+        counter: StreamCounter,
+        send_timeout: float,
+        lease: Lease | None = None,
+    ) -> None:
+        super().__init__(
+            lines,
+            kind="ndjson",
+            counter=counter,
+            retry_ms=0,
+            send_timeout=send_timeout,
+            lease=lease,
+        )
+        self.preamble = None
+        self.raw_headers = [(b"content-type", self.media_type.encode())]

@@ -145,6 +145,7 @@ def run(replicas: int, p: dict[str, int], work: Path) -> Outcome:
         for n in range(replicas):
             port = h.free_port()
             env = {"REPLAYDECK_DATABASE_URL": url, "REPLAYDECK_MIGRATE_ON_START": "false"}
+            env.update(h.UNLIMITED_STREAMS)
             env.update({f"REPLAYDECK_{k.upper()}": v for k, v in POOL.items()})
             log = work / f"replica-{replicas}-{n}.log"
             proc = stack.enter_context(h.server(h.replaydeck_server_cmd(port), port, env, log))

@@ -226,8 +226,12 @@ def replaydeck_server_cmd(port: int) -> list[str]:
     return [PYTHON, str(BENCH_DIR / "serve_app.py"), "--port", str(port)]
 
 
+# The load client opens every stream from one address, as no real client would.
+UNLIMITED_STREAMS = {"REPLAYDECK_MAX_STREAMS_PER_CLIENT": "0"}
+
+
 def replaydeck_env(db: Path, **extra: str) -> dict[str, str]:
-    env = {"REPLAYDECK_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    env = {"REPLAYDECK_DATABASE_URL": f"sqlite+aiosqlite:///{db}", **UNLIMITED_STREAMS}
     env.update({f"REPLAYDECK_{k.upper()}": v for k, v in extra.items()})
     return env
 

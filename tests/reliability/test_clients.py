@@ -86,6 +86,8 @@ def test_vanished_and_stalled_clients_release_everything(tmp_path: Path) -> None
         database_url=f"sqlite+aiosqlite:///{tmp_path}/clients.db",
         send_timeout=SEND_TIMEOUT,
         heartbeat_interval=0.5,
+        # 500 clients that all come from 127.0.0.1.
+        max_streams_per_client=CLIENTS,
     )
     app = create_app(settings)
     with (

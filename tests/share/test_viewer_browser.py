@@ -187,6 +187,24 @@ def test_follows_a_session_still_being_recorded(page: Any, server: Any) -> None:
 
 
 @pytest.mark.browser
+def test_a_session_abandoned_while_playing_ends_with_a_notice(page: Any, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/abandoned.db",
+        trace_idle_timeout=1.0,
+        heartbeat_interval=0.2,
+    )
+    with serve(create_app(settings)) as running:
+        with httpx.Client(base_url=running.url, timeout=10) as http:
+            started = [{"type": "message.delta", "data": {"text": "Half an answer"}}]
+            assert http.post("/v1/sessions/gone-1/events", json=started).status_code == 200
+        open_viewer(page, f"{running.url}/sessions/gone-1")
+        # The producer never sends more: the replay follows, then ends as incomplete.
+        play_at_max(page)
+    assert page.text_content(".message .text") == "Half an answer"
+    assert page.text_content("#notice-title") == "The session did not finish"
+
+
+@pytest.mark.browser
 def test_untrusted_metadata_stays_text(page: Any, viewer_url: str) -> None:
     open_viewer(page, viewer_url)
     page.click("#metadata summary")

@@ -19,8 +19,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from replaydeck.config import Settings
 from replaydeck.errors import SessionClosed, StoreUnavailable
-from replaydeck.live.pg_notify import CHANNEL, DELETED, decode_notice, listen_dsn
+from replaydeck.live.pg_notify import listen_dsn
 from replaydeck.store.engine import make_engine
+from replaydeck.store.notices import CHANNEL, DELETED, decode_notice
 from replaydeck.store.sql import SqlStore, open_store
 from replaydeck.tracing.store import TracingStore
 from tests.store.contract import BareStoreContract, TracedStoreContract, ev, traced

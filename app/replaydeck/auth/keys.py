@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -206,6 +206,14 @@ class KeyStore:
             # open API at once, not a moment later.
             self._has_keys_cache[cache_key] = found
         return found
+
+    async def active(self, key_ids: Collection[str]) -> set[str]:
+        """Which of these keys are still active (not revoked), read now, not cached."""
+        query = sa.select(api_keys.c.id).where(
+            api_keys.c.id.in_(list(key_ids)), api_keys.c.revoked_at_us.is_(None)
+        )
+        async with self._reading() as connection:
+            return set((await connection.execute(query)).scalars())
 
     async def authenticate(self, secret: str) -> ApiKey | None:
         """The active key whose hash matches, or None."""

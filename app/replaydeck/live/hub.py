@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from replaydeck.sse import encode_event
@@ -26,6 +28,8 @@ from replaydeck.store.base import StoredEvent
 # Bytes of recent frames kept per followed session: enough for tails that are a
 # moment behind, small enough that thousands of followed sessions stay cheap.
 WINDOW_BYTES = 64 * 1024
+# Sessions whose last append time the hub remembers, most recent first kept.
+MOVED_SESSIONS = 10_000
 
 
 class Wake(enum.Enum):
@@ -175,6 +179,10 @@ class Hub:
         # Called with (session_id, last_seq) on every local publish; the
         # PostgreSQL notifier hooks in here to tell other replicas.
         self.on_publish: list[Callable[[str, int], None]] = []
+        # When recently appended sessions last moved (epoch microseconds, this
+        # server's clock), so a stream opened on one tells a live session from an
+        # abandoned one even when its producer's `ts` runs behind.
+        self._moved: OrderedDict[str, int] = OrderedDict()
 
     @contextlib.contextmanager
     def subscribe(self, session_id: str) -> Iterator[Subscription]:
@@ -203,6 +211,12 @@ class Hub:
         when someone follows it; nobody following, nothing is kept.
         """
         watch = self._watches.get(session_id)
+        if watch is None or last_seq > watch.seq:
+            moved = self._moved
+            moved[session_id] = time.time_ns() // 1000
+            moved.move_to_end(session_id)
+            if len(moved) > MOVED_SESSIONS:
+                moved.popitem(last=False)
         if watch is not None and events:
             watch.remember(events, self.window_bytes)
         if watch is not None and last_seq > watch.seq:
@@ -211,6 +225,10 @@ class Hub:
         if local:
             for callback in self.on_publish:
                 callback(session_id, last_seq)
+
+    def last_moved(self, session_id: str) -> int | None:
+        """When this server last saw the session grow (epoch µs), if it remembers."""
+        return self._moved.get(session_id)
 
     def remove(self, session_id: str) -> None:
         """The session was deleted: end everyone following it."""

@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from replaydeck.errors import StoreUnavailable
 from replaydeck.live.hub import Hub
-from replaydeck.store.notices import CHANNEL, DELETED, decode_notice
+from replaydeck.store.notices import CHANNEL, DELETED, REVOKED_CHANNEL, decode_notice
 
 if TYPE_CHECKING:
     from replaydeck.store.base import EventStore
@@ -57,6 +57,7 @@ class PgNotifier:
         page_size: int = 500,
         on_lag: Callable[[float], None] | None = None,
         on_reconnect: Callable[[], None] | None = None,
+        on_revoked: Callable[[str], None] | None = None,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
         check_interval: float = 5.0,
@@ -72,6 +73,7 @@ class PgNotifier:
         self._reading: dict[str, asyncio.Task[None]] = {}
         self.on_lag = on_lag
         self.on_reconnect = on_reconnect
+        self.on_revoked = on_revoked
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         # A dead peer (cable pulled, host gone) sends no FIN; a periodic
@@ -112,6 +114,8 @@ class PgNotifier:
         connection.add_termination_listener(lambda _connection: lost.set())
         # LISTEN before re-reading watermarks, so no commit falls between them.
         await connection.add_listener(CHANNEL, self._on_notify)
+        if self.on_revoked is not None:
+            await connection.add_listener(REVOKED_CHANNEL, self._on_revoked)
         await self._resync(connection)
         self.connected.set()
         if not first and self.on_reconnect is not None:
@@ -137,6 +141,10 @@ class PgNotifier:
                 self.hub.publish(session_id, found[session_id], local=False)
             else:
                 self.hub.remove(session_id)
+
+    def _on_revoked(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        if self.on_revoked is not None:
+            self.on_revoked(payload)
 
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         notice = decode_notice(payload)

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
-from replaydeck.deps import HubDep, SettingsDep, StoreDep, StreamsDep
+from replaydeck.deps import HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
+from replaydeck.live.idle import Quiet, last_activity_us
 from replaydeck.live.tail import tail_frames
 from replaydeck.sessions.models import MAX_SEQ, SessionIdPath, check_session_id
 from replaydeck.sessions.service import parse_cursor_header
@@ -20,7 +21,10 @@ SSE_DOC: dict[int | str, dict[str, Any]] = {
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
         "description": "Server-Sent Events; each frame's id is the event's seq.",
     },
-    204: {"description": "The session has ended and nothing follows Last-Event-ID."},
+    204: {
+        "description": "The session has ended (or was abandoned) and nothing follows Last-Event-ID."
+    },
+    429: {"description": "This client already holds as many open streams as it may."},
 }
 
 
@@ -31,6 +35,7 @@ async def stream(
     hub: HubDep,
     settings: SettingsDep,
     streams: StreamsDep,
+    client: StreamClientDep,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -38,13 +43,29 @@ async def stream(
     resume = parse_cursor_header(last_event_id, "Last-Event-ID")
     cursor = resume if resume is not None else after
     session = await store.get_session(session_id)
-    if session.status == "complete" and cursor >= session.last_seq:
+    # Followed while the session is live: an abandoned one ends its tails too.
+    quiet = Quiet(
+        settings.trace_idle_timeout, last_activity_us(session, hub.last_moved(session_id))
+    )
+    ended = session.status == "complete" or quiet.abandoned()
+    if ended and cursor >= session.last_seq:
         # Tells a browser's EventSource to stop reconnecting.
         return Response(status_code=204)
+    lease = client.admit()
+    frames = tail_frames(
+        store,
+        hub,
+        session_id,
+        after=cursor,
+        page_size=settings.read_page_size,
+        largest_event=settings.max_event_bytes,
+        quiet=quiet,
+    )
     return EventStreamResponse(
-        tail_frames(store, hub, session_id, after=cursor, page_size=settings.read_page_size),
+        frames,
         kind="tail",
         counter=streams,
         retry_ms=settings.sse_retry_ms,
         send_timeout=settings.send_timeout,
+        lease=lease,
     )

@@ -3,7 +3,9 @@
 A replay that is catching up alternates between waiting for the database and
 writing to the socket. Reading the next page while the current one is being
 sent lets the two overlap: the database driver works in its own thread (or on
-the server) while the event loop frames and writes.
+the server) while the event loop frames and writes. Pages are sized to a byte
+budget (replaydeck.budget), so the two pages a replay may hold stay small
+whatever its events weigh.
 """
 
 from __future__ import annotations
@@ -11,45 +13,68 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 
+from replaydeck.budget import PageSize
 from replaydeck.store.base import EventRow, EventStore
+
+_ENVELOPE = itemgetter(3)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: Sequence[EventRow]
+    # Each row's envelope size, for cutting the page into writes.
+    sizes: list[int]
+    # The log may go on after this page (it was full, or cut to the budget).
+    more: bool
 
 
 class PageReader:
-    """Pages of `limit` rows after a cursor; a full page starts reading the next.
+    """Pages after a cursor; a page with more after it starts reading the next.
 
     At most one read is ahead, so a replay holds at most two pages and at most
     one pooled connection. `close` cancels a read still in flight.
     """
 
-    def __init__(self, store: EventStore, session_id: str, *, limit: int) -> None:
+    def __init__(
+        self, store: EventStore, session_id: str, *, limit: int, largest_event: int = 0
+    ) -> None:
         self._store = store
         self._session_id = session_id
-        self.limit = limit
-        self._ahead: tuple[int, asyncio.Task[Sequence[EventRow]]] | None = None
+        self._size = PageSize(limit, largest=largest_event)
+        self._ahead: tuple[int, int, asyncio.Task[Sequence[EventRow]]] | None = None
 
-    async def read(self, after: int) -> Sequence[EventRow]:
+    def _fetch(self, after: int, limit: int) -> asyncio.Task[Sequence[EventRow]]:
+        return asyncio.ensure_future(
+            self._store.read_rows(self._session_id, after=after, limit=limit)
+        )
+
+    async def read(self, after: int) -> Page:
         """The page after `after`: the one read ahead if it starts there, else a new read."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead[0] == after:
-            rows = await ahead[1]
+            limit, rows = ahead[1], await ahead[2]
         else:
             if ahead is not None:
-                _discard(ahead[1])
-            rows = await self._store.read_rows(self._session_id, after=after, limit=self.limit)
-        if len(rows) == self.limit:
-            # A full page: there may be more, and the caller is about to spend a
-            # while sending this one.
-            next_after = rows[-1][0]
-            task = asyncio.ensure_future(
-                self._store.read_rows(self._session_id, after=next_after, limit=self.limit)
-            )
-            self._ahead = (next_after, task)
-        return rows
+                _discard(ahead[2])
+            limit = self._size.limit
+            rows = await self._store.read_rows(self._session_id, after=after, limit=limit)
+        sizes = list(map(len, map(_ENVELOPE, rows)))
+        keep = self._size.keep(sizes)
+        more = keep < len(rows) or len(rows) == limit
+        if keep < len(rows):
+            rows, sizes = rows[:keep], sizes[:keep]
+        if more:
+            # There may be more, and the caller is about to spend a while sending this.
+            next_after, next_limit = rows[-1][0], self._size.limit
+            self._ahead = (next_after, next_limit, self._fetch(next_after, next_limit))
+        return Page(rows, sizes, more)
 
     def close(self) -> None:
         if self._ahead is not None:
-            _discard(self._ahead[1])
+            _discard(self._ahead[2])
             self._ahead = None
 
 

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
 from replaydeck.capture.replay_format import parse_format, reformat
-from replaydeck.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamsDep
+from replaydeck.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
 from replaydeck.errors import InvalidParameter
+from replaydeck.live.idle import Quiet, last_activity_us
 from replaydeck.live.routes import SSE_DOC
 from replaydeck.replay.stream import ReplayParams, replay_frames
 from replaydeck.sessions.models import MAX_SEQ, SessionIdPath, check_session_id
@@ -63,6 +64,7 @@ async def replay(
     clock: ClockDep,
     settings: SettingsDep,
     streams: StreamsDep,
+    client: StreamClientDep,
     speed: Annotated[str, Query(description="A positive number, or 'max'.")] = "1",
     from_: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)] = 1,
     to: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
@@ -79,9 +81,14 @@ async def replay(
     wire_format = None if format is None else parse_format(format)
     resume = parse_cursor_header(last_event_id, "Last-Event-ID")
     session = await store.get_session(session_id)
+    # Follows the session while it is live; an abandoned one's replay ends as incomplete.
+    quiet = Quiet(
+        settings.trace_idle_timeout, last_activity_us(session, hub.last_moved(session_id))
+    )
     if resume is not None:
         end = session.last_seq if params.to_seq is None else min(params.to_seq, session.last_seq)
-        if resume >= end and (session.status == "complete" or params.to_seq == end):
+        ended = session.status == "complete" or quiet.abandoned() or params.to_seq == end
+        if resume >= end and ended:
             return Response(status_code=204)
         params = ReplayParams(
             speed=params.speed,
@@ -90,6 +97,7 @@ async def replay(
             types=params.types,
             max_gap_ms=params.max_gap_ms,
         )
+    lease = client.admit()
     frames = replay_frames(
         store,
         hub,
@@ -99,6 +107,8 @@ async def replay(
         page_size=settings.read_page_size,
         heartbeat_interval=settings.heartbeat_interval,
         final_seq=session.final_seq,
+        largest_event=settings.max_event_bytes,
+        quiet=quiet,
     )
     if wire_format is not None:
         frames = reformat(frames, wire_format, session_id)
@@ -108,4 +118,5 @@ async def replay(
         counter=streams,
         retry_ms=settings.sse_retry_ms,
         send_timeout=settings.send_timeout,
+        lease=lease,
     )

@@ -6,11 +6,14 @@ import bisect
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from operator import itemgetter
 
 import orjson
 
+from replaydeck.budget import CHUNK_BYTES, runs
 from replaydeck.errors import StoreUnavailable
 from replaydeck.live.hub import Hub, Wake
+from replaydeck.live.idle import Quiet
 from replaydeck.replay.clock import Clock
 from replaydeck.replay.pacing import Pacer
 from replaydeck.replay.pages import PageReader
@@ -41,6 +44,8 @@ async def replay_frames(
     page_size: int,
     heartbeat_interval: float,
     final_seq: int | None = None,
+    largest_event: int = 0,
+    quiet: Quiet | None = None,
     outage_retry: float = 1.0,
     catchup_pages: int = 4,
 ) -> AsyncIterator[bytes]:
@@ -49,8 +54,10 @@ async def replay_frames(
     Events are due at start + (offset - first offset) / speed. Filtered types
     are skipped without moving anyone's deadline. A session still being written
     is followed until its `final` (or `to`), each new event due by its own
-    offset, so a replay at speed 1 trails the live session by a fixed lag.
-    At speed=max pages are `catchup_pages` times `page_size`.
+    offset, so a replay at speed 1 trails the live session by a fixed lag; with
+    `quiet`, only while the session is live: once it is abandoned, the replay
+    ends as incomplete. At speed=max pages are `catchup_pages` times `page_size`.
+    Pages of the log and writes are sized to byte budgets (replaydeck.budget).
     """
     pacer: Pacer | None = None
     sent = 0
@@ -59,29 +66,37 @@ async def replay_frames(
     # Untimed, the replay is bound by reading and framing: larger pages mean
     # fewer trips to the database per event.
     limit = page_size if params.speed is not None else page_size * catchup_pages
-    pages = PageReader(store, session_id, limit=limit)
+    pages = PageReader(store, session_id, limit=limit, largest_event=largest_event)
     with hub.subscribe(session_id) as subscription, contextlib.closing(pages):
         while True:
             try:
-                rows = await pages.read(cursor)
+                page = await pages.read(cursor)
             except StoreUnavailable:
                 # As the live tail does: hold the client through a database
                 # restart with keep-alives, and carry on where it left off.
                 yield HEARTBEAT
                 await clock.sleep_until(clock.now() + outage_retry)
                 continue
+            rows = page.rows
             # Rows are in seq order, so the ones up to `to` are a prefix.
             stop = len(rows) if to_seq is None else bisect.bisect_right(rows, to_seq, key=_seq)
+            pending: list[bytes] = []
             if params.speed is None:
-                # Nothing to wait for: frame the page in one pass.
-                pending = [
-                    encode_event(seq, kind, envelope)
-                    for seq, kind, _, envelope in rows[:stop]
-                    if types is None or kind in types
-                ]
-                sent += len(pending)
+                # Nothing to wait for: frame the page a run of about 64 KiB at a
+                # time; the last run waits in `pending` for a possible end frame.
+                start = 0
+                for end in runs(page.sizes[:stop]):
+                    if pending:
+                        yield b"".join(pending)
+                    pending = [
+                        encode_event(seq, kind, envelope)
+                        for seq, kind, _, envelope in rows[start:end]
+                        if types is None or kind in types
+                    ]
+                    sent += len(pending)
+                    start = end
             else:
-                pending = []
+                pending_bytes = 0
                 for seq, kind, ts_us, envelope in rows[:stop]:
                     if pacer is None:
                         pacer = Pacer(
@@ -92,15 +107,21 @@ async def replay_frames(
                     if due > now:
                         if pending:
                             yield b"".join(pending)
-                            pending = []
+                            pending, pending_bytes = [], 0
                         if due - now <= heartbeat_interval:
                             # The usual gap: one sleep, no keep-alive generator.
                             await clock.sleep_until(due)
                         else:
                             async for beat in _wait(clock, due, heartbeat_interval):
                                 yield beat
+                    elif pending_bytes >= CHUNK_BYTES:
+                        # Events due together (or late) go out in bounded writes too.
+                        yield b"".join(pending)
+                        pending, pending_bytes = [], 0
                     if types is None or kind in types:
-                        pending.append(encode_event(seq, kind, envelope))
+                        frame = encode_event(seq, kind, envelope)
+                        pending.append(frame)
+                        pending_bytes += len(frame)
                         sent += 1
             if stop:
                 cursor, last_kind = rows[stop - 1][0], rows[stop - 1][1]
@@ -116,23 +137,37 @@ async def replay_frames(
                     return
             if pending:
                 yield b"".join(pending)
-            if len(rows) == limit:
+            if page.more:
                 continue
             if final_seq is not None and cursor >= final_seq:
                 # Started past the end of a finished session: nothing to play.
                 yield end_frame("complete", sent)
                 return
+            if quiet is not None:
+                if rows:
+                    quiet.saw(max(map(_TS, rows)))
+                if subscription.watermark <= cursor and quiet.abandoned():
+                    yield end_frame("incomplete", sent)
+                    return
             while True:
                 wake = await subscription.wait(cursor)
                 if wake is Wake.GONE:
                     return
                 if wake is Wake.NEW_EVENTS:
+                    if quiet is not None:
+                        quiet.moved = True
                     break
+                if quiet is not None and quiet.abandoned():
+                    yield end_frame("incomplete", sent)
+                    return
                 yield HEARTBEAT
 
 
 def _seq(row: EventRow) -> int:
     return row[0]
+
+
+_TS = itemgetter(2)
 
 
 async def _wait(clock: Clock, deadline: float, heartbeat_interval: float) -> AsyncIterator[bytes]:

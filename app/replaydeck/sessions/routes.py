@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from starlette.responses import StreamingResponse
 
-from replaydeck.deps import IngestDep, SettingsDep, StoreDep
+from replaydeck.deps import IngestDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
 from replaydeck.ingest.body import json_body_declared
 from replaydeck.sessions.metadata import check_metadata, parse_metadata_filters
 from replaydeck.sessions.models import (
@@ -20,6 +19,7 @@ from replaydeck.sessions.models import (
     check_session_id,
 )
 from replaydeck.sessions.service import ndjson_lines, new_session_id, page_body
+from replaydeck.sse import NdjsonStreamResponse
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -91,17 +91,27 @@ async def read_events(
     session_id: SessionIdPath,
     store: StoreDep,
     settings: SettingsDep,
+    streams: StreamsDep,
+    client: StreamClientDep,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
     await store.get_session(check_session_id(session_id))
     if NDJSON in accept:
-        return StreamingResponse(
-            ndjson_lines(
-                store, session_id, after=after, limit=limit, page_size=settings.read_page_size
-            ),
-            media_type=NDJSON,
+        # A download may take long and its reader may stall: it is a stream like
+        # the others (bounded writes, the send timeout, a slot of the client's).
+        lease = client.admit()
+        lines = ndjson_lines(
+            store,
+            session_id,
+            after=after,
+            limit=limit,
+            page_size=settings.read_page_size,
+            largest_event=settings.max_event_bytes,
+        )
+        return NdjsonStreamResponse(
+            lines, counter=streams, send_timeout=settings.send_timeout, lease=lease
         )
     size = min(limit or 100, settings.max_list_limit)
     events = await store.read(session_id, after=after, limit=size)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from operator import attrgetter
 from typing import Any
 
+from replaydeck.budget import PageSize, runs, within
 from replaydeck.errors import InvalidParameter
 from replaydeck.sessions.models import MAX_SEQ
 from replaydeck.store.base import EventStore, StoredEvent
+
+_ENVELOPE = attrgetter("envelope")
 
 
 def new_session_id() -> str:
@@ -30,27 +34,48 @@ def parse_cursor_header(value: str | None, name: str) -> int | None:
 
 
 def page_body(events: list[StoredEvent], limit: int) -> bytes:
-    """A JSON page built from stored envelopes without decoding them."""
-    next_after = events[-1].seq if len(events) == limit and events else None
+    """A JSON page built from stored envelopes without decoding them.
+
+    A page stops at about PAGE_BYTES even before `limit` events (next_after then
+    says where to go on): a reader that never reads its response must not hold
+    the server to 1000 events of 256 KiB each.
+    """
+    keep = within(list(map(len, map(_ENVELOPE, events))))
+    more = keep < len(events) or len(events) == limit
+    events = events[:keep]
+    next_after = events[-1].seq if more and events else None
     tail = b"null" if next_after is None else str(next_after).encode()
     return b'{"events":[' + b",".join(e.envelope for e in events) + b'],"next_after":' + tail + b"}"
 
 
 async def ndjson_lines(
-    store: EventStore, session_id: str, *, after: int, limit: int | None, page_size: int
+    store: EventStore,
+    session_id: str,
+    *,
+    after: int,
+    limit: int | None,
+    page_size: int,
+    largest_event: int = 0,
 ) -> AsyncIterator[bytes]:
+    """The log after `after` as NDJSON, in pages and writes of bounded size (replaydeck.budget)."""
     cursor = after
     remaining = limit
+    size = PageSize(page_size, largest=largest_event)
     while remaining is None or remaining > 0:
-        size = page_size if remaining is None else min(page_size, remaining)
-        events = await store.read(session_id, after=cursor, limit=size)
+        ask = size.limit if remaining is None else min(size.limit, remaining)
+        events = await store.read(session_id, after=cursor, limit=ask)
         if not events:
             return
-        yield b"".join(e.envelope + b"\n" for e in events)
-        cursor = events[-1].seq
+        sizes = list(map(len, map(_ENVELOPE, events)))
+        keep = size.keep(sizes)
+        start = 0
+        for stop in runs(sizes[:keep]):
+            yield b"".join([e.envelope + b"\n" for e in events[start:stop]])
+            start = stop
+        cursor = events[keep - 1].seq
         if remaining is not None:
-            remaining -= len(events)
-        if len(events) < size:
+            remaining -= keep
+        if keep == len(events) < ask:
             return
 
 

@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import HTMLResponse
 
-from replaydeck.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamsDep
+from replaydeck.deps import ClockDep, HubDep, OpenStreamsDep, SettingsDep, StoreDep, StreamsDep
 from replaydeck.errors import ReplaydeckError
 from replaydeck.events import format_ts
 from replaydeck.ingest.body import json_body_declared
@@ -34,8 +34,15 @@ from replaydeck.sessions.models import (
     check_session_id,
 )
 from replaydeck.share.masking import mask_share_path
-from replaydeck.share.service import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, ShareNotFound, ShareService
+from replaydeck.share.service import (
+    DEFAULT_EXPIRES_IN,
+    MAX_EXPIRES_IN,
+    Share,
+    ShareNotFound,
+    ShareService,
+)
 from replaydeck.share.viewer import viewer_response
+from replaydeck.streams import OpenStreams, StreamClient, share_key
 
 log = logging.getLogger("replaydeck")
 
@@ -161,8 +168,10 @@ async def create_share(
 
 
 @router.delete("/v1/shares/{share_id}", status_code=204)
-async def revoke_share(share_id: str, shares: SharesDep) -> Response:
+async def revoke_share(share_id: str, shares: SharesDep, open_streams: OpenStreamsDep) -> Response:
     await shares.revoke(share_id)
+    # Its open streams end now (other replicas hear of it by NOTIFY).
+    open_streams.stop(share_key(share_id))
     return Response(status_code=204)
 
 
@@ -171,6 +180,11 @@ public = APIRouter(route_class=ShareRoute, tags=["shares"])
 
 def _base(request: Request, token: str) -> str:
     return f"{request.scope.get('root_path', '')}/r/{token}"
+
+
+def _client(open_streams: OpenStreams, shares: ShareService, share: Share) -> StreamClient:
+    """A share link's streams count against the link, and end when it expires."""
+    return open_streams.share(share.id, expires_in=shares.seconds_left(share))
 
 
 @public.get("/r/{token}", response_class=HTMLResponse)
@@ -203,6 +217,8 @@ async def share_events(
     shares: SharesDep,
     store: StoreDep,
     settings: SettingsDep,
+    streams: StreamsDep,
+    open_streams: OpenStreamsDep,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     accept: Annotated[str, Header()] = "application/json",
@@ -212,6 +228,8 @@ async def share_events(
         session_id=share.session_id,
         store=store,
         settings=settings,
+        streams=streams,
+        client=_client(open_streams, shares, share),
         after=after,
         limit=limit,
         accept=accept,
@@ -226,6 +244,7 @@ async def share_stream(
     hub: HubDep,
     settings: SettingsDep,
     streams: StreamsDep,
+    open_streams: OpenStreamsDep,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -236,6 +255,7 @@ async def share_stream(
         hub=hub,
         settings=settings,
         streams=streams,
+        client=_client(open_streams, shares, share),
         after=after,
         last_event_id=last_event_id,
     )
@@ -250,6 +270,7 @@ async def share_replay(
     clock: ClockDep,
     settings: SettingsDep,
     streams: StreamsDep,
+    open_streams: OpenStreamsDep,
     speed: Annotated[str, Query(description="A positive number, or 'max'.")] = "1",
     from_: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)] = 1,
     to: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
@@ -265,6 +286,7 @@ async def share_replay(
         clock=clock,
         settings=settings,
         streams=streams,
+        client=_client(open_streams, shares, share),
         speed=speed,
         from_=from_,
         to=to,

@@ -19,6 +19,7 @@ from replaydeck.config import Settings
 from replaydeck.errors import InvalidParameter, ReplaydeckError, SessionNotFound
 from replaydeck.share.tokens import ShareClaims, TokenInvalid, sign, verify
 from replaydeck.storable import flaw
+from replaydeck.store.notices import revoked_statement
 from replaydeck.store.tables import sessions, shares
 from replaydeck.store.transactions import transaction
 
@@ -190,7 +191,14 @@ class ShareService:
                 .where(shares.c.id == share_id)
                 .values(revoked_at_us=revoked.revoked_at_us)
             )
+            if connection.dialect.name == "postgresql":
+                # Delivered only if the revocation commits; every replica then
+                # ends the link's open streams.
+                await connection.execute(revoked_statement(share_id))
         return revoked
+
+    def seconds_left(self, share: Share) -> float:
+        return max(0.0, (share.expires_at_us - self.clock()) / 1e6)
 
     async def open(self, token: str) -> Share:
         """The live share behind a token, or ShareNotFound for every kind of failure."""

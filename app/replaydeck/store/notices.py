@@ -15,6 +15,8 @@ import sqlalchemy as sa
 CHANNEL = "replaydeck_seq"
 # A deleted session travels as this seq, so followers on every replica end.
 DELETED = -1
+# A revoked share link's id, so every replica ends that link's open streams.
+REVOKED_CHANNEL = "replaydeck_share_revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +46,8 @@ def notify_statement(session_id: str, last_seq: int) -> sa.Select[Any]:
     """The statement an append runs in its transaction to tell other replicas."""
     payload = encode_notice(session_id, last_seq, time.time_ns() // 1000)
     return sa.select(sa.func.pg_notify(CHANNEL, payload))
+
+
+def revoked_statement(share_id: str) -> sa.Select[Any]:
+    """The statement a share's revocation runs in its transaction to tell other replicas."""
+    return sa.select(sa.func.pg_notify(REVOKED_CHANNEL, share_id))

@@ -198,11 +198,17 @@ async function play() {
   clearNotice(); // an earlier "stopped early" or network notice no longer applies
   setState("playing");
   let ended = false;
+  let incomplete = false;
   try {
     await streamSse(replayUrl(), controller.signal, (frame) => {
       if (generation !== player.generation) return;
       if (frame.type === "replay.end") {
         ended = true;
+        try {
+          incomplete = JSON.parse(frame.data).reason === "incomplete";
+        } catch {
+          // not replaydeck's own end frame: an end all the same
+        }
         return;
       }
       let envelope;
@@ -224,6 +230,8 @@ async function play() {
   player.controller = null;
   if (!ended) {
     notice("The replay stopped early", "The connection closed before the end. Press Play to continue from here.", { soft: true });
+  } else if (incomplete) {
+    notice("The session did not finish", "Its producer stopped sending events before the final one; this is everything it recorded.", { soft: true });
   }
   setState(ended ? "ended" : "paused");
   select(player.position);
