@@ -37,7 +37,7 @@ from replaydeck.store.base import (
     announce,
     commit_drafts,
 )
-from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcomes
+from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcomes, stored_events
 from replaydeck.store.sequencing import assign
 from replaydeck.store.session_locks import SessionLocks
 from replaydeck.store.sqlite_writer import SqliteWriter
@@ -301,6 +301,11 @@ class SqlEventStore:
         async with self._writing() as connection:
             session, created = await self._lock_session(connection, session_id, received_us)
             known = await self._known_ids(connection, session_id, events_in)
+            if draft is not None and draft.seq < session.last_seq:
+                # Another replica appended since this one's stamper last saw the session;
+                # the row lock keeps anyone from appending more until this commits.
+                params = {"session_id": session_id, "after": draft.seq}
+                draft.catch_up(stored_events(await connection.execute(_READ, params)))
             stamp = None if draft is None else draft.stamp
             result = assign(session, events_in, known, received_us, expected_seq, stamp)
             if result.appended:

@@ -65,7 +65,7 @@ class SessionTracer:
         live.spans.exported = self._abandoned.get(info.session_id, set())
         self._live[info.session_id] = live
         self._feed(live, prior_events, export=False)
-        live.stamps = SessionStamps(live.spans.assigner.copy())
+        live.stamps = SessionStamps(live.spans.assigner.copy(), live.last_seq)
         if live.spans.done:
             del self._live[info.session_id]
 
