@@ -195,3 +195,32 @@ async def test_events_of_one_span_appended_through_two_replicas_get_one_span_id(
         stamps[4]: "message #2",
     }
     assert len(exporter.get_finished_spans()) == 4
+
+
+@pytest.mark.anyio
+async def test_only_the_replica_that_stored_the_last_event_ends_an_idle_session(
+    two_replicas: tuple[list[TracingStore], InMemorySpanExporter], replica_clock: FakeClock
+) -> None:
+    (a, b), exporter = two_replicas
+    call = {"type": "tool.call", "data": {"name": "f", "args": {}, "call_id": "c"}}
+    result = {"type": "tool.result", "data": {"name": "f", "call_id": "c", "result": 1}}
+    # "done" ends on B; "idle" stops with a tool call open, its last event stored by A.
+    await a.append("done", [event(call)])
+    await b.append("done", [event(result), event({"type": "final", "data": {}})])
+    await b.append("idle", [event({"type": "status", "data": {"label": "go"}})])
+    await a.append("idle", [event(call)])
+    await eventually(lambda: len(exporter.get_finished_spans()) >= 2)
+    assert [a.tracer.tracking, b.tracer.tracking] == [2, 1]
+    replica_clock.now += 61
+    # A still held "done" as A last saw it: the log shows B went on and finished it.
+    assert await b.sweep() == []
+    assert await a.sweep() == ["idle"]
+    assert [a.tracer.tracking, b.tracer.tracking] == [0, 0]
+    names = sorted(s.name for s in exporter.get_finished_spans())
+    assert names == ["execute_tool f", "execute_tool f", "invoke_agent done", "invoke_agent idle"]
+    outcomes = {
+        s.name: s.attributes["replaydeck.outcome"]
+        for s in exporter.get_finished_spans()
+        if s.name.startswith("invoke_agent") and s.attributes is not None
+    }
+    assert outcomes == {"invoke_agent done": "complete", "invoke_agent idle": "abandoned"}
