@@ -165,6 +165,7 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
         hub=hub,
         pool=engine.pool,
         listening=None if notifier is None else (lambda: notifier.listening),
+        traced=lambda: tracing.tracer.tracking,
     )
     app.state.keys = keys = KeyStore(engine, cache_seconds=settings.key_cache_seconds)
     stack.callback(keys.close)

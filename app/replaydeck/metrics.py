@@ -85,11 +85,12 @@ class Metrics:
         hub: Hub,
         pool: object | None = None,
         listening: Callable[[], bool] | None = None,
+        traced: Callable[[], int] | None = None,
     ) -> None:
         """Expose live state as gauges read at scrape time (once per lifespan)."""
         if self._state is not None:
             self.registry.unregister(self._state)
-        self._state = _StateCollector(streams, hub, pool, listening)
+        self._state = _StateCollector(streams, hub, pool, listening, traced)
         self.registry.register(self._state)
 
     def metered_clock(self, clock: Clock) -> Clock:
@@ -106,11 +107,13 @@ class _StateCollector(Collector):
         hub: Hub,
         pool: object | None,
         listening: Callable[[], bool] | None,
+        traced: Callable[[], int] | None = None,
     ) -> None:
         self._streams = streams
         self._hub = hub
         self._pool = pool
         self._listening = listening
+        self._traced = traced
 
     def describe(self) -> list[Metric]:
         # Names are fixed; describing without collecting keeps registration
@@ -151,6 +154,12 @@ class _StateCollector(Collector):
                 "replaydeck_notify_listening",
                 "1 while the LISTEN connection to PostgreSQL is up.",
                 value=1 if self._listening() else 0,
+            )
+        if self._traced is not None:
+            yield GaugeMetricFamily(
+                "replaydeck_traced_sessions",
+                "Sessions whose open spans this process holds (until final, or idle).",
+                value=self._traced(),
             )
 
 

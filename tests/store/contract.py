@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from replaydeck.errors import SeqConflict, SessionClosed, SessionExists, SessionNotFound
 from replaydeck.events import NewEvent, validate_event
-from replaydeck.store.base import AppendResult, EventStore
+from replaydeck.store.base import AppendResult, EventStore, StoredEvent
 from replaydeck.tracing.store import TracingStore
 from replaydeck.tracing.tracer import SessionTracer
 
@@ -26,6 +27,8 @@ class CountingStamper:
 
     def __init__(self) -> None:
         self.committed = 0
+        # The seqs of events other writers stored, as the store fed them to drafts.
+        self.caught_up: list[int] = []
 
     def draft(self) -> CountingDraft:
         return CountingDraft(self)
@@ -35,6 +38,15 @@ class CountingDraft:
     def __init__(self, owner: CountingStamper) -> None:
         self.owner = owner
         self.count = owner.committed
+        self.caught_up: list[int] = []
+
+    @property
+    def seq(self) -> int:
+        return self.count
+
+    def catch_up(self, stored: Sequence[StoredEvent]) -> None:
+        self.caught_up.extend(e.seq for e in stored)
+        self.count = stored[-1].seq
 
     def stamp(self, event_id: str, event: NewEvent) -> dict[str, Any]:
         self.count += 1
@@ -42,6 +54,7 @@ class CountingDraft:
 
     def commit(self) -> None:
         self.owner.committed = self.count
+        self.owner.caught_up.extend(self.caught_up)
 
 
 def ev(kind: str = "status", data: dict[str, Any] | None = None, **fields: Any) -> NewEvent:
@@ -340,6 +353,20 @@ class BareStoreContract(StoreContract):
         ]
         assert reported == [1, 2, 3, 4, 5]
         assert stamper.committed == 5
+
+    async def test_a_stamper_first_sees_what_other_writers_stored(self, store: EventStore) -> None:
+        # Another replica appends to the same session with a stamper of its own (here
+        # none): before stamping, this one is fed what it has not seen, in seq order.
+        stamper = CountingStamper()
+        await store.append("s", [ev(), ev()], stamper=stamper)
+        await store.append("s", [ev(), ev("tool.call", {"name": "f", "args": {}, "call_id": "c"})])
+        await store.append("s", [ev()])
+        await store.append("s", [ev(), ev()], stamper=stamper)
+        await store.append("s", [ev()], stamper=stamper)
+        stored = await store.read("s")
+        assert [e.as_dict().get("n") for e in stored] == [1, 2, None, None, None, 6, 7, 8]
+        assert stamper.caught_up == [3, 4, 5]
+        assert stamper.committed == 8
 
     async def test_a_failing_stamp_commit_stores_the_events_once(self, store: EventStore) -> None:
         class BrokenCommit(CountingDraft):

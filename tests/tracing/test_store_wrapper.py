@@ -16,6 +16,7 @@ from replaydeck.store.sql import SqlStore
 from replaydeck.tracing.store import TracingStore
 from replaydeck.tracing.tracer import SessionTracer
 from tests.store.test_group_commit import count_commits
+from tests.tracing.test_tracer import FakeClock
 from tests.tracing.tracing_helpers import ts
 from tests.waiting import eventually
 
@@ -136,3 +137,90 @@ async def test_events_another_process_stored_are_caught_up_before_new_ones(
     # The tool span was finished by the event the other process stored (and exported
     # there); this process exports only the root that its own `final` closed.
     assert names == ["invoke_agent s"]
+
+
+def event(raw: dict[str, object]) -> NewEvent:
+    return validate_event(raw, max_bytes=1 << 20)
+
+
+@pytest.fixture
+def replica_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def two_replicas(
+    store: SqlStore, replica_clock: FakeClock
+) -> tuple[list[TracingStore], InMemorySpanExporter]:
+    """Two processes' tracing over one log, exporting to one place (as a collector)."""
+    exporter = InMemorySpanExporter()
+    replicas = [
+        TracingStore(
+            store,
+            SessionTracer(SimpleSpanProcessor(exporter), idle_timeout_s=60, clock=replica_clock),
+        )
+        for _ in range(2)
+    ]
+    return replicas, exporter
+
+
+@pytest.mark.anyio
+async def test_events_of_one_span_appended_through_two_replicas_get_one_span_id(
+    two_replicas: tuple[list[TracingStore], InMemorySpanExporter], store: SqlStore
+) -> None:
+    replicas, exporter = two_replicas
+    turn = [
+        {"type": "status", "data": {"label": "go"}},
+        {"type": "message.delta", "data": {"text": "a"}},
+        {"type": "tool.call", "data": {"name": "f", "args": {}, "call_id": "c"}},
+        {"type": "tool.result", "data": {"name": "f", "call_id": "c", "result": 1}},
+        {"type": "message.delta", "data": {"text": "b"}},
+        {"type": "message.delta", "data": {"text": "c"}},
+        {"type": "final", "data": {}},
+    ]
+    for n, raw in enumerate(turn):
+        # Round robin: the first replica never sees the first message, yet must stamp
+        # the second as message #2, as the other replica does its next delta.
+        await replicas[n % 2].append("s", [event(raw)])
+    stamps = [e.as_dict()["span_id"] for e in await store.read("s")]
+    # One id per span: the root (first and last events), the tool, the second message.
+    assert [stamps[i] for i in (6, 3, 5)] == [stamps[i] for i in (0, 2, 4)]
+    assert len({stamps[0], stamps[1], stamps[2], stamps[4]}) == 4
+    await eventually(lambda: len(exporter.get_finished_spans()) >= 4)
+    spans = {format(s.context.span_id, "016x"): s.name for s in exporter.get_finished_spans()}
+    assert spans == {
+        stamps[0]: "invoke_agent s",
+        stamps[1]: "message #1",
+        stamps[2]: "execute_tool f",
+        stamps[4]: "message #2",
+    }
+    assert len(exporter.get_finished_spans()) == 4
+
+
+@pytest.mark.anyio
+async def test_only_the_replica_that_stored_the_last_event_ends_an_idle_session(
+    two_replicas: tuple[list[TracingStore], InMemorySpanExporter], replica_clock: FakeClock
+) -> None:
+    (a, b), exporter = two_replicas
+    call = {"type": "tool.call", "data": {"name": "f", "args": {}, "call_id": "c"}}
+    result = {"type": "tool.result", "data": {"name": "f", "call_id": "c", "result": 1}}
+    # "done" ends on B; "idle" stops with a tool call open, its last event stored by A.
+    await a.append("done", [event(call)])
+    await b.append("done", [event(result), event({"type": "final", "data": {}})])
+    await b.append("idle", [event({"type": "status", "data": {"label": "go"}})])
+    await a.append("idle", [event(call)])
+    await eventually(lambda: len(exporter.get_finished_spans()) >= 2)
+    assert [a.tracer.tracking, b.tracer.tracking] == [2, 1]
+    replica_clock.now += 61
+    # A still held "done" as A last saw it: the log shows B went on and finished it.
+    assert await b.sweep() == []
+    assert await a.sweep() == ["idle"]
+    assert [a.tracer.tracking, b.tracer.tracking] == [0, 0]
+    names = sorted(s.name for s in exporter.get_finished_spans())
+    assert names == ["execute_tool f", "execute_tool f", "invoke_agent done", "invoke_agent idle"]
+    outcomes = {
+        s.name: s.attributes["replaydeck.outcome"]
+        for s in exporter.get_finished_spans()
+        if s.name.startswith("invoke_agent") and s.attributes is not None
+    }
+    assert outcomes == {"invoke_agent done": "complete", "invoke_agent idle": "abandoned"}

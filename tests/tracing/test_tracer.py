@@ -72,6 +72,49 @@ def test_idle_session_is_abandoned_after_the_timeout_and_not_before(
     assert not tracer.is_tracking("s-1")
 
 
+def test_an_idle_session_another_process_went_on_with_is_dropped_without_export(
+    tracer: SessionTracer, exporter: InMemorySpanExporter, clock: FakeClock
+) -> None:
+    t = Timeline()
+    tracer.track(INFO)
+    tracer.record("s-1", [t.add(0, "tool.call", name="f", args={}, call_id="c")])
+    # Another replica stored the result; this one caught up with it silently.
+    tracer.record("s-1", [t.add(10, "tool.result", name="f", call_id="c", result=1)], export=False)
+    clock.now += 61
+    # That replica holds the session too, and ends it: nothing is exported here.
+    assert tracer.idle() == {}
+    assert tracer.sweep() == []
+    assert names(exporter) == []
+    assert tracer.tracking == 0
+
+
+def test_an_idle_session_is_abandoned_only_if_it_did_not_move_on(
+    tracer: SessionTracer, exporter: InMemorySpanExporter, clock: FakeClock
+) -> None:
+    t = Timeline()
+    tracer.track(INFO)
+    tracer.record("s-1", [t.add(0, "tool.call", name="f", args={}, call_id="c")])
+    clock.now += 61
+    assert tracer.idle() == {"s-1": 1}
+    # The log says another replica stored more: forget it, export nothing.
+    tracer.drop("s-1", 1)
+    assert not tracer.is_tracking("s-1")
+    assert names(exporter) == []
+    # Back on this replica: rebuilt from the log, then an append of its own.
+    tracer.track(INFO, t.events)
+    tracer.record("s-1", [t.add(5, "status", label="back")])
+    clock.now += 61
+    assert tracer.idle() == {"s-1": 2}
+    # Fed past the seq the sweep looked at (while it read the log): kept.
+    tracer.record("s-1", [t.add(6, "status", label="again")])
+    tracer.drop("s-1", 2)
+    assert not tracer.abandon("s-1", 2)
+    assert tracer.is_tracking("s-1")
+    clock.now += 61
+    assert tracer.abandon("s-1", 3)
+    assert sorted(names(exporter)) == ["execute_tool f", "invoke_agent s-1"]
+
+
 def test_activity_postpones_abandonment(
     tracer: SessionTracer, exporter: InMemorySpanExporter, clock: FakeClock
 ) -> None:

@@ -35,6 +35,14 @@ class StoredEvent:
         return result
 
 
+def stored_events(rows: Iterable[Sequence[Any]]) -> list[StoredEvent]:
+    """Rows of (seq, id, type, ts_us, envelope) as StoredEvents."""
+    return [
+        StoredEvent(seq, event_id, kind, ts_us, bytes(envelope))
+        for seq, event_id, kind, ts_us, envelope in rows
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
     id: str
@@ -88,6 +96,15 @@ class SessionPage:
 class StampDraft(Protocol):
     """One transaction's stamping state for one session."""
 
+    @property
+    def seq(self) -> int:
+        """The seq of the last event of the session this state has seen (0: none)."""
+        ...
+
+    def catch_up(self, stored: Sequence[StoredEvent]) -> None:
+        """See the events after `seq` that another process stored, in seq order."""
+        ...
+
     def stamp(self, event_id: str, event: NewEvent) -> Mapping[str, Any]:
         """Fields to add to this event's envelope; called once per stored event, in seq order."""
         ...
@@ -105,6 +122,11 @@ class Stamper(Protocol):
     order. The store asks for a draft per transaction and stamps only events it
     stores (never repeats, never a refused request); it commits the draft once the
     transaction has committed, so a rollback leaves the stamper as it was.
+
+    Other processes (replicas) may append to the same session without this stamper.
+    So once the transaction holds the session, and before the first stamp, the store
+    feeds the draft (`catch_up`) the events stored after its `seq`: a stamp always
+    follows every earlier event of the session, wherever that event was appended.
     """
 
     def draft(self) -> StampDraft: ...

@@ -37,6 +37,7 @@ from replaydeck.store.base import (
     Stamper,
     StoredHook,
     announce,
+    stored_events,
 )
 from replaydeck.store.sequencing import Stamp
 from replaydeck.store.tables import events, sessions
@@ -184,6 +185,15 @@ _SESSIONS_BY_ID = sa.select(sessions).where(_in_json(sessions.c.id, "ids"))
 _KNOWN_IDS = sa.select(events.c.session_id, events.c.id, events.c.seq).where(
     _in_json(events.c.session_id, "sids"), _in_json(events.c.id, "eids")
 )
+# What a stamper has not seen of a session: the events another process stored after
+# its seq (StampDraft.catch_up), read under the transaction's lock on the session.
+_STORED_AFTER = (
+    sa.select(events.c.seq, events.c.id, events.c.type, events.c.ts_us, events.c.envelope)
+    .where(events.c.session_id == sa.bindparam("session_id"), events.c.seq > sa.bindparam("after"))
+    .order_by(events.c.seq)
+)
+
+
 _UPDATE_SESSION = (
     sessions.update()
     .where(sessions.c.id == sa.bindparam("b_id"))
@@ -282,6 +292,10 @@ def write_batch(
             draft = drafts.get(r.session_id)
             if draft is None:
                 draft = drafts[r.session_id] = r.stamper.draft()
+            if draft.seq < session.last_seq:
+                # Another process appended since this stamper last saw the session.
+                after = {"session_id": r.session_id, "after": draft.seq}
+                draft.catch_up(stored_events(connection.execute(_STORED_AFTER, after)))
             stamp = draft.stamp
         try:
             result = assign(

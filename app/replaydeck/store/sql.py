@@ -41,6 +41,7 @@ from replaydeck.store.base import (
     StoredHook,
     announce,
     commit_drafts,
+    stored_events,
 )
 from replaydeck.store.notices import DELETED
 from replaydeck.store.sequencing import assign
@@ -265,6 +266,11 @@ class SqlStore:
         async with self._writing() as connection:
             session, created = await self._lock_session(connection, session_id, received_us)
             known = await self._known_ids(connection, session_id, events_in)
+            if draft is not None and draft.seq < session.last_seq:
+                # Another replica appended since this one's stamper last saw the session;
+                # the row lock keeps anyone from appending more until this commits.
+                params = {"session_id": session_id, "after": draft.seq}
+                draft.catch_up(stored_events(await connection.execute(_READ, params)))
             stamp = None if draft is None else draft.stamp
             result = assign(session, events_in, known, received_us, expected_seq, stamp)
             if result.appended:
@@ -362,10 +368,7 @@ class SqlStore:
             query, params["limit"] = _READ_PAGE, limit
         async with self._reading() as connection:
             rows = await connection.execute(query, params)
-            return [
-                StoredEvent(seq, event_id, kind, ts_us, bytes(envelope))
-                for seq, event_id, kind, ts_us, envelope in rows
-            ]
+            return stored_events(rows)
 
     async def read_rows(
         self, session_id: str, *, after: int = 0, limit: int | None = None

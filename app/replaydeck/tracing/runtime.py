@@ -53,7 +53,7 @@ class Tracing:
         interval = interval_s or max(0.5, min(30.0, self.tracer.idle_timeout_s / 4))
         while True:
             await anyio.sleep(interval)
-            for session_id in self.tracer.sweep():
+            for session_id in await self.store.sweep():
                 log.info("tracing: session %s idle, its open spans end as abandoned", session_id)
 
     async def shutdown(self) -> None:

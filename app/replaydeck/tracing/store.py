@@ -176,6 +176,31 @@ class TracingStore:
             log.exception("Session %r cannot be traced; its events are stored untraced", session_id)
         return created
 
+    async def sweep(self) -> list[str]:
+        """End the open spans of idle sessions as abandoned; return their ids.
+
+        With several replicas, each that appended to a session holds it, so only the one
+        that stored its last event may end it: ask the log whether a session went on
+        elsewhere after what this process saw (its `final` stored by another replica,
+        say), and if so forget it here, exporting nothing.
+        """
+        ended: list[str] = []
+        for session_id, seq in self.tracer.idle().items():
+            try:
+                last_seq = (await self.inner.get_session(session_id)).last_seq
+            except SessionNotFound:
+                self.tracer.forget(session_id)
+                continue
+            except ReplaydeckError as e:
+                # The database is away: look again at the next sweep.
+                log.warning("Tracing could not check idle session %r: %s", session_id, e.detail)
+                continue
+            if last_seq > seq:
+                self.tracer.drop(session_id, seq)
+            elif self.tracer.abandon(session_id, seq):
+                ended.append(session_id)
+        return ended
+
     async def delete_session(self, session_id: str) -> None:
         await self.inner.delete_session(session_id)
         self.tracer.forget(session_id)

@@ -27,6 +27,9 @@ class _Live:
     spans: SessionSpans
     last_activity: float
     last_seq: int = 0
+    # The last event fed was stored by another process (a replica): that process holds
+    # the session too, with every event up to it, and is the one to end its spans.
+    stored_elsewhere: bool = False
     # Set once the stored events are fed: the stamper carries on from their state.
     stamps: SessionStamps = field(init=False)
 
@@ -58,6 +61,11 @@ class SessionTracer:
     def is_tracking(self, session_id: str) -> bool:
         return session_id in self._live
 
+    @property
+    def tracking(self) -> int:
+        """How many sessions this tracer holds state (open spans) for."""
+        return len(self._live)
+
     def track(self, info: SessionInfo, prior_events: Iterable[Mapping[str, Any]] = ()) -> None:
         """Start following a session; `prior_events` (already stored, already exported
         before a restart) rebuild the state silently."""
@@ -65,7 +73,7 @@ class SessionTracer:
         live.spans.exported = self._abandoned.get(info.session_id, set())
         self._live[info.session_id] = live
         self._feed(live, prior_events, export=False)
-        live.stamps = SessionStamps(live.spans.assigner.copy())
+        live.stamps = SessionStamps(live.spans.assigner.copy(), live.last_seq)
         if live.spans.done:
             del self._live[info.session_id]
 
@@ -99,27 +107,62 @@ class SessionTracer:
                 if seq <= live.last_seq:
                     continue  # already fed: never advance the state twice for one event
                 live.last_seq = seq
+            live.stored_elsewhere = not export
             spans = live.spans.feed(event)
             if export:
                 self._emit(spans)
 
-    def sweep(self) -> list[str]:
-        """End the open spans of sessions idle past the timeout; return their ids."""
+    def idle(self) -> dict[str, int]:
+        """Sessions idle past the timeout, each with the last seq this tracer has of it.
+
+        A session whose last event (as far as this tracer knows) another process stored
+        is dropped here, exporting nothing: that process holds the session as well, and
+        ends its spans at `final` or when it finds it idle. Ending them here too would
+        export them twice, as abandoned, while the session may still be going on.
+        """
         now = self._clock()
-        idle = [
-            session_id
-            for session_id, live in self._live.items()
-            if now - live.last_activity > self.idle_timeout_s
-        ]
-        for session_id in idle:
-            spans = self._live.pop(session_id).spans.finish(Outcome.ABANDONED)
-            self._emit(spans)
-            exported = self._abandoned.setdefault(session_id, set())
-            exported.update(s.context.span_id for s in spans if s.context is not None)
-            self._abandoned.move_to_end(session_id)
-            while len(self._abandoned) > self._max_abandoned:
-                self._abandoned.popitem(last=False)
+        idle: dict[str, int] = {}
+        for session_id, live in list(self._live.items()):
+            if now - live.last_activity <= self.idle_timeout_s:
+                continue
+            if live.stored_elsewhere:
+                del self._live[session_id]
+            else:
+                idle[session_id] = live.last_seq
         return idle
+
+    def drop(self, session_id: str, seq: int) -> None:
+        """Forget an idle session whose log goes on past `seq`, exporting nothing: the
+        process that stored the later events ends its spans. Kept if fed since."""
+        live = self._live.get(session_id)
+        if live is not None and live.last_seq == seq:
+            del self._live[session_id]
+
+    def abandon(self, session_id: str, seq: int) -> bool:
+        """End an idle session's open spans as abandoned, unless it was fed past `seq`
+        or became active meanwhile; True if they were ended."""
+        live = self._live.get(session_id)
+        if (
+            live is None
+            or live.last_seq != seq
+            or self._clock() - live.last_activity <= self.idle_timeout_s
+        ):
+            return False
+        del self._live[session_id]
+        spans = live.spans.finish(Outcome.ABANDONED)
+        self._emit(spans)
+        exported = self._abandoned.setdefault(session_id, set())
+        exported.update(s.context.span_id for s in spans if s.context is not None)
+        self._abandoned.move_to_end(session_id)
+        while len(self._abandoned) > self._max_abandoned:
+            self._abandoned.popitem(last=False)
+        return True
+
+    def sweep(self) -> list[str]:
+        """Abandon every idle session this process stored the last event of; return
+        their ids. For a process that is the only writer of its sessions: with several,
+        TracingStore.sweep first checks the log for events stored elsewhere."""
+        return [sid for sid, seq in self.idle().items() if self.abandon(sid, seq)]
 
     def forget(self, session_id: str) -> None:
         """Drop a deleted session's state without exporting anything more."""
