@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from replaydeck.cli import main
 from replaydeck.config import Settings
-from replaydeck.main import create_app
-from replaydeck.serve import freeze_startup_heap
+from replaydeck.web.app import create_app
+from replaydeck.web.serve import freeze_startup_heap
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

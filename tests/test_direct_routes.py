@@ -20,9 +20,9 @@ from fastapi.routing import APIRouter
 from starlette.types import Receive, Scope, Send
 
 from replaydeck.auth.keys import Scope as KeyScope
-from replaydeck.direct_routes import DirectRoutes
-from replaydeck.logs import JsonFormatter, RequestIdFilter
-from replaydeck.main import direct_routes
+from replaydeck.web.app import direct_routes
+from replaydeck.web.direct_routes import DirectRoutes
+from replaydeck.web.logs import JsonFormatter, RequestIdFilter
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import pytest
 
 from replaydeck.cli import main
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 UNDOCUMENTED_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.servers import RunningServer, serve
 
 EVENT = {"type": "status", "data": {"label": "hi"}}

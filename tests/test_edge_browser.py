@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.needs import missing
 from tests.servers import RunningServer, serve
 from tests.share.conftest import CHROMIUM, CHROMIUM_ARGS

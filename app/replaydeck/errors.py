@@ -1,4 +1,4 @@
-"""Domain errors. Services raise these; replaydeck.problems turns them into problem+json."""
+"""Domain errors. Services raise these; replaydeck.web.problems turns them into problem+json."""
 
 from __future__ import annotations
 

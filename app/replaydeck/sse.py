@@ -123,7 +123,7 @@ class SendDeadline:
 
 
 class Lease(Protocol):
-    """A stream's slot among its client's open streams (replaydeck.streams)."""
+    """A stream's slot among its client's open streams (replaydeck.web.streams)."""
 
     def attach(self, stop: Callable[[], None]) -> None:
         """The stream has started; `stop()` ends it (a revoked or expired share link)."""

@@ -11,9 +11,9 @@ import argparse
 import uvicorn
 
 from replaydeck.config import Settings
-from replaydeck.http_limits import bounded_protocol
-from replaydeck.main import create_app
-from replaydeck.serve import freeze_startup_heap
+from replaydeck.web.app import create_app
+from replaydeck.web.http_limits import bounded_protocol
+from replaydeck.web.serve import freeze_startup_heap
 
 
 def main() -> None:

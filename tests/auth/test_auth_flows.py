@@ -16,7 +16,7 @@ from replaydeck.auth.keys import Scope
 from replaydeck.auth.startup import UnsafeBind, bind_problem, check_bind, database_requires_keys
 from replaydeck.cli import main
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 
 pytestmark = pytest.mark.anyio
 

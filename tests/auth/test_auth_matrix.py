@@ -18,7 +18,7 @@ from fastapi.routing import iter_route_contexts
 from replaydeck.auth.deps import required_scope
 from replaydeck.auth.keys import Scope, allows
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 
 pytestmark = pytest.mark.anyio
 

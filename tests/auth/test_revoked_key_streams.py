@@ -15,8 +15,8 @@ from httpx_sse import aconnect_sse
 
 from replaydeck.auth.keys import KeyStore, Scope
 from replaydeck.config import Settings
-from replaydeck.main import create_app
 from replaydeck.store.engine import make_engine
+from replaydeck.web.app import create_app
 from tests.servers import serve
 from tests.sse_client import dispatched
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from replaydeck.cli import main
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.servers import RunningServer, serve
 from tests.store.pg import pg_template, pg_url
 from tests.waiting import wait_until

@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.servers import wait_until
 
 NODE_APP = Path(__file__).parent / "node_app" / "server.js"

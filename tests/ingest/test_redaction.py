@@ -24,7 +24,7 @@ from replaydeck.ingest.redact import (
     redact_event,
     redact_events,
 )
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 
 RULES = RedactionRules()
 OPENAI_KEY = "sk-proj-abcDEF1234567890abcdEFGH"

@@ -13,7 +13,7 @@ import pytest
 from httpx_sse import ServerSentEvent, aconnect_sse
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.servers import RunningServer, serve, wait_until
 from tests.sse_client import dispatched
 

@@ -13,8 +13,8 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from replaydeck.logs import JsonFormatter, RequestIdFilter, accept_request_id, configure_logging
 from replaydeck.share.masking import mask_credentials, secret_name
+from replaydeck.web.logs import JsonFormatter, RequestIdFilter, accept_request_id, configure_logging
 from tests.reliability.procs import ServerProcess
 from tests.servers import serve
 from tests.store.pg import pg_template, pg_url

@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
-from replaydeck.metrics import Metrics
+from replaydeck.web.app import create_app
+from replaydeck.web.metrics import Metrics
 from tests.servers import RunningServer, wait_until
 
 

@@ -28,7 +28,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.reliability.soak import size
 from tests.servers import wait_until
 

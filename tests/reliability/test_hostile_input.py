@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
-from replaydeck.problems import problem
+from replaydeck.web.app import create_app
+from replaydeck.web.problems import problem
 from tests.servers import serve
 from tests.store.pg import pg_template, pg_url, run_sync
 

@@ -19,8 +19,8 @@ import orjson
 import pytest
 
 from replaydeck.config import Settings
-from replaydeck.http_limits import bounded_protocol
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
+from replaydeck.web.http_limits import bounded_protocol
 from tests.reliability.procs import ServerProcess
 from tests.reliability.soak import size
 from tests.servers import RunningServer, serve

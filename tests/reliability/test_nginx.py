@@ -24,7 +24,7 @@ import pytest
 
 from replaydeck.capture.sse_parser import SSEParser
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.reliability.nginx import nginx_proxy
 from tests.reliability.soak import SOAK, seconds, size
 from tests.servers import RunningServer, serve

@@ -28,7 +28,7 @@ from click.testing import CliRunner
 
 from replaydeck.cli import main
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.reliability.soak import size
 
 CANARIES = size(1000, 10_000)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.reliability.soak import size
 from tests.servers import serve
 

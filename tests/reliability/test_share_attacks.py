@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
 from replaydeck.share.service import signing_key
 from replaydeck.share.tokens import ShareClaims, sign
+from replaydeck.web.app import create_app
 from tests.reliability.soak import size
 
 MUTATIONS = size(10_000, 100_000)

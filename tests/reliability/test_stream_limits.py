@@ -17,9 +17,9 @@ from fastapi import FastAPI
 
 from replaydeck.auth.keys import KeyStore, Scope
 from replaydeck.config import Settings
-from replaydeck.main import create_app
 from replaydeck.store.engine import make_engine
-from replaydeck.streams import OpenStreams
+from replaydeck.web.app import create_app
+from replaydeck.web.streams import OpenStreams
 from tests.servers import RunningServer, serve
 from tests.waiting import eventually
 

@@ -19,7 +19,7 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.servers import RunningServer, serve
 from tests.sse_client import dispatched
 

@@ -31,7 +31,7 @@ async def test_session_carries_trace_id_and_jaeger_url(client: httpx.AsyncClient
 
 
 async def test_without_jaeger_url_the_link_is_null(tmp_path: Path) -> None:
-    from replaydeck.main import create_app
+    from replaydeck.web.app import create_app
 
     app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/n.db"))
     async with app.router.lifespan_context(app):

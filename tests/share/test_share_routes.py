@@ -17,11 +17,11 @@ from httpx_sse import connect_sse
 from replaydeck.cli import main
 from replaydeck.config import Settings
 from replaydeck.errors import SessionNotFound
-from replaydeck.main import create_app
 from replaydeck.share.service import SECRET_FILE, ShareNotFound, ShareService
 from replaydeck.share.tokens import ShareClaims, sign
 from replaydeck.store.engine import make_engine
 from replaydeck.store.sql import open_store
+from replaydeck.web.app import create_app
 from tests.servers import RunningServer, serve, wait_until
 from tests.store.pg import pg_template, pg_url
 

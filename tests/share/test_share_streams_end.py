@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from httpx_sse import aconnect_sse
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
 from replaydeck.share.service import ShareService, signing_key
 from replaydeck.store.engine import make_engine
+from replaydeck.web.app import create_app
 from tests.servers import RunningServer, serve
 from tests.sse_client import dispatched
 from tests.store.pg import pg_template, pg_url

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
-from replaydeck.share.viewer import asset_url
+from replaydeck.web.app import create_app
+from replaydeck.web.viewer import asset_url
 from tests.servers import serve
 
 TIMEOUT_MS = 15_000

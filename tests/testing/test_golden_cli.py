@@ -11,8 +11,8 @@ from click.testing import CliRunner, Result
 
 from replaydeck.cli import main
 from replaydeck.config import Settings
-from replaydeck.main import create_app
 from replaydeck.testing.transfer import read_local
+from replaydeck.web.app import create_app
 from tests.servers import RunningServer, serve
 
 

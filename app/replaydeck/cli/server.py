@@ -42,11 +42,11 @@ def serve(
     import uvicorn
 
     from replaydeck.auth.startup import UnsafeBind, check_bind
-    from replaydeck.http_limits import bounded_protocol
-    from replaydeck.logs import configure_logging
-    from replaydeck.main import create_app
-    from replaydeck.serve import freeze_startup_heap, prepare
     from replaydeck.share.masking import mask_credentials
+    from replaydeck.web.app import create_app
+    from replaydeck.web.http_limits import bounded_protocol
+    from replaydeck.web.logs import configure_logging
+    from replaydeck.web.serve import freeze_startup_heap, prepare
 
     settings = load_settings(
         host=host,
@@ -79,7 +79,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="info",
-        # Keep configure_logging's handler; replaydeck.logs writes the access lines,
+        # Keep configure_logging's handler; replaydeck.web.logs writes the access lines,
         # with request ids and share tokens masked.
         log_config=None,
         access_log=False,
@@ -100,8 +100,8 @@ def db() -> None:
 @database_option
 def db_upgrade(database_url: str | None) -> None:
     """Apply all pending migrations."""
-    from replaydeck.serve import migrate
     from replaydeck.share.masking import mask_credentials
+    from replaydeck.web.serve import migrate
 
     settings = load_settings(database_url=database_url)
     run(migrate(settings), database=settings.database_url)
@@ -113,7 +113,7 @@ def db_upgrade(database_url: str | None) -> None:
 @click.option("--session", "session_id", default="demo", show_default=True, help="Session id.")
 def demo(database_url: str | None, session_id: str) -> None:
     """Record the demo session (an agent answering with a web search)."""
-    from replaydeck.serve import record_demo_session
+    from replaydeck.web.serve import record_demo_session
 
     settings = load_settings(database_url=database_url)
     last_seq = run(record_demo_session(settings, session_id), database=settings.database_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from replaydeck.config import Settings
 from replaydeck.errors import InvalidEvent, InvalidParameter, ReplaydeckError
@@ -13,9 +13,16 @@ from replaydeck.events import NewEvent, validate_event
 from replaydeck.ingest.redact import RedactionRules, load_rules, redact, redact_events
 from replaydeck.ingest.split_secrets import redact_split_secrets
 from replaydeck.live.hub import Hub
-from replaydeck.metrics import Metrics
 from replaydeck.store.base import AppendResult, EventStore
 from replaydeck.store.sequencing import with_redacted
+
+
+class IngestMeter(Protocol):
+    """What ingest reports (web/metrics.py's Metrics counts it for /metrics)."""
+
+    def appended(self, count: int, seconds: float) -> None: ...
+
+    def append_failed(self, slug: str) -> None: ...
 
 
 @dataclass
@@ -23,7 +30,7 @@ class Ingest:
     store: EventStore
     hub: Hub
     settings: Settings
-    metrics: Metrics | None = None
+    metrics: IngestMeter | None = None
     rules: RedactionRules = field(init=False)
 
     def __post_init__(self) -> None:

@@ -8,10 +8,10 @@ import orjson
 from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
-from replaydeck.deps import IngestDep
 from replaydeck.ingest.body import check_declared_length, read_events
 from replaydeck.sessions.models import AppendOut, SessionIdPath, check_session_id
 from replaydeck.sessions.service import parse_cursor_header
+from replaydeck.web.deps import IngestDep
 
 router = APIRouter(prefix="/v1/sessions", tags=["ingest"])
 

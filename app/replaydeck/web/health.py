@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from replaydeck.deps import StoreDep
+from replaydeck.web.deps import StoreDep
 
 router = APIRouter(tags=["operations"])
 

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
 from replaydeck.capture.replay_format import parse_format, reformat
-from replaydeck.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
 from replaydeck.errors import InvalidParameter
 from replaydeck.live.idle import Quiet, last_activity_us
-from replaydeck.live.routes import SSE_DOC
 from replaydeck.replay.stream import ReplayParams, replay_frames
 from replaydeck.sessions.models import MAX_SEQ, SessionIdPath, check_session_id
 from replaydeck.sessions.service import parse_cursor_header
 from replaydeck.sse import EventStreamResponse
+from replaydeck.web.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
+from replaydeck.web.routes.live import SSE_DOC
 
 router = APIRouter(prefix="/v1/sessions", tags=["streams"])
 

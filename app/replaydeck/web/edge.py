@@ -38,9 +38,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from replaydeck.config import Settings
 from replaydeck.errors import CrossOriginWrite, ReplaydeckError, UntrustedHost
-from replaydeck.logs import REQUEST_ID_HEADER, bind_request_id, log_access, request_id
-from replaydeck.problems import problem
 from replaydeck.share.masking import mask_share_path
+from replaydeck.web.logs import REQUEST_ID_HEADER, bind_request_id, log_access, request_id
+from replaydeck.web.problems import problem
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")

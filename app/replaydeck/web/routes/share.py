@@ -18,14 +18,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import HTMLResponse
 
-from replaydeck.deps import ClockDep, HubDep, OpenStreamsDep, SettingsDep, StoreDep, StreamsDep
 from replaydeck.errors import ReplaydeckError
 from replaydeck.events import format_ts
 from replaydeck.ingest.body import json_body_declared
-from replaydeck.live import routes as live_routes
-from replaydeck.problems import describe_validation, problem
-from replaydeck.replay import routes as replay_routes
-from replaydeck.sessions import routes as session_routes
 from replaydeck.sessions.models import (
     MAX_SEQ,
     SessionIdPath,
@@ -41,8 +36,13 @@ from replaydeck.share.service import (
     ShareNotFound,
     ShareService,
 )
-from replaydeck.share.viewer import viewer_response
-from replaydeck.streams import OpenStreams, StreamClient, share_key
+from replaydeck.web.deps import ClockDep, HubDep, OpenStreamsDep, SettingsDep, StoreDep, StreamsDep
+from replaydeck.web.problems import describe_validation, problem
+from replaydeck.web.routes import live as live_routes
+from replaydeck.web.routes import replay as replay_routes
+from replaydeck.web.routes import sessions as session_routes
+from replaydeck.web.streams import OpenStreams, StreamClient, share_key
+from replaydeck.web.viewer import viewer_response
 
 log = logging.getLogger("replaydeck")
 

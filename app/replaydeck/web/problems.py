@@ -12,8 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from replaydeck import openapi_problems
 from replaydeck.errors import ReplaydeckError
+from replaydeck.web import openapi_problems
 
 log = logging.getLogger("replaydeck")
 

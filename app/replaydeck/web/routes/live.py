@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
-from replaydeck.deps import HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
 from replaydeck.live.idle import Quiet, last_activity_us
 from replaydeck.live.tail import tail_frames
 from replaydeck.sessions.models import MAX_SEQ, SessionIdPath, check_session_id
 from replaydeck.sessions.service import parse_cursor_header
 from replaydeck.sse import EventStreamResponse
+from replaydeck.web.deps import HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
 
 router = APIRouter(prefix="/v1/sessions", tags=["streams"])
 

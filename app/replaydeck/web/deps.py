@@ -18,7 +18,7 @@ from replaydeck.live.hub import Hub
 from replaydeck.replay.clock import Clock
 from replaydeck.sse import StreamCounter
 from replaydeck.store.base import EventStore
-from replaydeck.streams import OpenStreams, StreamClient
+from replaydeck.web.streams import OpenStreams, StreamClient
 
 
 async def _store(request: Request) -> EventStore:

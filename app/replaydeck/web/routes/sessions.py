@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from replaydeck.deps import IngestDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
 from replaydeck.ingest.body import json_body_declared
 from replaydeck.sessions.metadata import check_metadata, parse_metadata_filters
 from replaydeck.sessions.models import (
@@ -20,6 +19,7 @@ from replaydeck.sessions.models import (
 )
 from replaydeck.sessions.service import ndjson_lines, new_session_id, page_body
 from replaydeck.sse import NdjsonStreamResponse
+from replaydeck.web.deps import IngestDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 

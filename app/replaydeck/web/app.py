@@ -14,26 +14,14 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
-from replaydeck import health, problems
 from replaydeck.auth.deps import authorize
 from replaydeck.auth.keys import KeyStore
 from replaydeck.auth.startup import announce_access
 from replaydeck.config import Settings
-from replaydeck.direct_routes import DirectRoutes
-from replaydeck.edge import guard
-from replaydeck.ingest import routes as ingest_routes
 from replaydeck.ingest.service import Ingest
-from replaydeck.live import routes as live_routes
 from replaydeck.live.hub import Hub
 from replaydeck.live.pg_notify import PgNotifier, listen_dsn
-from replaydeck.logs import RequestIdMiddleware
-from replaydeck.metrics import Metrics
-from replaydeck.metrics import router as metrics_router
-from replaydeck.replay import routes as replay_routes
 from replaydeck.replay.clock import LoopClock
-from replaydeck.sessions import routes as session_routes
-from replaydeck.share import routes as share_routes
-from replaydeck.share import viewer
 from replaydeck.share.masking import install_log_filter
 from replaydeck.share.service import ShareService, signing_key
 from replaydeck.sse import StreamCounter
@@ -42,10 +30,21 @@ from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
 from replaydeck.store.retention import sweep_forever
 from replaydeck.store.sql import open_store
-from replaydeck.streams import OpenStreams, end_streams_of_revoked_keys, share_key
-from replaydeck.tracing import routes as tracing_routes
 from replaydeck.tracing.context import TraceparentMiddleware
 from replaydeck.tracing.runtime import Tracing
+from replaydeck.web import health, problems, viewer
+from replaydeck.web.direct_routes import DirectRoutes
+from replaydeck.web.edge import guard
+from replaydeck.web.logs import RequestIdMiddleware
+from replaydeck.web.metrics import Metrics
+from replaydeck.web.metrics import router as metrics_router
+from replaydeck.web.routes import ingest as ingest_routes
+from replaydeck.web.routes import live as live_routes
+from replaydeck.web.routes import replay as replay_routes
+from replaydeck.web.routes import sessions as session_routes
+from replaydeck.web.routes import share as share_routes
+from replaydeck.web.routes import tracing as tracing_routes
+from replaydeck.web.streams import OpenStreams, end_streams_of_revoked_keys, share_key
 
 log = logging.getLogger("replaydeck")
 

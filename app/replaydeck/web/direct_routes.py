@@ -42,8 +42,8 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from replaydeck.logs import REQUEST_ID_HEADER, bind_request_id, log_access, request_id
 from replaydeck.tracing.context import producer_trace
+from replaydeck.web.logs import REQUEST_ID_HEADER, bind_request_id, log_access, request_id
 
 Run = Callable[[], Awaitable[Response]]
 Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
