@@ -10,9 +10,10 @@ import pytest
 from fastapi import FastAPI
 
 from replaydeck.config import Settings
+from replaydeck.store.backends import open_store
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import SqlStore, open_store
+from replaydeck.store.sql import SqlStore
 from replaydeck.web.app import create_app
 from tests.servers import RunningServer, serve
 

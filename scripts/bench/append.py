@@ -23,9 +23,10 @@ import harness as h
 
 from replaydeck.config import Settings
 from replaydeck.events import NewEvent, validate_event
+from replaydeck.store.backends import open_store
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import SqlStore, open_store
+from replaydeck.store.sql import SqlStore
 
 SIZES = {
     "tiny": {"events": 300, "batch": 100, "rounds": 1},

@@ -23,9 +23,9 @@ from click.testing import CliRunner
 from replaydeck.cli import main
 from replaydeck.config import Settings
 from replaydeck.events import NewEvent
+from replaydeck.store.backends import open_store
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import open_store
 from replaydeck.store.tables import sessions
 from replaydeck.web.app import create_app
 from tests.servers import RunningServer, serve

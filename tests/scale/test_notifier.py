@@ -12,9 +12,10 @@ from replaydeck.config import Settings
 from replaydeck.live.hub import Hub
 from replaydeck.live.pg_notify import PgNotifier, listen_dsn
 from replaydeck.live.tail import tail_frames
+from replaydeck.store.backends import open_store
 from replaydeck.store.base import StoredEvent
 from replaydeck.store.engine import make_engine
-from replaydeck.store.sql import SqlStore, open_store
+from replaydeck.store.sql import SqlStore
 from tests.store.contract import ev
 from tests.store.pg import pg_template, pg_url
 

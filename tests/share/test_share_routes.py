@@ -19,8 +19,8 @@ from replaydeck.config import Settings
 from replaydeck.errors import SessionNotFound
 from replaydeck.share.service import SECRET_FILE, ShareNotFound, ShareService
 from replaydeck.share.tokens import ShareClaims, sign
+from replaydeck.store.backends import open_store
 from replaydeck.store.engine import make_engine
-from replaydeck.store.sql import open_store
 from replaydeck.web.app import create_app
 from tests.servers import RunningServer, serve, wait_until
 from tests.store.pg import pg_template, pg_url

@@ -20,9 +20,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from replaydeck.config import Settings
 from replaydeck.errors import SessionClosed, StoreUnavailable
 from replaydeck.live.pg_notify import listen_dsn
+from replaydeck.store.backends import open_store
 from replaydeck.store.engine import make_engine
 from replaydeck.store.notices import CHANNEL, DELETED, decode_notice
-from replaydeck.store.sql import SqlStore, open_store
+from replaydeck.store.sql import SqlStore
 from replaydeck.tracing.store import TracingStore
 from tests.store.contract import BareStoreContract, TracedStoreContract, ev, traced
 from tests.store.pg import pg_template, pg_url

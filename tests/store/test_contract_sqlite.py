@@ -9,9 +9,9 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from replaydeck.config import Settings
+from replaydeck.store.backends import open_store
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import open_store
 from replaydeck.tracing.store import TracingStore
 from tests.store.contract import BareStoreContract, TracedStoreContract, traced
 

@@ -12,11 +12,12 @@ from sqlalchemy import event
 
 from replaydeck.config import Settings
 from replaydeck.errors import SeqConflict, SessionClosed, StoreUnavailable
+from replaydeck.store.backends import open_store
 from replaydeck.store.base import AppendResult, SessionRecord
 from replaydeck.store.engine import make_engine
 from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcomes
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import SqlStore, open_store
+from replaydeck.store.sql import SqlStore
 from tests.store.contract import ev
 
 

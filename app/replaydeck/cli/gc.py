@@ -27,7 +27,7 @@ def _age(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tim
 
 
 async def _collect(settings: Settings, dry_run: bool) -> GcReport:
-    from replaydeck.store.sql import open_store
+    from replaydeck.store.backends import open_store
 
     assert settings.retention is not None
     async with local_engine(settings, create=False) as engine:

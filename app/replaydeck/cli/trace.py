@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 async def _local(settings: Settings, session_id: str) -> dict[str, Any]:
     from replaydeck.errors import SessionNotFound
     from replaydeck.share.masking import mask_credentials
-    from replaydeck.store.sql import open_store
+    from replaydeck.store.backends import open_store
     from replaydeck.tracing.document import session_document
     from replaydeck.tracing.provider import build_resource
 

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from replaydeck.config import Settings
 from replaydeck.ingest.service import Ingest
 from replaydeck.live.hub import Hub
+from replaydeck.store.backends import open_store
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
-from replaydeck.store.sql import open_store
 from replaydeck.tracing.runtime import Tracing
 
 

@@ -404,15 +404,3 @@ class SqlStore:
         if self._appending:
             await asyncio.wait(self._appending, timeout=30)
         await self.engine.dispose()
-
-
-def open_store(engine: AsyncEngine, **options: Any) -> SqlStore:
-    """The backend for the engine's database."""
-    # Imported here: each backend imports this module for what they share.
-    if engine.dialect.name == "sqlite":
-        from replaydeck.store.sqlite import SqliteEventStore
-
-        return SqliteEventStore(engine, **options)
-    from replaydeck.store.postgres import PostgresEventStore
-
-    return PostgresEventStore(engine, **options)

@@ -25,11 +25,11 @@ from replaydeck.replay.clock import LoopClock
 from replaydeck.share.masking import install_log_filter
 from replaydeck.share.service import ShareService, signing_key
 from replaydeck.sse import StreamCounter
+from replaydeck.store.backends import open_store
 from replaydeck.store.base import EventStore
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
 from replaydeck.store.retention import sweep_forever
-from replaydeck.store.sql import open_store
 from replaydeck.tracing.context import TraceparentMiddleware
 from replaydeck.tracing.runtime import Tracing
 from replaydeck.web import health, problems, viewer
