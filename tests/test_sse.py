@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from replaydeck.sse import SendDeadline, encode_comment, encode_event, encode_frame, encode_retry
+from replaydeck.formats.sse import encode_comment, encode_event, encode_frame, encode_retry
+from replaydeck.sse import SendDeadline
 
 
 def test_event_frame() -> None:

@@ -1,6 +1,6 @@
-"""Server-Sent Events: pure framing, and a response that ends itself.
+"""Server-Sent Events responses that end themselves (the framing is formats/sse.py).
 
-Framing is pure bytes so it can be tested exactly. `EventStreamResponse`
+`EventStreamResponse`
 pumps an async iterator of ready-made frames while a second task listens for
 the client's disconnect; a disconnect or a stalled send cancels the pump, so a
 vanished client stops all server work for it at once, even mid-wait.
@@ -17,40 +17,15 @@ from typing import Any, Protocol
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from replaydeck.formats.sse import encode_retry
+
 log = logging.getLogger("replaydeck.sse")
 
-HEARTBEAT = b": keep-alive\n\n"
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
-
-
-def encode_frame(data: bytes, *, event: str | None = None, id: int | str | None = None) -> bytes:
-    """One SSE frame. `data` may hold newlines; each line becomes a data: line."""
-    parts: list[bytes] = []
-    if id is not None:
-        parts.append(b"id: %s\n" % str(id).encode())
-    if event is not None:
-        parts.append(b"event: %s\n" % event.encode())
-    for line in data.splitlines() or [b""]:
-        parts.append(b"data: %s\n" % line)
-    parts.append(b"\n")
-    return b"".join(parts)
-
-
-def encode_event(seq: int, event_type: str, envelope: bytes) -> bytes:
-    # The hot path: an envelope is one JSON line (orjson never emits newlines).
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event_type.encode(), envelope)
-
-
-def encode_retry(milliseconds: int) -> bytes:
-    return b"retry: %d\n\n" % milliseconds
-
-
-def encode_comment(text: str) -> bytes:
-    return b"".join(b": %s\n" % line.encode() for line in text.splitlines() or [""]) + b"\n"
 
 
 class StreamCounter:

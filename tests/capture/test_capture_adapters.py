@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from replaydeck.capture.adapters import (
+from replaydeck.formats import (
     UnknownFormat,
     detect,
     make_decoder,
     make_encoder,
     normalize_format,
 )
-from replaydeck.capture.adapters.base import Captured
-from replaydeck.capture.sse_parser import SSEFrame, encode_frames, parse_all
+from replaydeck.formats.base import Captured
+from replaydeck.formats.sse import SSEFrame, encode_frames, parse_all
 
 SAMPLES = Path(__file__).parent / "samples"
 FILES = {

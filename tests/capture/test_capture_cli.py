@@ -11,8 +11,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from replaydeck.capture.sse_parser import parse_all
 from replaydeck.cli import main
+from replaydeck.formats.sse import parse_all
 from tests.capture.helpers import node_app
 from tests.servers import RunningServer, wait_until
 

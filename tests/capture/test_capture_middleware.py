@@ -14,10 +14,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
-from replaydeck.capture.adapters import make_decoder
 from replaydeck.capture.middleware import RecordingMiddleware
 from replaydeck.capture.sdk import Recorder
-from replaydeck.capture.sse_parser import SSEFrame, SSEParser
+from replaydeck.formats import make_decoder
+from replaydeck.formats.sse import SSEFrame, SSEParser
 from tests.capture.helpers import serve_asgi
 from tests.servers import RunningServer, wait_until
 

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from replaydeck.capture.adapters import make_decoder
 from replaydeck.capture.proxy import ProxyApp
 from replaydeck.capture.sdk import Recorder
-from replaydeck.capture.sse_parser import SSEFrame, SSEParser, parse_all
+from replaydeck.formats import make_decoder
+from replaydeck.formats.sse import SSEFrame, SSEParser, parse_all
 from tests.capture.helpers import node_app, serve_asgi
 from tests.servers import RunningServer, wait_until
 

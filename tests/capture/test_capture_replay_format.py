@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from replaydeck.capture.adapters import make_decoder
-from replaydeck.capture.sse_parser import parse_all
+from replaydeck.formats import make_decoder
+from replaydeck.formats.sse import parse_all
 
 pytestmark = pytest.mark.anyio
 SAMPLES = Path(__file__).parent / "samples"

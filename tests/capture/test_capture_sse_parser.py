@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from replaydeck.capture.sse_parser import SSEFrame, SSEParser, encode_frame, parse_all
+from replaydeck.formats.sse import SSEFrame, SSEParser, frame_bytes, parse_all
 
 
 def test_frames_fields_comments_and_multiline_data() -> None:
@@ -36,5 +36,5 @@ def test_byte_by_byte_and_incomplete_frame_waits() -> None:
 
 def test_encode_round_trips() -> None:
     frame = SSEFrame(data="line1\nline2", event="status", id="4")
-    assert encode_frame(frame) == b"id: 4\nevent: status\ndata: line1\ndata: line2\n\n"
-    assert parse_all(encode_frame(frame)) == [frame]
+    assert frame_bytes(frame) == b"id: 4\nevent: status\ndata: line1\ndata: line2\n\n"
+    assert parse_all(frame_bytes(frame)) == [frame]

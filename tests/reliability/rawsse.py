@@ -17,7 +17,7 @@ import h11
 import orjson
 from anyio.abc import SocketAttribute
 
-from replaydeck.capture.sse_parser import SSEParser
+from replaydeck.formats.sse import SSEParser
 
 
 @dataclass

@@ -22,8 +22,8 @@ import httpx
 import orjson
 import pytest
 
-from replaydeck.capture.sse_parser import SSEParser
 from replaydeck.config import Settings
+from replaydeck.formats.sse import SSEParser
 from replaydeck.web.app import create_app
 from tests.reliability.nginx import nginx_proxy
 from tests.reliability.soak import SOAK, seconds, size

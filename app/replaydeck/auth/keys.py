@@ -16,6 +16,7 @@ from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from replaydeck.auth.probe import SqliteKeyProbe
+from replaydeck.clock import now_us
 from replaydeck.errors import ReplaydeckError
 from replaydeck.store.tables import api_keys
 from replaydeck.store.transactions import reading, transaction
@@ -47,10 +48,6 @@ def hash_key(key: str) -> str:
     # cannot be guessed at any speed, and a deterministic hash lets a request
     # find its key by an indexed equality lookup instead of trying every row.
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class KeyNotFound(ReplaydeckError):

@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from replaydeck.capture.adapters import (
+from replaydeck.capture.sdk import Clock, Recorder, RecordingSession, utc_now
+from replaydeck.formats import (
     DECODE_FORMATS,
     Decoder,
     UnknownFormat,
@@ -27,8 +28,7 @@ from replaydeck.capture.adapters import (
     make_decoder,
     normalize_format,
 )
-from replaydeck.capture.sdk import Clock, Recorder, RecordingSession, utc_now
-from replaydeck.capture.sse_parser import SSEParser
+from replaydeck.formats.sse import SSEParser
 from replaydeck.ids import is_session_id
 
 Scope = MutableMapping[str, Any]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from replaydeck.capture.adapters import DECODE_FORMATS
+from replaydeck.formats import DECODE_FORMATS
 
 
 @click.command()

@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
-from replaydeck.sse import encode_event
+from replaydeck.formats.sse import encode_event
 from replaydeck.store.base import StoredEvent
 
 # Bytes of recent frames kept per followed session: enough for tails that are a

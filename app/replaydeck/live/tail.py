@@ -8,9 +8,9 @@ from operator import attrgetter
 
 from replaydeck.budget import PageSize, runs
 from replaydeck.errors import StoreUnavailable
+from replaydeck.formats.sse import HEARTBEAT, encode_event
 from replaydeck.live.hub import Hub, Wake
 from replaydeck.live.idle import Quiet
-from replaydeck.sse import HEARTBEAT, encode_event
 from replaydeck.store.base import EventStore
 
 _ENVELOPE = attrgetter("envelope")

@@ -12,12 +12,12 @@ import orjson
 
 from replaydeck.budget import CHUNK_BYTES, runs
 from replaydeck.errors import StoreUnavailable
+from replaydeck.formats.sse import HEARTBEAT, encode_event, encode_frame
 from replaydeck.live.hub import Hub, Wake
 from replaydeck.live.idle import Quiet
 from replaydeck.replay.clock import Clock
 from replaydeck.replay.pacing import Pacer
 from replaydeck.replay.pages import PageReader
-from replaydeck.sse import HEARTBEAT, encode_event, encode_frame
 from replaydeck.store.base import EventRow, EventStore
 
 

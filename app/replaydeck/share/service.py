@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from replaydeck.clock import now_us
 from replaydeck.config import Settings
 from replaydeck.errors import InvalidParameter, ReplaydeckError, SessionNotFound
 from replaydeck.share.tokens import ShareClaims, TokenInvalid, sign, verify
@@ -118,10 +118,6 @@ def signing_key(settings: Settings) -> bytes:
     if settings.secret is not None:
         return settings.secret.get_secret_value().encode("utf-8")
     return secret_from_file(settings.data_dir / SECRET_FILE)
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class ShareService:

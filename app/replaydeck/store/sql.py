@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, cast
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from replaydeck.clock import now_us
 from replaydeck.errors import (
     InvalidParameter,
     SessionExists,
@@ -64,10 +64,6 @@ _ROWS = (
     .order_by(events.c.seq)
     .limit(sa.bindparam("limit"))
 )
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def session_record(row: sa.Row[Any]) -> SessionRecord:

@@ -17,12 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from replaydeck.clock import now_us
 from replaydeck.errors import StoreUnavailable
 from replaydeck.events import NewEvent
 from replaydeck.store.base import AppendResult, EventRow, Stamper, StoredHook
 from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcomes
 from replaydeck.store.sequencing import assign
-from replaydeck.store.sql import SqlStore, now_us, session_record
+from replaydeck.store.sql import SqlStore, session_record
 from replaydeck.store.sqlite_writer import SqliteWriter
 
 _ROWS = (

@@ -25,9 +25,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from replaydeck.formats.sse import HEARTBEAT, encode_event
 from replaydeck.replay.clock import Clock, LoopClock
 from replaydeck.replay.pacing import Pacer
-from replaydeck.sse import HEARTBEAT, EventStreamResponse, StreamCounter, encode_event
+from replaydeck.sse import EventStreamResponse, StreamCounter
 from replaydeck.testing.playback import Source, load, load_local, parse_speed, ts_us
 from replaydeck.testing.sources import Recording, is_url
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
-from replaydeck.capture.replay_format import parse_format, reformat
 from replaydeck.errors import InvalidParameter
+from replaydeck.formats.replay import parse_format, reformat
 from replaydeck.live.idle import Quiet, last_activity_us
 from replaydeck.replay.stream import ReplayParams, replay_frames
 from replaydeck.sessions.models import MAX_SEQ, SessionIdPath, check_session_id

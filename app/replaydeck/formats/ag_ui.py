@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from replaydeck.capture.adapters.base import (
+from replaydeck.formats.base import (
     Captured,
     dumps,
     free_form_type,
@@ -23,7 +23,7 @@ from replaydeck.capture.adapters.base import (
     parse_args,
     raw_of,
 )
-from replaydeck.capture.sse_parser import SSEFrame
+from replaydeck.formats.sse import SSEFrame
 
 FORMAT = "ag-ui"
 EVENT_TYPES = frozenset(

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from replaydeck.capture.adapters.ag_ui import EVENT_TYPES as AG_UI_TYPES
-from replaydeck.capture.adapters.ag_ui import AGUIDecoder, AGUIEncoder
-from replaydeck.capture.adapters.base import Captured, Decoder, Encoder, loads_or_none
-from replaydeck.capture.adapters.generic import GenericDecoder, GenericEncoder
-from replaydeck.capture.adapters.openai_responses import (
+from replaydeck.formats.ag_ui import EVENT_TYPES as AG_UI_TYPES
+from replaydeck.formats.ag_ui import AGUIDecoder, AGUIEncoder
+from replaydeck.formats.base import Captured, Decoder, Encoder, loads_or_none
+from replaydeck.formats.generic import GenericDecoder, GenericEncoder
+from replaydeck.formats.openai_responses import (
     OpenAIResponsesDecoder,
     OpenAIResponsesEncoder,
 )
-from replaydeck.capture.adapters.vercel_ai import HEADER as VERCEL_HEADER
-from replaydeck.capture.adapters.vercel_ai import PART_TYPES as VERCEL_TYPES
-from replaydeck.capture.adapters.vercel_ai import VercelAIDecoder, VercelAIEncoder
-from replaydeck.capture.sse_parser import SSEFrame
+from replaydeck.formats.sse import SSEFrame
+from replaydeck.formats.vercel_ai import HEADER as VERCEL_HEADER
+from replaydeck.formats.vercel_ai import PART_TYPES as VERCEL_TYPES
+from replaydeck.formats.vercel_ai import VercelAIDecoder, VercelAIEncoder
 
 __all__ = [
     "DECODE_FORMATS",

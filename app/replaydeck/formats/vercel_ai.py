@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from replaydeck.capture.adapters.base import (
+from replaydeck.formats.base import (
     Captured,
     dumps,
     free_form_type,
@@ -25,7 +25,7 @@ from replaydeck.capture.adapters.base import (
     loads_or_none,
     raw_of,
 )
-from replaydeck.capture.sse_parser import SSEFrame
+from replaydeck.formats.sse import SSEFrame
 
 FORMAT = "vercel-ai"
 HEADER = "x-vercel-ai-ui-message-stream"

@@ -1,6 +1,11 @@
-"""Incremental Server-Sent Events parsing and framing, as pure functions of bytes.
+"""The one Server-Sent Events codec: framing and incremental parsing, pure bytes.
 
-Hand-written rather than taken from httpx-sse: its decoder is private API, works on
+Used by the streams (live tails, replays), by capture (the middleware's and the
+proxy's tee) and by the protocol adapters, so every frame replaydeck writes or
+reads follows the same rules, tested against exact bytes.
+
+The parser is hand-written rather than taken from httpx-sse: its decoder is private API, works on
+
 already-split lines, and would need a second buffering layer for a tee that sees
 arbitrary byte chunks (a frame, or even a CRLF, may be split across two chunks).
 Follows the WHATWG "event stream interpretation" rules.
@@ -101,18 +106,49 @@ def parse_all(body: bytes) -> list[SSEFrame]:
     return SSEParser().feed(body)
 
 
-def encode_frame(frame: SSEFrame) -> bytes:
-    """Serialise a frame; multi-line data becomes several `data:` lines, as the spec wants."""
-    lines: list[str] = []
-    if frame.id is not None:
-        lines.append(f"id: {frame.id}")
-    if frame.event is not None:
-        lines.append(f"event: {frame.event}")
-    if frame.retry is not None:
-        lines.append(f"retry: {frame.retry}")
-    lines.extend(f"data: {part}" for part in frame.data.split("\n"))
-    return ("\n".join(lines) + "\n\n").encode()
+HEARTBEAT = b": keep-alive\n\n"
+
+
+def encode_frame(
+    data: bytes | str,
+    *,
+    event: str | None = None,
+    id: int | str | None = None,
+    retry: int | None = None,
+) -> bytes:
+    """One SSE frame. `data` may hold newlines; each line becomes a data: line."""
+    if isinstance(data, str):
+        data = data.encode()
+    parts: list[bytes] = []
+    if id is not None:
+        parts.append(b"id: %s\n" % str(id).encode())
+    if event is not None:
+        parts.append(b"event: %s\n" % event.encode())
+    if retry is not None:
+        parts.append(b"retry: %d\n" % retry)
+    for line in data.splitlines() or [b""]:
+        parts.append(b"data: %s\n" % line)
+    parts.append(b"\n")
+    return b"".join(parts)
+
+
+def encode_event(seq: int, event_type: str, envelope: bytes) -> bytes:
+    # The hot path: an envelope is one JSON line (orjson never emits newlines).
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event_type.encode(), envelope)
+
+
+def encode_retry(milliseconds: int) -> bytes:
+    return b"retry: %d\n\n" % milliseconds
+
+
+def encode_comment(text: str) -> bytes:
+    return b"".join(b": %s\n" % line.encode() for line in text.splitlines() or [""]) + b"\n"
+
+
+def frame_bytes(frame: SSEFrame) -> bytes:
+    """A parsed frame written back out."""
+    return encode_frame(frame.data, event=frame.event, id=frame.id, retry=frame.retry)
 
 
 def encode_frames(frames: Iterable[SSEFrame]) -> bytes:
-    return b"".join(encode_frame(frame) for frame in frames)
+    return b"".join(frame_bytes(frame) for frame in frames)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from replaydeck.capture.adapters.base import (
+from replaydeck.formats.base import (
     Captured,
     dumps,
     free_form_type,
@@ -24,7 +24,7 @@ from replaydeck.capture.adapters.base import (
     parse_args,
     raw_of,
 )
-from replaydeck.capture.sse_parser import SSEFrame
+from replaydeck.formats.sse import SSEFrame
 
 FORMAT = "openai-responses"
 

@@ -15,15 +15,15 @@ from dataclasses import replace
 
 import orjson
 
-from replaydeck.capture.adapters import (
+from replaydeck.errors import InvalidParameter
+from replaydeck.events import RESERVED_PREFIXES
+from replaydeck.formats import (
     ENCODE_FORMATS,
     UnknownFormat,
     make_encoder,
     normalize_format,
 )
-from replaydeck.capture.sse_parser import SSEParser, encode_frame
-from replaydeck.errors import InvalidParameter
-from replaydeck.events import RESERVED_PREFIXES
+from replaydeck.formats.sse import SSEParser, frame_bytes
 
 
 def parse_format(value: str) -> str:
@@ -46,7 +46,7 @@ async def reformat(frames: AsyncIterator[bytes], fmt: str, session_id: str) -> A
             if frame.event is not None and frame.event.startswith(RESERVED_PREFIXES):
                 continue
             envelope = orjson.loads(frame.data)
-            out += [encode_frame(replace(f, id=frame.id)) for f in encoder.encode(envelope)]
+            out += [frame_bytes(replace(f, id=frame.id)) for f in encoder.encode(envelope)]
         if not found and chunk.startswith(b":"):
             out.append(chunk)  # a keep-alive comment passes as it is
         if out:

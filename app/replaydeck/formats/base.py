@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from replaydeck.capture.sse_parser import SSEFrame
 from replaydeck.events import MAX_TYPE_LENGTH, RESERVED_PREFIXES
+from replaydeck.formats.sse import SSEFrame
 
 _TYPE_PART = re.compile(r"[^a-z0-9_]+")
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from replaydeck.capture.adapters.base import (
+from replaydeck.events import CUSTOM_TYPE, MAX_TYPE_LENGTH, RESERVED_PREFIXES, STANDARD_TYPES
+from replaydeck.formats.base import (
     Captured,
     dumps,
     free_form_type,
@@ -26,8 +27,7 @@ from replaydeck.capture.adapters.base import (
     is_synthetic_final,
     raw_of,
 )
-from replaydeck.capture.sse_parser import SSEFrame
-from replaydeck.events import CUSTOM_TYPE, MAX_TYPE_LENGTH, RESERVED_PREFIXES, STANDARD_TYPES
+from replaydeck.formats.sse import SSEFrame
 
 FORMAT = "sse"
 _CAPTURE_KEYS = ("raw", "raw_format", "sse_event")
