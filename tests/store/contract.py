@@ -158,6 +158,18 @@ class StoreContract:
         with pytest.raises(SessionNotFound):
             await store.delete_session("c")
 
+    async def test_delete_only_if_empty_keeps_a_session_with_events(
+        self, store: EventStore
+    ) -> None:
+        await store.create_session("empty")
+        await store.append("full", [ev()])
+        await store.delete_session("empty", only_if_empty=True)
+        await store.delete_session("full", only_if_empty=True)
+        await store.delete_session("unknown", only_if_empty=True)
+        with pytest.raises(SessionNotFound):
+            await store.get_session("empty")
+        assert (await store.get_session("full")).last_seq == 1
+
     async def test_list_newest_first_with_cursor_and_filters(self, store: EventStore) -> None:
         for index in range(5):
             await store.create_session(f"s{index}", metadata={"team": "a" if index % 2 else "b"})

@@ -207,8 +207,13 @@ class SqlEventStore:
             next_cursor = _encode_cursor(last.created_at_us, last.id)
         return SessionPage(records, next_cursor)
 
-    async def delete_session(self, session_id: str) -> None:
+    async def delete_session(self, session_id: str, *, only_if_empty: bool = False) -> None:
         async with self._writing() as connection:
+            if only_if_empty:
+                # One statement: an append that stored events meanwhile keeps it.
+                empty = (sessions.c.id == session_id) & (sessions.c.last_seq == 0)
+                await connection.execute(sessions.delete().where(empty))
+                return
             await connection.execute(events.delete().where(events.c.session_id == session_id))
             await connection.execute(shares.delete().where(shares.c.session_id == session_id))
             result = await connection.execute(sessions.delete().where(sessions.c.id == session_id))
