@@ -158,6 +158,17 @@ class StoreContract:
         with pytest.raises(SessionNotFound):
             await store.delete_session("c")
 
+    async def test_metadata_filters_name_any_key(self, store: EventStore) -> None:
+        keys = ['a"b', '"', "a\\b", "a.b", "a[0]", "$", "a b", "\u00e9"]
+        for index, key in enumerate(keys):
+            await store.create_session(f"s{index}", metadata={key: "v", "n": 7})
+        for index, key in enumerate(keys):
+            found = await store.list_sessions(metadata={key: "v"})
+            assert [s.id for s in found.sessions] == [f"s{index}"], key
+            assert (await store.list_sessions(metadata={key: "w"})).sessions == []
+        numbers = await store.list_sessions(metadata={"n": "7", 'a"b': "v"})
+        assert [s.id for s in numbers.sessions] == ["s0"]
+
     async def test_delete_only_if_empty_keeps_a_session_with_events(
         self, store: EventStore
     ) -> None:

@@ -191,7 +191,7 @@ class SqlEventStore:
         if status is not None:
             query = query.where(sessions.c.status == status)
         for key, value in (metadata or {}).items():
-            query = query.where(sessions.c.metadata[key].as_string() == value)
+            query = query.where(self._metadata_is(key, value))
         if cursor is not None:
             created_at_us, session_id = _decode_cursor(cursor)
             query = query.where(
@@ -206,6 +206,14 @@ class SqlEventStore:
             last = records[-1]
             next_cursor = _encode_cursor(last.created_at_us, last.id)
         return SessionPage(records, next_cursor)
+
+    def _metadata_is(self, key: str, value: str) -> Any:
+        if not self._sqlite:
+            return sessions.c.metadata[key].as_string() == value
+        # A SQLite JSON path cannot name a key holding '"' or '\\' (it matches
+        # nothing, or is a malformed path: a driver error); json_each's keys are text.
+        each = sa.func.json_each(sessions.c.metadata).table_valued("key", "value")
+        return sa.exists().where(each.c.key == key, sa.cast(each.c.value, sa.String) == value)
 
     async def delete_session(self, session_id: str, *, only_if_empty: bool = False) -> None:
         async with self._writing() as connection:
