@@ -9,8 +9,7 @@ from starlette.responses import Response
 
 from replaydeck.deps import HubDep, SettingsDep, StoreDep, StreamsDep
 from replaydeck.live.tail import tail_frames
-from replaydeck.sessions.models import MAX_SEQ
-from replaydeck.sessions.service import parse_cursor_header
+from replaydeck.sessions.models import NonNegativeInt, SeqHeader, SessionIdPath
 from replaydeck.sse import EventStreamResponse
 
 router = APIRouter(prefix="/v1/sessions", tags=["streams"])
@@ -24,18 +23,21 @@ SSE_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
+_RESUME = "Resume after this seq (the id of the last event received); wins over ?after=."
+LastEventId = Annotated[SeqHeader, Header(alias="Last-Event-ID", description=_RESUME)]
+
+
 @router.get("/{session_id}/stream", response_class=Response, responses=SSE_DOC)
 async def stream(
-    session_id: str,
+    session_id: SessionIdPath,
     store: StoreDep,
     hub: HubDep,
     settings: SettingsDep,
     streams: StreamsDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
-    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[NonNegativeInt, Query(description="Start after this seq.")] = 0,
+    last_event_id: LastEventId = None,
 ) -> Response:
-    resume = parse_cursor_header(last_event_id, "Last-Event-ID")
-    cursor = resume if resume is not None else after
+    cursor = last_event_id if last_event_id is not None else after
     session = await store.get_session(session_id)
     if session.status == "complete" and cursor >= session.last_seq:
         # Tells a browser's EventSource to stop reconnecting.

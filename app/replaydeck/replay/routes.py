@@ -4,28 +4,41 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from replaydeck.capture.replay_format import parse_format, reformat
 from replaydeck.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamsDep
 from replaydeck.errors import InvalidParameter
-from replaydeck.live.routes import SSE_DOC
+from replaydeck.live.routes import SSE_DOC, LastEventId
 from replaydeck.replay.stream import ReplayParams, replay_frames
-from replaydeck.sessions.models import MAX_SEQ
-from replaydeck.sessions.service import parse_cursor_header
+from replaydeck.sessions.models import (
+    PLAIN_NUMBER,
+    OptionalNonNegativeNumber,
+    OptionalPositiveInt,
+    PositiveInt,
+    SessionIdPath,
+)
 from replaydeck.sse import EventStreamResponse
 
 router = APIRouter(prefix="/v1/sessions", tags=["streams"])
+
+SPEED = Query(
+    description="A positive number (1 = as recorded), or 'max'.",
+    json_schema_extra={"pattern": f"^(?:max|{PLAIN_NUMBER.pattern})$"},
+)
+TYPES = Query(
+    description="Comma-separated types to send.",
+    # At least one name that is not just commas and spaces.
+    json_schema_extra={"pattern": r"[^,\s]"},
+)
 
 
 def parse_speed(value: str) -> float | None:
     if value == "max":
         return None
-    try:
-        speed = float(value)
-    except ValueError:
-        speed = float("nan")
+    # float() alone also reads " 5", "5_0", Arabic-Indic digits and "inf".
+    speed = float(value) if PLAIN_NUMBER.fullmatch(value) else float("nan")
     if not speed > 0 or speed == float("inf"):
         raise InvalidParameter(
             f"speed={value[:20]!r} is not valid; use a positive number (1 = as recorded, "
@@ -57,34 +70,33 @@ def parse_replay(
 
 @router.get("/{session_id}/replay", response_class=Response, responses=SSE_DOC)
 async def replay(
-    session_id: str,
+    session_id: SessionIdPath,
     store: StoreDep,
     hub: HubDep,
     clock: ClockDep,
     settings: SettingsDep,
     streams: StreamsDep,
-    speed: Annotated[str, Query(description="A positive number, or 'max'.")] = "1",
-    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)] = 1,
-    to: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
-    types: Annotated[str | None, Query(description="Comma-separated types to send.")] = None,
-    max_gap_ms: Annotated[float | None, Query(ge=0, description="Cap on any wait.")] = None,
+    speed: Annotated[str, SPEED] = "1",
+    from_: Annotated[PositiveInt, Query(alias="from")] = 1,
+    to: Annotated[OptionalPositiveInt, Query()] = None,
+    types: Annotated[str | None, TYPES] = None,
+    max_gap_ms: Annotated[OptionalNonNegativeNumber, Query(description="Cap on any wait.")] = None,
     format: Annotated[
         str | None,
         Query(description="Re-encode as sse, openai-responses, vercel-ai or ag-ui."),
     ] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: LastEventId = None,
 ) -> Response:
     params = parse_replay(speed, from_, to, types, max_gap_ms)
     wire_format = None if format is None else parse_format(format)
-    resume = parse_cursor_header(last_event_id, "Last-Event-ID")
     session = await store.get_session(session_id)
-    if resume is not None:
+    if last_event_id is not None:
         end = session.last_seq if params.to_seq is None else min(params.to_seq, session.last_seq)
-        if resume >= end and (session.status == "complete" or params.to_seq == end):
+        if last_event_id >= end and (session.status == "complete" or params.to_seq == end):
             return Response(status_code=204)
         params = ReplayParams(
             speed=params.speed,
-            from_seq=max(params.from_seq, resume + 1),
+            from_seq=max(params.from_seq, last_event_id + 1),
             to_seq=params.to_seq,
             types=params.types,
             max_gap_ms=params.max_gap_ms,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.responses import StreamingResponse
 
 from replaydeck.deps import IngestDep, SettingsDep, StoreDep
 from replaydeck.sessions.models import (
-    MAX_SEQ,
     EventPage,
+    NonNegativeInt,
+    OptionalPositiveInt,
+    PositiveInt,
     SessionCreate,
+    SessionIdPath,
     SessionList,
     SessionOut,
     check_session_id,
@@ -22,13 +25,34 @@ from replaydeck.sessions.service import (
     page_body,
     parse_metadata_filters,
 )
+from replaydeck.store.sql import CURSOR
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 NDJSON = "application/x-ndjson"
 
 
-@router.post("", status_code=201, response_model=SessionOut)
+def _link(path: str, method: str, session_id: str) -> dict[str, Any]:
+    """An OpenAPI link to the operation at `path`, given its session_id."""
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method}", "parameters": {"session_id": session_id}}
+
+
+_ONE = "/v1/sessions/{session_id}"
+# Where a new session's id leads; clients (and API tools) follow these links.
+# (An append needs no session made first: it creates an unknown one itself.)
+_CREATED_LINKS = {
+    "get": _link(_ONE, "get", "$response.body#/id"),
+    "delete": _link(_ONE, "delete", "$response.body#/id"),
+    "events": _link(f"{_ONE}/events", "get", "$response.body#/id"),
+    "trace": _link(f"{_ONE}/trace", "get", "$response.body#/id"),
+    "share": _link(f"{_ONE}/shares", "post", "$response.body#/id"),
+}
+
+
+@router.post(
+    "", status_code=201, response_model=SessionOut, responses={201: {"links": _CREATED_LINKS}}
+)
 async def create_session(
     body: SessionCreate,
     store: StoreDep,
@@ -47,9 +71,21 @@ async def list_sessions(
     store: StoreDep,
     settings: SettingsDep,
     status: Literal["open", "complete"] | None = None,
-    metadata: Annotated[list[str], Query(description="key=value; repeat to combine")] = [],  # noqa: B006
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_SEQ)] = 50,
+    metadata: Annotated[
+        list[str],
+        Query(
+            description="key=value; repeat to combine",
+            json_schema_extra={"items": {"type": "string", "pattern": "^[^=\\x00]+=[^\\x00]*$"}},
+        ),
+    ] = [],  # noqa: B006
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="The previous page's next_cursor.",
+            json_schema_extra={"pattern": CURSOR.pattern},
+        ),
+    ] = None,
+    limit: Annotated[PositiveInt, Query()] = 50,
 ) -> SessionList:
     page = await store.list_sessions(
         status=status,
@@ -66,13 +102,15 @@ async def list_sessions(
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-async def get_session(session_id: str, store: StoreDep, settings: SettingsDep) -> SessionOut:
+async def get_session(
+    session_id: SessionIdPath, store: StoreDep, settings: SettingsDep
+) -> SessionOut:
     record = await store.get_session(session_id)
     return SessionOut.of(record, jaeger_url_base=settings.jaeger_url)
 
 
 @router.delete("/{session_id}", status_code=204)
-async def delete_session(session_id: str, store: StoreDep, request: Request) -> Response:
+async def delete_session(session_id: SessionIdPath, store: StoreDep, request: Request) -> Response:
     await store.delete_session(session_id)
     request.app.state.hub.remove(session_id)
     return Response(status_code=204)
@@ -84,11 +122,11 @@ async def delete_session(session_id: str, store: StoreDep, request: Request) -> 
     responses={200: {"content": {NDJSON: {"schema": {"type": "string"}}}}},
 )
 async def read_events(
-    session_id: str,
+    session_id: SessionIdPath,
     store: StoreDep,
     settings: SettingsDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+    after: Annotated[NonNegativeInt, Query()] = 0,
+    limit: Annotated[OptionalPositiveInt, Query()] = None,
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
     await store.get_session(session_id)

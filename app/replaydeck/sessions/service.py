@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from replaydeck.errors import InvalidParameter
-from replaydeck.sessions.models import MAX_SEQ
 from replaydeck.store.base import EventStore, StoredEvent
 
 
@@ -24,22 +23,15 @@ def parse_metadata_filters(pairs: list[str]) -> dict[str, str]:
                 f"The metadata filter {pair[:60]!r} is not key=value; write e.g. "
                 "?metadata=user=alice (repeat it to combine filters)."
             )
+        if "\x00" in pair:
+            # PostgreSQL text cannot hold NUL, so no metadata there holds it; both
+            # backends refuse it alike rather than one failing in its driver.
+            raise InvalidParameter(
+                f"The metadata filter {pair[:60]!r} contains a NUL character; metadata "
+                "filters cannot search for NUL, so remove it."
+            )
         filters[key] = value
     return filters
-
-
-def parse_cursor_header(value: str | None, name: str) -> int | None:
-    """An integer header such as Last-Event-ID or If-Match ("7" or 7)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip().strip('"')
-    # isdigit() alone admits "²", which int() refuses.
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEQ:
-        raise InvalidParameter(
-            f"The {name} header {value[:40]!r} is not a seq; it must be a whole number "
-            "such as 7, as replaydeck sends it."
-        )
-    return int(text)
 
 
 def page_body(events: list[StoredEvent], limit: int) -> bytes:

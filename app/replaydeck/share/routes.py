@@ -24,8 +24,17 @@ from replaydeck.events import format_ts
 from replaydeck.live import routes as live_routes
 from replaydeck.problems import describe_validation, problem
 from replaydeck.replay import routes as replay_routes
+from replaydeck.replay.routes import SPEED, TYPES
 from replaydeck.sessions import routes as session_routes
-from replaydeck.sessions.models import MAX_SEQ, SessionLinks, SessionOut
+from replaydeck.sessions.models import (
+    NonNegativeInt,
+    OptionalNonNegativeNumber,
+    OptionalPositiveInt,
+    PositiveInt,
+    SessionIdPath,
+    SessionLinks,
+    SessionOut,
+)
 from replaydeck.share.masking import mask_share_path
 from replaydeck.share.service import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, ShareNotFound, ShareService
 from replaydeck.share.viewer import viewer_response
@@ -129,9 +138,20 @@ class ShareOut(BaseModel):
 router = APIRouter(tags=["shares"])
 
 
-@router.post("/v1/sessions/{session_id}/shares", status_code=201, response_model=ShareOut)
+_REVOKE_LINK = {
+    "operationRef": "#/paths/~1v1~1shares~1{share_id}/delete",
+    "parameters": {"share_id": "$response.body#/id"},
+}
+
+
+@router.post(
+    "/v1/sessions/{session_id}/shares",
+    status_code=201,
+    response_model=ShareOut,
+    responses={201: {"links": {"revoke": _REVOKE_LINK}}},
+)
 async def create_share(
-    session_id: str,
+    session_id: SessionIdPath,
     shares: SharesDep,
     settings: SettingsDep,
     request: Request,
@@ -190,8 +210,8 @@ async def share_events(
     shares: SharesDep,
     store: StoreDep,
     settings: SettingsDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+    after: Annotated[NonNegativeInt, Query()] = 0,
+    limit: Annotated[OptionalPositiveInt, Query()] = None,
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
     share = await shares.open(token)
@@ -213,8 +233,8 @@ async def share_stream(
     hub: HubDep,
     settings: SettingsDep,
     streams: StreamsDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
-    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[NonNegativeInt, Query(description="Start after this seq.")] = 0,
+    last_event_id: live_routes.LastEventId = None,
 ) -> Response:
     share = await shares.open(token)
     return await live_routes.stream(
@@ -237,12 +257,12 @@ async def share_replay(
     clock: ClockDep,
     settings: SettingsDep,
     streams: StreamsDep,
-    speed: Annotated[str, Query(description="A positive number, or 'max'.")] = "1",
-    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)] = 1,
-    to: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
-    types: Annotated[str | None, Query(description="Comma-separated types to send.")] = None,
-    max_gap_ms: Annotated[float | None, Query(ge=0, description="Cap on any wait.")] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    speed: Annotated[str, SPEED] = "1",
+    from_: Annotated[PositiveInt, Query(alias="from")] = 1,
+    to: Annotated[OptionalPositiveInt, Query()] = None,
+    types: Annotated[str | None, TYPES] = None,
+    max_gap_ms: Annotated[OptionalNonNegativeNumber, Query(description="Cap on any wait.")] = None,
+    last_event_id: live_routes.LastEventId = None,
 ) -> Response:
     share = await shares.open(token)
     return await replay_routes.replay(

@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from replaydeck.deps import SettingsDep, StoreDep
+from replaydeck.sessions.models import SessionIdPath
 from replaydeck.tracing.document import session_document
 from replaydeck.tracing.provider import build_resource
 
@@ -25,7 +26,7 @@ _DOC: dict[int | str, dict[str, Any]] = {
 
 @router.get("/{session_id}/trace", responses=_DOC, response_class=Response)
 async def session_trace(
-    session_id: str, request: Request, store: StoreDep, settings: SettingsDep
+    session_id: SessionIdPath, request: Request, store: StoreDep, settings: SettingsDep
 ) -> Response:
     tracing: Any = getattr(request.app.state, "tracing", None)
     resource = tracing.tracer.resource if tracing is not None else build_resource({})
