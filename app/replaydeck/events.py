@@ -13,10 +13,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+)
 
 from replaydeck.errors import InvalidEvent, PayloadTooLarge
 from replaydeck.storable import flaw
@@ -63,9 +71,23 @@ class ToolResult(_Payload):
     is_error: StrictBool | None = None
 
 
+def _json_integer(value: Any) -> Any:
+    # JSON has one number type: 404.0 is the integer 404 (as JSON Schema reads it).
+    # Only where a float holds integers exactly: orjson turns integers past 64 bits
+    # into floats, which must not round back into range.
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
 class Error(_Payload):
     message: StrictStr
-    code: StrictStr | int | None = None
+    # JSON integers past 64 bits arrive as floats (orjson), and are refused.
+    code: (
+        StrictStr
+        | Annotated[int, Field(ge=-(2**63), le=2**64 - 1), BeforeValidator(_json_integer)]
+        | None
+    ) = None
 
 
 class Final(_Payload):
@@ -218,11 +240,16 @@ def validate_event(raw: Any, *, index: int | None = None, max_bytes: int) -> New
             ) from None
     event_id = raw.get("id")
     if event_id is not None and (
-        not isinstance(event_id, str) or not event_id or len(event_id) > MAX_ID_LENGTH
+        not isinstance(event_id, str)
+        or not event_id
+        or len(event_id) > MAX_ID_LENGTH
+        # PostgreSQL cannot store NUL in text, and SQLite compares such ids unreliably.
+        or "\x00" in event_id
     ):
         raise InvalidEvent(
-            f"{where} has an 'id' that is not a string of 1 to {MAX_ID_LENGTH} characters; "
-            "use a short unique string, or leave 'id' out and replaydeck makes one."
+            f"{where} has an 'id' that is not a string of 1 to {MAX_ID_LENGTH} characters "
+            "without NUL; use a short unique string, or leave 'id' out and replaydeck "
+            "makes one."
         )
     if event_id is not None and (reason := flaw(event_id)) is not None:
         raise InvalidEvent(
@@ -241,6 +268,63 @@ def validate_event(raw: Any, *, index: int | None = None, max_bytes: int) -> New
             f"{max_bytes} bytes (REPLAYDECK_MAX_EVENT_BYTES). Split it or store a reference."
         )
     return NewEvent(type=event_type, data=data, data_json=data_json, id=event_id, ts_us=ts_us)
+
+
+def producer_event_schema() -> dict[str, Any]:
+    """The JSON Schema of what validate_event accepts, for /openapi.json."""
+    envelope = {
+        "id": {
+            "anyOf": [
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_ID_LENGTH,
+                    "pattern": "^[^\\x00]*$",
+                },
+                {"type": "null"},
+            ],
+            "description": "Idempotency key within the session; null or absent: one is made.",
+        },
+        "ts": {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "number", "minimum": 0, "maximum": MAX_EPOCH_MS},
+                {"type": "null"},
+            ],
+            "description": "RFC 3339 with a zone (years 1 to 9999 in UTC) or epoch "
+            "milliseconds; null or absent: the time the store receives it.",
+        },
+    }
+    branches: list[dict[str, Any]] = []
+    for name, model in STANDARD_TYPES.items():
+        payload = model.model_json_schema()
+        payload.pop("title", None)
+        branches.append(
+            {
+                "type": "object",
+                "additionalProperties": False,
+                # Without data, the payload is {}: enough only where nothing is required.
+                "required": ["type", "data"] if payload.get("required") else ["type"],
+                "properties": {"type": {"const": name}, "data": payload, **envelope},
+            }
+        )
+    reserved = "^(?:" + "|".join(re.escape(prefix) for prefix in RESERVED_PREFIXES) + ")"
+    custom_type = {
+        "type": "string",
+        "pattern": CUSTOM_TYPE.pattern,
+        "maxLength": MAX_TYPE_LENGTH,
+        "not": {"anyOf": [{"enum": list(STANDARD_TYPES)}, {"pattern": reserved}]},
+        "example": "retrieval.hit",
+    }
+    branches.append(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["type"],
+            "properties": {"type": custom_type, "data": {"type": "object"}, **envelope},
+        }
+    )
+    return {"oneOf": branches}
 
 
 def build_envelope(

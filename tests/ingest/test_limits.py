@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from replaydeck.config import Settings
+from replaydeck.errors import InvalidRequest, PayloadTooLarge
+from replaydeck.ingest.body import check_declared_length
 from tests.ingest.test_append_api import ndjson
 
 pytestmark = pytest.mark.anyio
@@ -61,3 +63,16 @@ async def test_limits_answer_413(client: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 413
     assert (await client.get("/v1/sessions/s")).status_code == 404
+
+
+def test_declared_length_is_read_strictly() -> None:
+    """The HTTP parser refuses these first; behind another server the app must too."""
+    limit = 32 * 1024
+    check_declared_length(None, limit)
+    check_declared_length("00" + str(limit), limit)
+    for malformed in ("+5", " 5", "5 ", "\u0665", "-1", "5_0", "", "0x10"):
+        with pytest.raises(InvalidRequest):
+            check_declared_length(malformed, limit)
+    for too_large in (str(limit + 1), "9" * 5000):
+        with pytest.raises(PayloadTooLarge):
+            check_declared_length(too_large, limit)

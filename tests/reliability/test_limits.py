@@ -228,3 +228,138 @@ async def test_replaydeck_serve_bounds_the_head(tmp_path: Path) -> None:
         server.stop()
     assert status == 431
     assert b"65536 bytes (REPLAYDECK_MAX_HEADER_BYTES)" in body
+
+
+@pytest.fixture(scope="module")
+def replaydeck_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One `replaydeck serve` with the default limits, for the raw-socket tests below."""
+    root = tmp_path_factory.mktemp("serve")
+    server = ServerProcess(f"sqlite+aiosqlite:///{root}/serve.db", root / "serve.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+DEFAULT_HEAD = 64 * 1024
+
+
+def head_of(size: int, target: bytes = b"/healthz") -> bytes:
+    """A GET whose request line and headers are exactly `size` bytes."""
+    start = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nX-Pad: "
+    return start + b"a" * (size - len(start) - 4) + b"\r\n\r\n"
+
+
+async def statuses_of(port: int, data: bytes, *, writes: int = 1) -> list[tuple[int, bytes]]:
+    """Send `data` in `writes` pieces; every response the server sends until it closes."""
+    answers: list[tuple[int, bytes]] = []
+    async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+        piece = -(-len(data) // writes)
+        for offset in range(0, len(data), piece):
+            await stream.send(data[offset : offset + piece])
+        await stream.send_eof()
+        http = h11.Connection(h11.CLIENT)
+        http.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
+        http.send(h11.EndOfMessage())
+        status, body = 0, b""
+        with anyio.fail_after(10):
+            while True:
+                event = http.next_event()
+                if event is h11.NEED_DATA:
+                    try:
+                        http.receive_data(await stream.receive())
+                    except (anyio.EndOfStream, anyio.BrokenResourceError):
+                        if status == 0:
+                            return answers  # closed between responses
+                        http.receive_data(b"")
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    answers.append((status, body))
+                    status, body = 0, b""
+                    if http.their_state is h11.MUST_CLOSE:
+                        return answers
+                    # Another response may follow on this connection (pipelining).
+                    http.start_next_cycle()
+                    http.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
+                    http.send(h11.EndOfMessage())
+
+
+async def test_the_head_limit_is_exact_in_one_write_or_many(
+    replaydeck_serve: ServerProcess,
+) -> None:
+    """A head of 100 KB in one write was served: the limit counted only heads that trickled."""
+    cases = [(total, writes) for total in (DEFAULT_HEAD, DEFAULT_HEAD + 1) for writes in (1, 2, 7)]
+    for total, writes in [*cases, (100_000, 1)]:
+        answers = await statuses_of(replaydeck_serve.port, head_of(total), writes=writes)
+        expected = 200 if total <= DEFAULT_HEAD else 431
+        assert [status for status, _ in answers] == [expected], (total, writes)
+        if expected == 431:
+            assert problem_slug(answers[0][1]) == "headers-too-large"
+
+
+async def test_every_head_on_a_connection_is_held_to_the_limit(
+    replaydeck_serve: ServerProcess,
+) -> None:
+    # Keep-alive: the second request's head is measured from its own first byte.
+    async with await anyio.connect_tcp("127.0.0.1", replaydeck_serve.port) as stream:
+        await stream.send(head_of(DEFAULT_HEAD))
+        with anyio.fail_after(5):
+            status, _ = await response_of(stream)
+    assert status == 200
+    keep_alive = head_of(DEFAULT_HEAD) + head_of(DEFAULT_HEAD + 1)
+    answers = await statuses_of(replaydeck_serve.port, keep_alive, writes=2)
+    assert [status for status, _ in answers] == [200, 431]
+    # Pipelined in one write behind a small request: refused as well.
+    small = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    answers = await statuses_of(replaydeck_serve.port, small + head_of(100_000))
+    assert [status for status, _ in answers][-1] == 431
+    assert problem_slug(answers[-1][1]) == "headers-too-large"
+
+
+MALFORMED = [
+    # A URL past the limit is part of the head.
+    (b"GET /healthz?" + b"a" * 66_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 431, "65536 bytes"),
+    (
+        b"POST /v1/sessions/s/events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+        "Transfer-Encoding",
+    ),
+    (
+        b"POST /v1/sessions/s/events HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        400,
+        "Content-Length",
+    ),
+    (
+        b"POST /v1/sessions/s/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        b"Content-Length: 3\r\n\r\n{}",
+        400,
+        "Content-Length",
+    ),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400, "header value"),
+    (b"GET /h\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "url"),
+    (b"GET /healthz HTTP/1.1\nHost: x\n\n", 400, "CRLF"),
+    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 50, 400, "method"),
+]
+
+
+@pytest.mark.parametrize(("request_bytes", "status", "reason"), MALFORMED)
+async def test_malformed_heads_get_a_problem(
+    replaydeck_serve: ServerProcess, request_bytes: bytes, status: int, reason: str
+) -> None:
+    """uvicorn answered these with a text/plain 400 "Invalid HTTP request received."."""
+    async with await anyio.connect_tcp("127.0.0.1", replaydeck_serve.port) as stream:
+        await stream.send(request_bytes)
+        with anyio.fail_after(5):
+            got, body = await response_of(stream)
+    assert got == status
+    problem = orjson.loads(body)
+    assert problem["status"] == status
+    assert reason in problem["detail"], problem["detail"]
+    # The server goes on serving.
+    async with httpx.AsyncClient(base_url=replaydeck_serve.url) as client:
+        assert (await client.get("/healthz")).status_code == 200

@@ -1,14 +1,20 @@
-"""schemathesis against /openapi.json of a real server, over every operation.
+"""schemathesis against /openapi.json of a real server, over every operation but the streams.
 
-The gate is what the issue names: 0 server errors and 0 schema violations
-(status codes, content types, headers and bodies all as documented). The
-document itself must describe the SSE responses and problem+json errors.
+The gate is what the issue names: every check schemathesis has (`--checks all`:
+server errors, status codes, content types, headers, bodies, schema-valid
+requests accepted and schema-invalid ones refused, `Allow` on 405s, resources
+available after creation and gone after deletion …) in every phase (examples,
+coverage, fuzzing, stateful), with 0 failures. The live tail and the replays
+are left out: an open session's stream never ends by itself, and their
+parameters are checked in tests/reliability/test_inputs.py.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,21 +25,12 @@ from replaydeck.web.app import create_app
 from tests.reliability.soak import size
 from tests.servers import serve
 
-CHECKS = ",".join(
-    [
-        "not_a_server_error",
-        "status_code_conformance",
-        "content_type_conformance",
-        "response_headers_conformance",
-        "response_schema_conformance",
-    ]
-)
-SUPERSCRIPT_TWO = "²".encode("latin-1")
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+STREAMS = "/(stream|replay)$"
 
 
 @pytest.fixture
-def api_url(tmp_path: Path) -> object:
+def api_url(tmp_path: Path) -> Iterator[str]:
     # Short heartbeats, so a stream on an open session shows its frames quickly.
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/schema.db", heartbeat_interval=0.5
@@ -54,71 +51,109 @@ def test_openapi_describes_streams_and_problems(api_url: str) -> None:
     assert "detail" in document["components"]["schemas"]["Problem"]["required"]
 
 
+def share_token(api_url: str) -> str:
+    """A live share link, so the /r/{token} operations reach a session, not only 404s."""
+    with httpx.Client(base_url=api_url) as client:
+        client.post("/v1/sessions", json={"id": "shared"}).raise_for_status()
+        client.post("/v1/sessions/shared/events", json={"type": "status", "data": {"label": "x"}})
+        url = client.post("/v1/sessions/shared/shares", json={}).json()["url"]
+    token: str = url.rsplit("/r/", 1)[1]
+    return token
+
+
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_error_or_schema_violation(
-    api_url: str, tmp_path: Path
-) -> None:
+@pytest.mark.timeout(600)
+def test_schemathesis_all_checks_find_nothing(api_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "schemathesis.toml"
+    # The stateful phase follows the links the document declares, not guessed
+    # ones. An append to an unknown session creates it (as documented), and
+    # schemathesis, which counts only a POST to a parent path as re-creating a
+    # resource, takes a session deleted, appended to and read for a deleted
+    # one still in use; so no link leads from a new session to the append.
+    config.write_text(
+        f'[parameters]\n"path.token" = "{share_token(api_url)}"\n\n'
+        "[phases.stateful.inference]\nalgorithms = []\n"
+    )
     result = subprocess.run(
         [
             str(SCHEMATHESIS),
+            "--config-file",
+            str(config),
             "run",
             f"{api_url}/openapi.json",
             "--checks",
-            CHECKS,
+            "all",
+            "--exclude-path-regex",
+            STREAMS,
             "--max-examples",
-            str(size(8, 200)),
+            str(size(100, 1000)),
             "--seed",
             "9",
+            # One worker: two threads make Python 3.11.7's ast.parse fail ("AST
+            # constructor recursion depth mismatch") inside hypothesis.
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "5",
             "--generation-database",
             "none",
-            # The coverage phase crashes inside schemathesis 4.32 / hypothesis on
-            # Python 3.11.7 ("AST constructor recursion depth mismatch" while
-            # describing a lambda), before any request is sent.
-            "--phases",
-            "examples,fuzzing,stateful",
+            "--no-color",
         ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=590,
         check=False,
     )
-    summary = result.stdout[-6000:]
+    summary = result.stdout[-8000:]
     assert result.returncode == 0, summary
-    print("\n[schemathesis] " + "\n".join(summary.splitlines()[-12:]))
+    cases = re.search(r"(\d+) generated, \1 passed", summary)
+    assert cases is not None, summary
+    operations = re.search(r"Tested: (\d+)", summary)
+    assert operations is not None, summary
+    assert int(operations.group(1)) >= 15, summary
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in summary, summary
+    links = re.search(r"API Links: +(\d+) covered", summary)
+    assert links is not None, summary
+    assert int(links.group(1)) > 0, summary
+    print(f"\n[schemathesis] {cases.group(0)} over {operations.group(1)} operations")
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "kwargs"),
-    [
-        # Found by schemathesis as 500s: numbers past 64 bits reached the database.
-        ("GET", "/v1/sessions/s1/events?after=99999999999999999999", {}),
-        ("GET", "/v1/sessions/s1/replay?from=99999999999999999999", {}),
-        ("GET", "/v1/sessions/s1/stream", {"headers": {"Last-Event-ID": "99999999999999999999"}}),
-        ("POST", "/v1/sessions", {"json": {"metadata": {"n": 2**70}}}),
-        # "²".isdigit() is true, int("²") fails.
-        ("GET", "/v1/sessions/s1/stream", {"headers": {"Last-Event-ID": SUPERSCRIPT_TWO}}),
-        (
-            "POST",
-            "/v1/sessions/s1/events",
-            {"headers": {"If-Match": SUPERSCRIPT_TWO}, "json": {"type": "x.y"}},
-        ),
-    ],
-)
-def test_out_of_range_input_is_a_422(api_url: str, method: str, path: str, kwargs: dict) -> None:  # type: ignore[type-arg]
+def test_a_refused_append_leaves_no_session_behind(api_url: str) -> None:
+    """Found by the stateful phase: a 409 to an unknown session used to create it, empty."""
+    status = {"type": "status", "data": {"label": "x"}}
     with httpx.Client(base_url=api_url) as client:
-        client.post("/v1/sessions/s1/events", json={"type": "status", "data": {"label": "x"}})
-        response = client.request(method, path, **kwargs)
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
+        conflict = client.post("/v1/sessions/a/events", headers={"If-Match": "3"}, json=status)
+        assert conflict.status_code == 409
+        closed = client.post("/v1/sessions/b/events", json=[{"type": "final"}, status])
+        assert closed.status_code == 409
+        for session in ("a", "b"):
+            assert client.get(f"/v1/sessions/{session}").status_code == 404
+            assert client.get(f"/v1/sessions/{session}/trace").status_code == 404
+        # The same appends, allowed, create the sessions.
+        allowed = client.post("/v1/sessions/a/events", headers={"If-Match": "0"}, json=status)
+        assert allowed.is_success
+        assert client.post("/v1/sessions/b/events", json=[status, {"type": "final"}]).is_success
+        assert client.get("/v1/sessions/a").json()["last_seq"] == 1
+        assert client.get("/v1/sessions/b").json()["status"] == "complete"
 
 
-def test_405_says_what_is_allowed(api_url: str) -> None:
-    response = httpx.request("TRACE", f"{api_url}/v1/sessions")
-    assert response.status_code == 405
-    # Starlette names the methods of the first route on the path.
-    assert response.headers["allow"]
+def test_the_document_says_what_is_refused(api_url: str) -> None:
+    """An empty id and an empty ?cursor= were documented as valid, and refused."""
+    document = httpx.get(f"{api_url}/openapi.json").json()
+    created = document["components"]["schemas"]["SessionCreate"]["properties"]["id"]
+    assert {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"} in created["anyOf"]
+    cursor = next(
+        p for p in document["paths"]["/v1/sessions"]["get"]["parameters"] if p["name"] == "cursor"
+    )
+    assert not re.search(cursor["schema"]["pattern"], "")
+    append = document["paths"]["/v1/sessions/{session_id}/events"]["post"]
+    event = append["requestBody"]["content"]["application/json"]["schema"]["oneOf"][0]
+    for branch in event["oneOf"]:
+        assert branch["properties"]["id"]["anyOf"][0]["minLength"] == 1
+    with httpx.Client(base_url=api_url) as client:
+        assert client.post("/v1/sessions", json={"id": ""}).status_code == 422
+        assert client.get("/v1/sessions", params={"cursor": ""}).status_code == 422
+        empty_id = client.post("/v1/sessions/s/events", json={"type": "x.y", "id": ""})
+        assert empty_id.status_code == 422

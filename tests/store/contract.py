@@ -182,6 +182,29 @@ class StoreContract:
         with pytest.raises(SessionNotFound):
             await store.delete_session("c")
 
+    async def test_metadata_filters_name_any_key(self, store: EventStore) -> None:
+        keys = ['a"b', '"', "a\\b", "a.b", "a[0]", "$", "a b", "\u00e9"]
+        for index, key in enumerate(keys):
+            await store.create_session(f"s{index}", metadata={key: "v", "n": 7})
+        for index, key in enumerate(keys):
+            found = await store.list_sessions(metadata={key: "v"})
+            assert [s.id for s in found.sessions] == [f"s{index}"], key
+            assert (await store.list_sessions(metadata={key: "w"})).sessions == []
+        numbers = await store.list_sessions(metadata={"n": "7", 'a"b': "v"})
+        assert [s.id for s in numbers.sessions] == ["s0"]
+
+    async def test_delete_only_if_empty_keeps_a_session_with_events(
+        self, store: EventStore
+    ) -> None:
+        await store.create_session("empty")
+        await store.append("full", [ev()])
+        await store.delete_session("empty", only_if_empty=True)
+        await store.delete_session("full", only_if_empty=True)
+        await store.delete_session("unknown", only_if_empty=True)
+        with pytest.raises(SessionNotFound):
+            await store.get_session("empty")
+        assert (await store.get_session("full")).last_seq == 1
+
     async def test_list_newest_first_with_cursor_and_filters(self, store: EventStore) -> None:
         for index in range(5):
             await store.create_session(f"s{index}", metadata={"team": "a" if index % 2 else "b"})

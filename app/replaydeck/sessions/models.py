@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from replaydeck import ids
 from replaydeck.errors import InvalidParameter
@@ -14,15 +16,66 @@ from replaydeck.events import format_ts
 from replaydeck.store.base import SessionRecord
 from replaydeck.tracing.links import jaeger_trace_url, session_trace_id
 
-# Anchored for the OpenAPI document (JSON Schema patterns search); always applied with
-# fullmatch, because `$` also matches before a final newline ("abc\n" is not an id).
 # Anchored for the OpenAPI document (a JSON Schema pattern matches anywhere);
-# the check itself is ids.is_session_id, one rule for server and client.
+# the check itself is ids.is_session_id (fullmatch), one rule for server and client.
 SESSION_ID = re.compile(f"^{ids.SESSION_ID.pattern}$")
+_SESSION_ID_SCHEMA = {"type": "string", "pattern": SESSION_ID.pattern}
 # Seqs and cursors are 64-bit in both databases; larger numbers are refused, not a 500.
 MAX_SEQ = 2**63 - 1
+_MAX_SEQ_DIGITS = len(str(MAX_SEQ))
+_DIGITS = re.compile(r"[0-9]+")
+# A number as a query parameter: digits, an optional fraction and exponent, no sign.
+PLAIN_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
+def _whole_number(value: object) -> object:
+    # Python's int() (and pydantic's, for a string) also reads "+5", " 5", "5_0"
+    # and Arabic-Indic digits, and raises rather than answer for more than 4300
+    # digits; a whole number in a query or header is read only as replaydeck writes it.
+    if not isinstance(value, str):
+        return value
+    if not _DIGITS.fullmatch(value):
+        raise PydanticCustomError(
+            "whole_number",
+            "Input should be a whole number written with the digits 0-9 only "
+            "(no sign, space or other character), such as 7",
+        )
+    digits = value.lstrip("0") or "0"
+    if len(digits) > _MAX_SEQ_DIGITS:
+        raise PydanticCustomError(
+            "less_than_equal", "Input should be less than or equal to {le}", {"le": MAX_SEQ}
+        )
+    return digits
+
+
+def _seq_header(value: object) -> object:
+    # As an entity tag, If-Match may quote the seq: "7".
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return _whole_number(value)
+
+
+def _plain_number(value: object) -> object:
+    if isinstance(value, str) and not PLAIN_NUMBER.fullmatch(value):
+        raise PydanticCustomError(
+            "plain_number",
+            "Input should be a number written with the digits 0-9, such as 250 or 1.5",
+        )
+    return value
+
+
+# Query parameters and headers. The bounds sit inside the validator, where
+# pydantic writes them into /openapi.json as minimum and maximum.
+_From0 = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+_From1 = Annotated[int, Field(ge=1, le=MAX_SEQ)]
+NonNegativeInt = Annotated[_From0, BeforeValidator(_whole_number)]
+PositiveInt = Annotated[_From1, BeforeValidator(_whole_number)]
+OptionalPositiveInt = Annotated[_From1 | None, BeforeValidator(_whole_number)]
+OptionalNonNegativeNumber = Annotated[
+    Annotated[float, Field(ge=0, allow_inf_nan=False)] | None, BeforeValidator(_plain_number)
+]
+# Last-Event-ID and If-Match: a seq, 7 or "7".
+SeqHeader = Annotated[_From0 | None, BeforeValidator(_seq_header)]
 SESSION_ID_RULE = "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
 # Every route with a session in its path: the pattern is documented here, and
 # each route refuses anything else with check_session_id's sentence (a 422 the
@@ -43,14 +96,37 @@ def check_session_id(session_id: str) -> str:
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str | None = Field(
-        default=None,
-        # Documented for clients; check_session_id gives the friendlier refusal.
-        json_schema_extra={"pattern": SESSION_ID.pattern},
-        description="Leave out to get a generated id.",
+    # Documented for clients; check_session_id gives the friendlier refusal.
+    id: Annotated[str, WithJsonSchema(_SESSION_ID_SCHEMA)] | None = Field(
+        default=None, description="Leave out to get a generated id."
     )
-    # Checked by sessions/metadata.py, which knows the size limit.
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            orjson.dumps(value)
+            return value
+        except orjson.JSONEncodeError:
+            pass
+        try:
+            # As in events, which orjson parses: integers past 64 bits become floats.
+            value = _wide_ints_as_floats(value)
+            orjson.dumps(value)
+        except (orjson.JSONEncodeError, OverflowError) as e:
+            raise ValueError(f"metadata cannot be stored as JSON ({e})") from None
+        return value
+
+
+def _wide_ints_as_floats(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _wide_ints_as_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_wide_ints_as_floats(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return float(value)
+    return value
 
 
 class SessionLinks(BaseModel):

@@ -8,8 +8,6 @@ from operator import attrgetter
 from typing import Any
 
 from replaydeck.budget import PageSize, runs, within
-from replaydeck.errors import InvalidParameter
-from replaydeck.sessions.models import MAX_SEQ
 from replaydeck.store.base import EventStore, StoredEvent
 
 _ENVELOPE = attrgetter("envelope")
@@ -17,20 +15,6 @@ _ENVELOPE = attrgetter("envelope")
 
 def new_session_id() -> str:
     return "s_" + secrets.token_hex(8)
-
-
-def parse_cursor_header(value: str | None, name: str) -> int | None:
-    """An integer header such as Last-Event-ID or If-Match ("7" or 7)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip().strip('"')
-    # isdigit() alone admits "²", which int() refuses.
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEQ:
-        raise InvalidParameter(
-            f"The {name} header {value[:40]!r} is not a seq; it must be a whole number "
-            "such as 7, as replaydeck sends it."
-        )
-    return int(text)
 
 
 def page_body(events: list[StoredEvent], limit: int) -> bytes:

@@ -187,8 +187,12 @@ class EventStore(Protocol):
         """Newest first; pass `next_cursor` back to get the next page."""
         ...
 
-    async def delete_session(self, session_id: str) -> None:
-        """Delete the session, its events and shares; SessionNotFound if unknown."""
+    async def delete_session(self, session_id: str, *, only_if_empty: bool = False) -> None:
+        """Delete the session, its events and shares; SessionNotFound if unknown.
+
+        With `only_if_empty`, a session that holds events is kept, checked in the
+        same statement, and an unknown one is no error.
+        """
         ...
 
     async def append(

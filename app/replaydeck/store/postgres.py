@@ -11,11 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from replaydeck.store.notices import notify_statement
 from replaydeck.store.sql import SqlStore
+from replaydeck.store.tables import sessions
 
 
 class PostgresEventStore(SqlStore):
     def _insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table)
+
+    def _metadata_is(self, key: str, value: str) -> Any:
+        return sessions.c.metadata[key].as_string() == value
 
     async def _committing(self, connection: AsyncConnection, session_id: str, seq: int) -> None:
         # Delivered to other replicas only if this transaction commits.

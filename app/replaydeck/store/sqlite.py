@@ -25,6 +25,7 @@ from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcome
 from replaydeck.store.sequencing import assign
 from replaydeck.store.sql import SqlStore, session_record
 from replaydeck.store.sqlite_writer import SqliteWriter
+from replaydeck.store.tables import sessions
 
 _ROWS = (
     "SELECT seq, type, ts_us, envelope FROM events"
@@ -51,6 +52,12 @@ class SqliteEventStore(SqlStore):
 
     def _insert(self, table: sa.Table) -> Any:
         return sqlite.insert(table)
+
+    def _metadata_is(self, key: str, value: str) -> Any:
+        # A SQLite JSON path cannot name a key holding '"' or '\\' (it matches
+        # nothing, or is a malformed path: a driver error); json_each's keys are text.
+        each = sa.func.json_each(sessions.c.metadata).table_valued("key", "value")
+        return sa.exists().where(each.c.key == key, sa.cast(each.c.value, sa.String) == value)
 
     async def append(
         self,

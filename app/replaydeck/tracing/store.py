@@ -91,14 +91,28 @@ class TracingStore:
             async with self._tracking.hold(session_id):
                 if not self.tracer.is_tracking(session_id):
                     created = await self._track(session_id)
-        result = await self.inner.append(
-            session_id,
-            events,
-            expected_seq=expected_seq,
-            stamper=self.tracer.stamper(session_id),  # None once finished: refused anyway
-            on_stored=functools.partial(self._stored, session_id, on_stored),
-        )
+        try:
+            result = await self.inner.append(
+                session_id,
+                events,
+                expected_seq=expected_seq,
+                stamper=self.tracer.stamper(session_id),  # None once finished: refused anyway
+                on_stored=functools.partial(self._stored, session_id, on_stored),
+            )
+        except ReplaydeckError:
+            if created:
+                await self._discard(session_id)
+            raise
         return dataclasses.replace(result, created=True) if created else result
+
+    async def _discard(self, session_id: str) -> None:
+        """Take back a session made for an append that was refused (a 409 stores nothing)."""
+        self.tracer.forget(session_id)
+        try:
+            await self.inner.delete_session(session_id, only_if_empty=True)
+        except Exception:
+            # The refusal still stands; the session stays, empty, as POST /v1/sessions makes.
+            log.exception("Could not remove the empty session %r of a refused append", session_id)
 
     def _stored(self, session_id: str, chained: StoredHook | None, result: AppendResult) -> None:
         if chained is not None:
@@ -201,8 +215,8 @@ class TracingStore:
                 ended.append(session_id)
         return ended
 
-    async def delete_session(self, session_id: str) -> None:
-        await self.inner.delete_session(session_id)
+    async def delete_session(self, session_id: str, *, only_if_empty: bool = False) -> None:
+        await self.inner.delete_session(session_id, only_if_empty=only_if_empty)
         self.tracer.forget(session_id)
 
     async def get_session(self, session_id: str) -> SessionRecord:

@@ -22,6 +22,10 @@ places:
 
 The routes stay declared on their FastAPI routers, which is what the OpenAPI
 schema and /docs show; every other request goes through FastAPI as before.
+
+HEAD is answered here too, for every GET route: routed as a GET, it gets the
+GET's status and headers and no body. A stream route answers HEAD with the
+stream's headers without opening the stream.
 """
 
 from __future__ import annotations
@@ -40,10 +44,10 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from replaydeck.tracing.context import producer_trace
-from replaydeck.web.logs import REQUEST_ID_HEADER, bind_request_id, log_access, request_id
+from replaydeck.web.logs import HEAD, REQUEST_ID_HEADER, bind_request_id, log_access, request_id
 
 Run = Callable[[], Awaitable[Response]]
 Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
@@ -169,17 +173,26 @@ class DirectRoutes:
         self.fallback = fallback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for route in self.routes:
-                child = route.matches(scope)
-                if child is not None:
-                    scope.update(child)
-                    await self._serve(route, scope, receive, send)
-                    return
-        await self.fallback(scope, receive, send)
+        if scope["type"] != "http":
+            await self.fallback(scope, receive, send)
+            return
+        head = scope["method"] == "HEAD"
+        if head:
+            # The app sees a GET; the server keeps its own scope, which says HEAD,
+            # and so sends no body (uvicorn drops it; _headers_only makes sure).
+            scope = {**scope, "method": "GET", HEAD: True}
+        for route in self.routes:
+            child = route.matches(scope)
+            if child is not None:
+                scope.update(child)
+                await self._serve(route, scope, receive, send, head=head)
+                return
+        await self.fallback(scope, receive, _headers_only(send) if head else send)
 
     @staticmethod
-    async def _serve(route: DirectRoute, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(
+        route: DirectRoute, scope: Scope, receive: Receive, send: Send, *, head: bool
+    ) -> None:
         rid, token = bind_request_id(scope)
         started = time.perf_counter()
         status = 500
@@ -190,7 +203,31 @@ class DirectRoutes:
                 response = await route.respond(scope, receive)
                 status = response.status_code
                 response.headers[REQUEST_ID_HEADER] = rid
-                await response(scope, receive, send)
+                if head:
+                    # The stream is never started: no subscriber, no catch-up read.
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": status,
+                            "headers": response.raw_headers,
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": b""})
+                else:
+                    await response(scope, receive, send)
         finally:
             log_access(scope, status, started)
             request_id.reset(token)
+
+
+def _headers_only(send: Send) -> Send:
+    """`send` for a HEAD request: the response's start, then an empty body once it ends."""
+
+    async def head_send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b""}
+        await send(message)
+
+    return head_send

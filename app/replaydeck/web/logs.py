@@ -32,6 +32,8 @@ from replaydeck.share.masking import (
 
 REQUEST_ID_HEADER = "x-request-id"
 _HEADER = REQUEST_ID_HEADER.encode()
+# Scope key of a HEAD request that the app serves as a GET (app/replaydeck/direct_routes.py).
+HEAD = "replaydeck.head"
 request_id: ContextVar[str | None] = ContextVar("replaydeck_request_id", default=None)
 access_log = logging.getLogger("replaydeck.access")
 
@@ -145,13 +147,14 @@ def log_access(scope: Scope, status: int, started: float) -> None:
         return  # masking paths is not free
     query = scope.get("query_string", b"").decode("latin-1")
     path = scope["path"] + (f"?{query}" if query else "")
+    method = "HEAD" if scope.get(HEAD) else scope["method"]
     access_log.info(
         "%s %s %d",
-        scope["method"],
+        method,
         _masked(path),
         status,
         extra={
-            "method": scope["method"],
+            "method": method,
             "path": _masked(scope["path"]),
             "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),

@@ -6,6 +6,10 @@ refusal (400, 404, 409, 413, 415, 422, 431, …) or 503 as
 application/problem+json, so each operation gets "4XX" and "5XX" responses
 with the RFC 9457 schema, and FastAPI's 422 is replaced by the same. The
 schema is built once, on first request, like FastAPI's own.
+
+FastAPI also documents an optional parameter (`int | None`) as "integer or
+null"; a query parameter or header is absent or a string, never null (a client
+sending the text "null" gets a 422), so the null is taken out.
 """
 
 from __future__ import annotations
@@ -54,6 +58,19 @@ def _document(operation: dict[str, Any]) -> None:
     responses.setdefault("5XX", failed)
 
 
+def _without_null(parameter: dict[str, Any]) -> None:
+    schema: dict[str, Any] = parameter.get("schema", {})
+    branches = schema.get("anyOf")
+    if not isinstance(branches, list) or {"type": "null"} not in branches:
+        return
+    kept = [branch for branch in branches if branch != {"type": "null"}]
+    del schema["anyOf"]
+    if len(kept) == 1:
+        schema.update(kept[0])
+    else:
+        schema["anyOf"] = kept
+
+
 def install(app: FastAPI) -> None:
     build = app.openapi
 
@@ -65,6 +82,8 @@ def install(app: FastAPI) -> None:
             for method, operation in path_item.items():
                 if method in _METHODS:
                     _document(operation)
+                    for parameter in operation.get("parameters", []):
+                        _without_null(parameter)
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas["Problem"] = PROBLEM_SCHEMA
         for unused in ("HTTPValidationError", "ValidationError"):

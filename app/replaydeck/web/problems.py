@@ -11,9 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 from replaydeck.errors import ReplaydeckError
 from replaydeck.web import openapi_problems
+from replaydeck.web.logs import HEAD
 
 log = logging.getLogger("replaydeck")
 
@@ -60,8 +63,22 @@ _HTTP_DETAIL = {
     400: "The request body could not be read as JSON: it is not UTF-8, nests too deeply, "
     'or holds a number with too many digits. Send a JSON object such as {"id": "chat-1"}.',
     404: "There is nothing at this path. The API lives under /v1; see /docs for every route.",
-    405: "This path does not accept that method; see /docs for what it does accept.",
 }
+
+
+_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route accepts at the request's path; HEAD wherever GET is."""
+    allowed = {
+        method
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in app.routes)
+    }
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return sorted(allowed)
 
 
 def install(app: FastAPI) -> None:
@@ -92,14 +109,21 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, error: HTTPException) -> Response:
         detail = _HTTP_DETAIL.get(error.status_code, str(error.detail))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # RFC 9110 requires Allow on a 405. Starlette names only the methods of
+            # the first route on the path; a path may have several (GET and DELETE).
+            allowed = ", ".join(allowed_methods(app, request.scope))
+            method = "HEAD" if request.scope.get(HEAD) else request.method
+            headers["Allow"] = allowed
+            detail = f"{method} is not accepted here; this path accepts {allowed}."
         return problem(
             error.status_code,
             f"http-{error.status_code}",
             str(error.detail),
             detail,
             request.url.path,
-            # e.g. Allow on a 405, which RFC 9110 requires.
-            headers=dict(error.headers or {}),
+            headers=headers,
         )
 
     @app.exception_handler(Exception)

@@ -8,32 +8,38 @@ import orjson
 from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
+from replaydeck.events import producer_event_schema
 from replaydeck.ingest.body import check_declared_length, read_events
-from replaydeck.sessions.models import AppendOut, SessionIdPath, check_session_id
-from replaydeck.sessions.service import parse_cursor_header
+from replaydeck.sessions.models import (
+    AppendOut,
+    SeqHeader,
+    SessionIdPath,
+    check_session_id,
+)
 from replaydeck.web.deps import IngestDep
 
 router = APIRouter(prefix="/v1/sessions", tags=["ingest"])
 
-_EVENT_SCHEMA = {
-    "type": "object",
-    "required": ["type"],
-    "additionalProperties": False,
-    "properties": {
-        "type": {"type": "string", "example": "status"},
-        "data": {"type": "object", "example": {"label": "thinking"}},
-        "id": {"type": "string", "description": "Idempotency key within the session."},
-        "ts": {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]},
-    },
-}
+_EVENT_SCHEMA = producer_event_schema()
 _BODY_DOC = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"oneOf": [_EVENT_SCHEMA, {"type": "array", "items": _EVENT_SCHEMA}]}
+                "schema": {
+                    "oneOf": [
+                        _EVENT_SCHEMA,
+                        {"type": "array", "items": _EVENT_SCHEMA, "minItems": 1},
+                    ]
+                },
+                "example": {"type": "status", "data": {"label": "thinking"}},
             },
-            "application/x-ndjson": {"schema": {"type": "string"}},
+            "application/x-ndjson": {
+                "schema": {
+                    "type": "string",
+                    "description": "One event per line, each as in application/json.",
+                }
+            },
         },
     }
 }
@@ -45,12 +51,12 @@ async def append_events(
     request: Request,
     ingest: IngestDep,
     if_match: Annotated[
-        str | None, Header(description="Append only if the session ends at this seq.")
+        SeqHeader,
+        Header(alias="If-Match", description="Append only if the session ends at this seq."),
     ] = None,
 ) -> Response:
     settings = ingest.settings  # one dependency fewer to solve on the hottest route
     check_session_id(session_id)
-    expected_seq = parse_cursor_header(if_match, "If-Match")
     check_declared_length(request.headers.get("content-length"), settings.max_request_bytes)
     events = await read_events(
         request.headers.get("content-type", ""),
@@ -59,7 +65,7 @@ async def append_events(
         max_request_bytes=settings.max_request_bytes,
         max_events=settings.max_batch_events,
     )
-    result = await ingest.append(session_id, events, expected_seq=expected_seq)
+    result = await ingest.append(session_id, events, expected_seq=if_match)
     # The hottest route: the body is written directly instead of being validated
     # against AppendOut and encoded by FastAPI; AppendOut still documents it.
     return Response(

@@ -9,8 +9,7 @@ from starlette.responses import Response
 
 from replaydeck.live.idle import Quiet, last_activity_us
 from replaydeck.live.tail import tail_frames
-from replaydeck.sessions.models import MAX_SEQ, SessionIdPath, check_session_id
-from replaydeck.sessions.service import parse_cursor_header
+from replaydeck.sessions.models import NonNegativeInt, SeqHeader, SessionIdPath, check_session_id
 from replaydeck.sse import EventStreamResponse
 from replaydeck.web.deps import HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
 
@@ -28,6 +27,10 @@ SSE_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
+_RESUME = "Resume after this seq (the id of the last event received); wins over ?after=."
+LastEventId = Annotated[SeqHeader, Header(alias="Last-Event-ID", description=_RESUME)]
+
+
 @router.get("/{session_id}/stream", response_class=Response, responses=SSE_DOC)
 async def stream(
     session_id: SessionIdPath,
@@ -36,12 +39,11 @@ async def stream(
     settings: SettingsDep,
     streams: StreamsDep,
     client: StreamClientDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
-    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[NonNegativeInt, Query(description="Start after this seq.")] = 0,
+    last_event_id: LastEventId = None,
 ) -> Response:
     check_session_id(session_id)
-    resume = parse_cursor_header(last_event_id, "Last-Event-ID")
-    cursor = resume if resume is not None else after
+    cursor = last_event_id if last_event_id is not None else after
     session = await store.get_session(session_id)
     # Followed while the session is live: an abandoned one ends its tails too.
     quiet = Quiet(

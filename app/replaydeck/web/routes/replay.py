@@ -4,29 +4,43 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from replaydeck.errors import InvalidParameter
 from replaydeck.formats.replay import parse_format, reformat
 from replaydeck.live.idle import Quiet, last_activity_us
 from replaydeck.replay.stream import ReplayParams, replay_frames
-from replaydeck.sessions.models import MAX_SEQ, SessionIdPath, check_session_id
-from replaydeck.sessions.service import parse_cursor_header
+from replaydeck.sessions.models import (
+    PLAIN_NUMBER,
+    OptionalNonNegativeNumber,
+    OptionalPositiveInt,
+    PositiveInt,
+    SessionIdPath,
+    check_session_id,
+)
 from replaydeck.sse import EventStreamResponse
 from replaydeck.web.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
-from replaydeck.web.routes.live import SSE_DOC
+from replaydeck.web.routes.live import SSE_DOC, LastEventId
 
 router = APIRouter(prefix="/v1/sessions", tags=["streams"])
+
+SPEED = Query(
+    description="A positive number (1 = as recorded), or 'max'.",
+    json_schema_extra={"pattern": f"^(?:max|{PLAIN_NUMBER.pattern})$"},
+)
+TYPES = Query(
+    description="Comma-separated types to send.",
+    # At least one name that is not just commas and spaces.
+    json_schema_extra={"pattern": r"[^,\s]"},
+)
 
 
 def parse_speed(value: str) -> float | None:
     if value == "max":
         return None
-    try:
-        speed = float(value)
-    except ValueError:
-        speed = float("nan")
+    # float() alone also reads " 5", "5_0", Arabic-Indic digits and "inf".
+    speed = float(value) if PLAIN_NUMBER.fullmatch(value) else float("nan")
     if not speed > 0 or speed == float("inf"):
         raise InvalidParameter(
             f"speed={value[:20]!r} is not valid; use a positive number (1 = as recorded, "
@@ -65,34 +79,33 @@ async def replay(
     settings: SettingsDep,
     streams: StreamsDep,
     client: StreamClientDep,
-    speed: Annotated[str, Query(description="A positive number, or 'max'.")] = "1",
-    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)] = 1,
-    to: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
-    types: Annotated[str | None, Query(description="Comma-separated types to send.")] = None,
-    max_gap_ms: Annotated[float | None, Query(ge=0, description="Cap on any wait.")] = None,
+    speed: Annotated[str, SPEED] = "1",
+    from_: Annotated[PositiveInt, Query(alias="from")] = 1,
+    to: Annotated[OptionalPositiveInt, Query()] = None,
+    types: Annotated[str | None, TYPES] = None,
+    max_gap_ms: Annotated[OptionalNonNegativeNumber, Query(description="Cap on any wait.")] = None,
     format: Annotated[
         str | None,
         Query(description="Re-encode as sse, openai-responses, vercel-ai or ag-ui."),
     ] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: LastEventId = None,
 ) -> Response:
     check_session_id(session_id)
     params = parse_replay(speed, from_, to, types, max_gap_ms)
     wire_format = None if format is None else parse_format(format)
-    resume = parse_cursor_header(last_event_id, "Last-Event-ID")
     session = await store.get_session(session_id)
     # Follows the session while it is live; an abandoned one's replay ends as incomplete.
     quiet = Quiet(
         settings.trace_idle_timeout, last_activity_us(session, hub.last_moved(session_id))
     )
-    if resume is not None:
+    if last_event_id is not None:
         end = session.last_seq if params.to_seq is None else min(params.to_seq, session.last_seq)
         ended = session.status == "complete" or quiet.abandoned() or params.to_seq == end
-        if resume >= end and ended:
+        if last_event_id >= end and ended:
             return Response(status_code=204)
         params = ReplayParams(
             speed=params.speed,
-            from_seq=max(params.from_seq, resume + 1),
+            from_seq=max(params.from_seq, last_event_id + 1),
             to_seq=params.to_seq,
             types=params.types,
             max_gap_ms=params.max_gap_ms,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from replaydeck.ingest.body import json_body_declared
 from replaydeck.sessions.metadata import check_metadata, parse_metadata_filters
 from replaydeck.sessions.models import (
-    MAX_SEQ,
     EventPage,
+    NonNegativeInt,
+    OptionalPositiveInt,
+    PositiveInt,
     SessionCreate,
     SessionIdPath,
     SessionList,
@@ -19,6 +21,7 @@ from replaydeck.sessions.models import (
 )
 from replaydeck.sessions.service import ndjson_lines, new_session_id, page_body
 from replaydeck.sse import NdjsonStreamResponse
+from replaydeck.store.sql import CURSOR
 from replaydeck.web.deps import IngestDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
@@ -26,8 +29,30 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 NDJSON = "application/x-ndjson"
 
 
+def _link(path: str, method: str, session_id: str) -> dict[str, Any]:
+    """An OpenAPI link to the operation at `path`, given its session_id."""
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method}", "parameters": {"session_id": session_id}}
+
+
+_ONE = "/v1/sessions/{session_id}"
+# Where a new session's id leads; clients (and API tools) follow these links.
+# (An append needs no session made first: it creates an unknown one itself.)
+_CREATED_LINKS = {
+    "get": _link(_ONE, "get", "$response.body#/id"),
+    "delete": _link(_ONE, "delete", "$response.body#/id"),
+    "events": _link(f"{_ONE}/events", "get", "$response.body#/id"),
+    "trace": _link(f"{_ONE}/trace", "get", "$response.body#/id"),
+    "share": _link(f"{_ONE}/shares", "post", "$response.body#/id"),
+}
+
+
 @router.post(
-    "", status_code=201, response_model=SessionOut, dependencies=[Depends(json_body_declared)]
+    "",
+    status_code=201,
+    response_model=SessionOut,
+    responses={201: {"links": _CREATED_LINKS}},
+    dependencies=[Depends(json_body_declared)],
 )
 async def create_session(
     body: SessionCreate,
@@ -49,9 +74,21 @@ async def list_sessions(
     store: StoreDep,
     settings: SettingsDep,
     status: Literal["open", "complete"] | None = None,
-    metadata: Annotated[list[str], Query(description="key=value; repeat to combine")] = [],  # noqa: B006
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_SEQ)] = 50,
+    metadata: Annotated[
+        list[str],
+        Query(
+            description="key=value; repeat to combine",
+            json_schema_extra={"items": {"type": "string", "pattern": "^[^=\\x00]+=[^\\x00]*$"}},
+        ),
+    ] = [],  # noqa: B006
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="The previous page's next_cursor.",
+            json_schema_extra={"pattern": CURSOR.pattern},
+        ),
+    ] = None,
+    limit: Annotated[PositiveInt, Query()] = 50,
 ) -> SessionList:
     page = await store.list_sessions(
         status=status,
@@ -93,8 +130,8 @@ async def read_events(
     settings: SettingsDep,
     streams: StreamsDep,
     client: StreamClientDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+    after: Annotated[NonNegativeInt, Query()] = 0,
+    limit: Annotated[OptionalPositiveInt, Query()] = None,
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
     await store.get_session(check_session_id(session_id))

@@ -22,7 +22,10 @@ from replaydeck.errors import ReplaydeckError
 from replaydeck.events import format_ts
 from replaydeck.ingest.body import json_body_declared
 from replaydeck.sessions.models import (
-    MAX_SEQ,
+    NonNegativeInt,
+    OptionalNonNegativeNumber,
+    OptionalPositiveInt,
+    PositiveInt,
     SessionIdPath,
     SessionLinks,
     SessionOut,
@@ -41,6 +44,7 @@ from replaydeck.web.problems import describe_validation, problem
 from replaydeck.web.routes import live as live_routes
 from replaydeck.web.routes import replay as replay_routes
 from replaydeck.web.routes import sessions as session_routes
+from replaydeck.web.routes.replay import SPEED, TYPES
 from replaydeck.web.streams import OpenStreams, StreamClient, share_key
 from replaydeck.web.viewer import viewer_response
 
@@ -143,11 +147,18 @@ class ShareOut(BaseModel):
 router = APIRouter(tags=["shares"])
 
 
+_REVOKE_LINK = {
+    "operationRef": "#/paths/~1v1~1shares~1{share_id}/delete",
+    "parameters": {"share_id": "$response.body#/id"},
+}
+
+
 @router.post(
     "/v1/sessions/{session_id}/shares",
     status_code=201,
     response_model=ShareOut,
     dependencies=[Depends(json_body_declared)],
+    responses={201: {"links": {"revoke": _REVOKE_LINK}}},
 )
 async def create_share(
     session_id: SessionIdPath,
@@ -219,8 +230,8 @@ async def share_events(
     settings: SettingsDep,
     streams: StreamsDep,
     open_streams: OpenStreamsDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+    after: Annotated[NonNegativeInt, Query()] = 0,
+    limit: Annotated[OptionalPositiveInt, Query()] = None,
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
     share = await shares.open(token)
@@ -245,8 +256,8 @@ async def share_stream(
     settings: SettingsDep,
     streams: StreamsDep,
     open_streams: OpenStreamsDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
-    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[NonNegativeInt, Query(description="Start after this seq.")] = 0,
+    last_event_id: live_routes.LastEventId = None,
 ) -> Response:
     share = await shares.open(token)
     return await live_routes.stream(
@@ -271,12 +282,12 @@ async def share_replay(
     settings: SettingsDep,
     streams: StreamsDep,
     open_streams: OpenStreamsDep,
-    speed: Annotated[str, Query(description="A positive number, or 'max'.")] = "1",
-    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)] = 1,
-    to: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
-    types: Annotated[str | None, Query(description="Comma-separated types to send.")] = None,
-    max_gap_ms: Annotated[float | None, Query(ge=0, description="Cap on any wait.")] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    speed: Annotated[str, SPEED] = "1",
+    from_: Annotated[PositiveInt, Query(alias="from")] = 1,
+    to: Annotated[OptionalPositiveInt, Query()] = None,
+    types: Annotated[str | None, TYPES] = None,
+    max_gap_ms: Annotated[OptionalNonNegativeNumber, Query(description="Cap on any wait.")] = None,
+    last_event_id: live_routes.LastEventId = None,
 ) -> Response:
     share = await shares.open(token)
     return await replay_routes.replay(

@@ -275,8 +275,10 @@ async function load() {
   $("stage").hidden = false;
   setState("paused");
   showPosition();
-  const at = Number.parseInt(new URL(window.location.href).searchParams.get("at") || "", 10);
-  if (Number.isInteger(at) && at > 0) {
+  // A seq as the page writes it; parseInt would also take "5abc", " 5" or "1e3".
+  const raw = new URL(window.location.href).searchParams.get("at") || "";
+  const at = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : 0;
+  if (at > 0) {
     await seek(at, { resume: false, reveal: true });
   } else if (player.lastSeq > 0 && player.lastSeq <= 2000) {
     // Small sessions: fetch the log up front so the timeline shows tool calls and
