@@ -1,7 +1,7 @@
 """The routes served in front of the middleware stack answer as FastAPI would.
 
 Every request below goes to the same running app twice: once as served (the
-stream and append routes by app/replaydeck/direct_routes.py) and once forced through
+stream and append routes by app/replaydeck/web/direct_routes.py) and once forced through
 FastAPI's full stack, and the two answers must be identical, errors and all.
 """
 
@@ -41,7 +41,7 @@ class Both:
 
     async def fastapi_only(self, scope: Scope, receive: Receive, send: Send) -> None:
         stack = self.app.middleware_stack or self.app.build_middleware_stack()
-        while not isinstance(stack, DirectRoutes):  # app/replaydeck/edge.py is in front
+        while not isinstance(stack, DirectRoutes):  # app/replaydeck/web/edge.py is in front
             stack = stack.app  # type: ignore[attr-defined]
         scope["app"] = self.app
         await stack.fallback(scope, receive, send)

@@ -1,4 +1,4 @@
-"""The checks in front of every route (app/replaydeck/edge.py), through a real server:
+"""The checks in front of every route (app/replaydeck/web/edge.py), through a real server:
 a trusted Host, no cross-origin writes, and bodies that declare their type."""
 
 from __future__ import annotations

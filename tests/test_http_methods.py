@@ -19,8 +19,8 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from replaydeck.logs import JsonFormatter
-from replaydeck.share.viewer import asset_url
+from replaydeck.web.logs import JsonFormatter
+from replaydeck.web.viewer import asset_url
 from tests.servers import RunningServer, serve
 
 pytestmark = pytest.mark.anyio
@@ -83,7 +83,7 @@ async def exchange(port: int, requests: list[h11.Request]) -> list[tuple[h11.Res
 
 
 def request(method: str, target: str) -> h11.Request:
-    return h11.Request(method=method, target=target, headers=[("Host", "replaydeck")])
+    return h11.Request(method=method, target=target, headers=[("Host", "localhost")])
 
 
 def headers_of(response: h11.Response) -> dict[str, str]:

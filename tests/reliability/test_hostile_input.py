@@ -183,9 +183,6 @@ def test_event_data_keeps_any_text_nul_included(api: httpx.Client) -> None:
     [
         ("k\x00=v", "NUL"),
         ("k=v\x00", "NUL"),
-        ('a"b=v', "double quote"),
-        ("a\\b=v", "backslash"),
-        ("a\nb=v", "control character"),
     ],
 )
 def test_a_metadata_filter_no_backend_can_match_is_refused(
@@ -196,7 +193,7 @@ def test_a_metadata_filter_no_backend_can_match_is_refused(
 
 
 def test_metadata_filters_on_unusual_keys_match_alike(api: httpx.Client) -> None:
-    keys = ["a.b", "$", "a'b", "a[0]", "é", "a b", "*"]
+    keys = ["a.b", "$", "a'b", "a[0]", "é", "a b", "*", 'a"b', "a\\b", "a\nb"]
     for n, key in enumerate(keys):
         assert api.post("/v1/sessions", json={"id": f"f{n}", "metadata": {key: "v"}}).is_success
     for n, key in enumerate(keys):

@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from replaydeck.config import Settings
-from replaydeck.main import create_app
+from replaydeck.web.app import create_app
 from tests.servers import serve
 
 HUGE = "9" * 5000

@@ -247,7 +247,7 @@ DEFAULT_HEAD = 64 * 1024
 
 def head_of(size: int, target: bytes = b"/healthz") -> bytes:
     """A GET whose request line and headers are exactly `size` bytes."""
-    start = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nX-Pad: "
+    start = b"GET " + target + b" HTTP/1.1\r\nHost: localhost\r\nX-Pad: "
     return start + b"a" * (size - len(start) - 4) + b"\r\n\r\n"
 
 
@@ -314,7 +314,7 @@ async def test_every_head_on_a_connection_is_held_to_the_limit(
     answers = await statuses_of(replaydeck_serve.port, keep_alive, writes=2)
     assert [status for status, _ in answers] == [200, 431]
     # Pipelined in one write behind a small request: refused as well.
-    small = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    small = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
     answers = await statuses_of(replaydeck_serve.port, small + head_of(100_000))
     assert [status for status, _ in answers][-1] == 431
     assert problem_slug(answers[-1][1]) == "headers-too-large"
@@ -322,27 +322,27 @@ async def test_every_head_on_a_connection_is_held_to_the_limit(
 
 MALFORMED = [
     # A URL past the limit is part of the head.
-    (b"GET /healthz?" + b"a" * 66_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 431, "65536 bytes"),
+    (b"GET /healthz?" + b"a" * 66_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 431, "65536 bytes"),
     (
-        b"POST /v1/sessions/s/events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        b"POST /v1/sessions/s/events HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         400,
         "Transfer-Encoding",
     ),
     (
-        b"POST /v1/sessions/s/events HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        b"POST /v1/sessions/s/events HTTP/1.1\r\nHost: localhost\r\nContent-Length: -5\r\n\r\n",
         400,
         "Content-Length",
     ),
     (
-        b"POST /v1/sessions/s/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        b"POST /v1/sessions/s/events HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n"
         b"Content-Length: 3\r\n\r\n{}",
         400,
         "Content-Length",
     ),
-    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400, "header value"),
-    (b"GET /h\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "url"),
-    (b"GET /healthz HTTP/1.1\nHost: x\n\n", 400, "CRLF"),
+    (b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: a\x00b\r\n\r\n", 400, "header value"),
+    (b"GET /h\xc3\xa9 HTTP/1.1\r\nHost: localhost\r\n\r\n", 400, "url"),
+    (b"GET /healthz HTTP/1.1\nHost: localhost\n\n", 400, "CRLF"),
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 50, 400, "method"),
 ]
 

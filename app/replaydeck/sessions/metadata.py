@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -14,7 +13,6 @@ from replaydeck.store.sequencing import MAX_REDACTED, REDACTED_KEY, is_redacted_
 # Characters that JSON escapes in a key. SQLite's JSON paths compare a key as
 # it is written in the JSON text, so a filter on such a key would never match
 # there (while PostgreSQL matched it): both refuse it instead.
-_ESCAPED_IN_JSON = re.compile(r'["\\\x00-\x1f]')
 
 
 def check_metadata(metadata: dict[str, Any], *, max_bytes: int) -> None:
@@ -57,11 +55,6 @@ def parse_metadata_filters(pairs: list[str]) -> dict[str, str]:
             raise InvalidParameter(
                 f"The metadata filter {pair[:60]!r} {reason}, which no stored metadata "
                 "can hold; remove it from the filter."
-            )
-        if _ESCAPED_IN_JSON.search(key):
-            raise InvalidParameter(
-                f"The metadata filter key {key[:40]!r} holds a double quote, a backslash "
-                "or a control character; filters work on keys without them."
             )
         filters[key] = value
     return filters

@@ -20,6 +20,29 @@ from replaydeck.tracing.links import jaeger_trace_url, session_trace_id
 # the check itself is ids.is_session_id (fullmatch), one rule for server and client.
 SESSION_ID = re.compile(f"^{ids.SESSION_ID.pattern}$")
 _SESSION_ID_SCHEMA = {"type": "string", "pattern": SESSION_ID.pattern}
+# Session metadata: any JSON, but no text holding NUL (PostgreSQL cannot store it,
+# so both backends refuse it alike; sessions/metadata.py).
+_NO_NUL = "^[^\\x00]*$"
+METADATA_VALUE_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "pattern": _NO_NUL},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/MetadataValue"}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": _NO_NUL},
+            "additionalProperties": {"$ref": "#/components/schemas/MetadataValue"},
+        },
+    ]
+}
+METADATA_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "propertyNames": {"pattern": _NO_NUL},
+    "additionalProperties": {"$ref": "#/components/schemas/MetadataValue"},
+}
+
 # Seqs and cursors are 64-bit in both databases; larger numbers are refused, not a 500.
 MAX_SEQ = 2**63 - 1
 _MAX_SEQ_DIGITS = len(str(MAX_SEQ))
@@ -100,22 +123,22 @@ class SessionCreate(BaseModel):
     id: Annotated[str, WithJsonSchema(_SESSION_ID_SCHEMA)] | None = Field(
         default=None, description="Leave out to get a generated id."
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Annotated[dict[str, Any], WithJsonSchema(METADATA_SCHEMA)] = Field(
+        default_factory=dict
+    )
 
     @field_validator("metadata")
     @classmethod
-    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _wide_ints(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # As in events, which orjson parses: integers past 64 bits become floats.
+        # What else cannot be stored is refused by sessions/metadata.py, with a sentence.
         try:
             orjson.dumps(value)
-            return value
         except orjson.JSONEncodeError:
-            pass
-        try:
-            # As in events, which orjson parses: integers past 64 bits become floats.
-            value = _wide_ints_as_floats(value)
-            orjson.dumps(value)
-        except (orjson.JSONEncodeError, OverflowError) as e:
-            raise ValueError(f"metadata cannot be stored as JSON ({e})") from None
+            try:
+                return dict(_wide_ints_as_floats(value))
+            except OverflowError:
+                return value
         return value
 
 

@@ -3,7 +3,7 @@
 A share URL is a bearer credential; anyone who reads a log line with `/r/<token>`
 can open the session. So is `?api_key=…` or `?token=…` on any URL, whatever the
 server does with it, and the password in a database URL. The access lines are
-masked where they are written (app/replaydeck/logs.py), and every record on
+masked where they are written (app/replaydeck/web/logs.py), and every record on
 uvicorn's loggers, and every record that reaches the handler `replaydeck serve`
 installs, passes through `CredentialFilter`, which rewrites tokens to `[token]`,
 and URL passwords and secret-looking query values to `[REDACTED]`.

@@ -83,7 +83,7 @@ def session_record(row: sa.Row[Any]) -> SessionRecord:
 # A page boundary in the newest-first order, "<created_at_us>.<session id>". Any
 # text of this form is a position, so every one is accepted (as /openapi.json
 # says); 18 digits stay within 64 bits, and NUL is kept out of the database.
-CURSOR = re.compile(r"([0-9]{1,18})\.([^\x00]+)")
+CURSOR = re.compile(r"^([0-9]{1,18})\.([^\x00]+)$")
 
 
 def _encode_cursor(created_at_us: int, session_id: str) -> str:

@@ -106,7 +106,7 @@ class Remote:
             return cls(session_url=root, events_url=f"{root}/events")
         share = _SHARE_PATH.match(parts.path)
         if share is not None:
-            # A share link's API sits under the link itself (see app/replaydeck/share/viewer.py).
+            # A share link's API sits under the link itself (see app/replaydeck/web/viewer.py).
             root = absolute(f"{share.group('prefix')}/r/{share.group('token')}")
             return cls(session_url=f"{root}/session", events_url=f"{root}/events")
         viewer = _VIEWER_PATH.match(parts.path)

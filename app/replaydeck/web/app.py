@@ -54,7 +54,7 @@ class Replaydeck(FastAPI):
 
     Open streams would otherwise each keep the whole per-request stack alive
     for as long as they last, and appends pay for it on every event;
-    app/replaydeck/direct_routes.py says what they get instead.
+    app/replaydeck/web/direct_routes.py says what they get instead.
     """
 
     direct_routes: Sequence[APIRoute] = ()
@@ -67,7 +67,7 @@ class Replaydeck(FastAPI):
             handlers=self.exception_handlers,
         )
         # Outermost: the Host and cross-origin checks cover every route, the
-        # direct ones included (app/replaydeck/edge.py).
+        # direct ones included (app/replaydeck/web/edge.py).
         return guard(routes, self.state.settings)
 
 

@@ -17,7 +17,7 @@ places:
   own parameters, so the same 422 messages;
 - the app's exception handlers, or the route class's `shape` (the share routes'
   uniform 404s and headers), so the same problem+json;
-- the request id and the access line of app/replaydeck/logs.py, and the producer's
+- the request id and the access line of app/replaydeck/web/logs.py, and the producer's
   `traceparent` (app/replaydeck/tracing/context.py) for an append that creates a session.
 
 The routes stay declared on their FastAPI routers, which is what the OpenAPI
@@ -54,7 +54,7 @@ Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
 
 class Shapes(Protocol):
-    """A route class that turns its own errors into responses (app/replaydeck/share/routes.py)."""
+    """A route class that turns its own errors into responses (web/routes/share.py)."""
 
     async def shape(self, request: Request, run: Run) -> Response: ...
 

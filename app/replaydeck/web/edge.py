@@ -12,7 +12,7 @@ server's. Starlette's TrustedHostMiddleware checks names the same way, but takes
 a fixed list (the arrival address is known per request, and is what lets
 in-process clients and by-address access work), answers in plain text, and
 would add a frame to every open stream; this is the same check in front of
-the lean routes of app/replaydeck/direct_routes.py and the framework's stack alike.
+the lean routes of app/replaydeck/web/direct_routes.py and the framework's stack alike.
 
 **Cross-origin writes.** A page on another origin can make the browser send a
 POST without asking first (`fetch(url, {mode: "no-cors", method: "POST"})`), and

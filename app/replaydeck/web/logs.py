@@ -32,7 +32,7 @@ from replaydeck.share.masking import (
 
 REQUEST_ID_HEADER = "x-request-id"
 _HEADER = REQUEST_ID_HEADER.encode()
-# Scope key of a HEAD request that the app serves as a GET (app/replaydeck/direct_routes.py).
+# Scope key of a HEAD request that the app serves as a GET (app/replaydeck/web/direct_routes.py).
 HEAD = "replaydeck.head"
 request_id: ContextVar[str | None] = ContextVar("replaydeck_request_id", default=None)
 access_log = logging.getLogger("replaydeck.access")

@@ -18,6 +18,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from replaydeck.sessions.models import METADATA_VALUE_SCHEMA
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details; `detail` says what was wrong and how to fix it.",
@@ -86,6 +88,7 @@ def install(app: FastAPI) -> None:
                         _without_null(parameter)
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas["Problem"] = PROBLEM_SCHEMA
+        schemas["MetadataValue"] = METADATA_VALUE_SCHEMA
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         app.openapi_schema = schema

@@ -97,7 +97,7 @@ class ShareRoute(APIRoute):
     async def shape(self, request: Request, run: Callable[[], Awaitable[Response]]) -> Response:
         """`run()`'s response, or its error as the share routes show errors; share headers on both.
 
-        Also used by app/replaydeck/direct_routes.py, which serves /r/{token}/stream and
+        Also used by app/replaydeck/web/direct_routes.py, which serves /r/{token}/stream and
         /replay without FastAPI's request handler.
         """
         instance = mask_share_path(request.url.path)
