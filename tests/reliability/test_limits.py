@@ -322,7 +322,11 @@ async def test_every_head_on_a_connection_is_held_to_the_limit(
 
 MALFORMED = [
     # A URL past the limit is part of the head.
-    (b"GET /healthz?" + b"a" * 66_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 431, "65536 bytes"),
+    (
+        b"GET /healthz?" + b"a" * 66_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        431,
+        "65536 bytes",
+    ),
     (
         b"POST /v1/sessions/s/events HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
