@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from replaydeck.budget import CHUNK_BYTES, PAGE_BYTES, PageSize, runs, within
+from replaydeck.budget import CHUNK_BYTES, FIRST_GUESS_BYTES, PAGE_BYTES, PageSize, runs, within
 from replaydeck.live.hub import Hub
 from replaydeck.live.tail import tail_frames
 from replaydeck.replay.stream import ReplayParams, replay_frames
@@ -30,7 +30,7 @@ def test_within_keeps_the_first_item_and_the_one_that_crosses_the_budget() -> No
 
 def test_the_next_read_is_sized_by_the_largest_event_of_the_last_page() -> None:
     size = PageSize(500, largest=256 * 1024)
-    assert size.limit == PAGE_BYTES // (256 * 1024)
+    assert size.limit == PAGE_BYTES // FIRST_GUESS_BYTES  # 16: the first read guesses
     assert size.keep([200] * 4) == 4
     assert size.limit == 500
     assert size.keep([200] * 10 + [300_000] * 490) == 14

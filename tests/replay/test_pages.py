@@ -87,11 +87,12 @@ async def test_pages_of_large_events_are_sized_and_cut_to_the_byte_budget(
     counting = CountingStore(store)
     pages = PageReader(counting, "s", limit=500, largest_event=256 * 1024)
     first = await pages.read(0)
-    # The first read assumes every event may be as large as allowed.
-    assert counting.limits[0] == 4
-    assert seqs(first) == [1, 2, 3, 4]
-    assert sum(first.sizes) < 1 << 20
-    cursor, held = 4, []
+    # The first read guesses events of up to 64 KiB (16), and what it keeps is cut to
+    # the byte budget: eleven of these events reach past 1 MiB.
+    assert counting.limits[0] == 16
+    assert seqs(first) == list(range(1, 12))
+    assert sum(first.sizes) <= (1 << 20) + 101_000
+    cursor, held = 11, []
     while True:
         page = await pages.read(cursor)
         held.append(sum(page.sizes))

@@ -25,6 +25,9 @@ class IngestMeter(Protocol):
     def append_failed(self, slug: str) -> None: ...
 
 
+_CLEAN_SESSIONS = 10_000
+
+
 @dataclass
 class Ingest:
     store: EventStore
@@ -32,6 +35,8 @@ class Ingest:
     settings: Settings
     metrics: IngestMeter | None = None
     rules: RedactionRules = field(init=False)
+    # Session ids already searched for secrets and found clean (bounded).
+    _clean_sessions: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         # Read once: the defaults plus REPLAYDECK_REDACT_* and the rules file.
@@ -53,10 +58,16 @@ class Ingest:
         return session_id
 
     def _check_ids(self, session_id: str, events: Sequence[NewEvent]) -> None:
-        # One search for the session's and the events' ids together (see first_match).
-        ids = [session_id, *(event.id for event in events if event.id is not None)]
+        # A producer appends to one session many times: its id, once found clean, is
+        # not searched again (each search has a fixed cost of a few µs).
+        checked = session_id in self._clean_sessions
+        event_ids = [event.id for event in events if event.id is not None]
+        if checked and not event_ids:
+            return
+        # One search for the ids together (see first_match).
+        ids = event_ids if checked else [session_id, *event_ids]
         found = self.rules.first_match(ids)
-        if found == 0:
+        if found == 0 and not checked:
             raise InvalidParameter(
                 "The session id looks like it holds a secret (it matches a redaction "
                 "pattern, such as an API key or a URL with a password). Ids are stored, "
@@ -72,6 +83,10 @@ class Ingest:
                 "logged and streamed as sent, so it cannot be redacted; use an id "
                 "without credentials, or leave 'id' out and replaydeck makes one."
             )
+        if not checked:
+            if len(self._clean_sessions) >= _CLEAN_SESSIONS:
+                self._clean_sessions.clear()
+            self._clean_sessions.add(session_id)
 
     def validate(self, raw: Any, index: int | None = None) -> NewEvent:
         return validate_event(raw, index=index, max_bytes=self.settings.max_event_bytes)
