@@ -17,9 +17,8 @@ from fastapi.responses import HTMLResponse
 
 from replaydeck.config import Settings
 from replaydeck.web.app import create_app
-from tests.needs import missing
 from tests.servers import RunningServer, serve
-from tests.share.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.share.conftest import chromium
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000
@@ -49,17 +48,9 @@ WRITTEN = ("typeless", "text", "created", "json")
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        missing("Debian's chromium is not installed (scripts/system-deps installs it)")
-    try:
-        import playwright.sync_api as sync_api
-    except ImportError:
-        missing("playwright is not installed (scripts/test installs the dev extras)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -75,8 +66,8 @@ def elsewhere() -> Iterator[RunningServer]:
         yield running
 
 
-def attack(chromium: Any, page_url: str, replaydeck: RunningServer) -> list[list[Any]]:
-    context = chromium.new_context()
+def attack(browser: Any, page_url: str, replaydeck: RunningServer) -> list[list[Any]]:
+    context = browser.new_context()
     try:
         tab = context.new_page()
         tab.goto(page_url, timeout=TIMEOUT_MS)
@@ -102,14 +93,14 @@ def victim(replaydeck: RunningServer) -> None:
 
 
 def test_a_page_on_another_site_cannot_write_to_an_open_api(
-    chromium: Any,
+    browser: Any,
     elsewhere: RunningServer,
     server: RunningServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     victim(server)
     with caplog.at_level("INFO", logger="replaydeck.access"):
-        sent = attack(chromium, elsewhere.url, server)
+        sent = attack(browser, elsewhere.url, server)
     assert [name for name, *_ in sent] == ["typeless", "text", "create", "json", "delete"]
     # The simple requests reached the server and were refused there, not by the browser.
     lines = [r.getMessage() for r in caplog.records if r.name == "replaydeck.access"]
@@ -129,13 +120,13 @@ def test_a_page_on_another_site_cannot_write_to_an_open_api(
 
 
 def test_an_allowed_origin_writes_json_but_never_an_undeclared_body(
-    chromium: Any, elsewhere: RunningServer, settings: Settings, caplog: pytest.LogCaptureFixture
+    browser: Any, elsewhere: RunningServer, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     allowed = settings.model_copy(update={"allowed_origins": [elsewhere.url]})
     with serve(create_app(allowed)) as replaydeck:
         victim(replaydeck)
         with caplog.at_level("INFO", logger="replaydeck.access"):
-            sent = attack(chromium, elsewhere.url, replaydeck)
+            sent = attack(browser, elsewhere.url, replaydeck)
         lines = [r.getMessage() for r in caplog.records if r.name == "replaydeck.access"]
         assert "POST /v1/sessions/typeless/events 415" in lines
         assert "POST /v1/sessions/text/events 415" in lines

@@ -7,6 +7,7 @@ scripts/system-deps). Tests that need it are skipped with a reason when it is ab
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,22 +30,29 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, or a skip (a failure under CI) saying why."""
     if not CHROMIUM.exists():
         missing("Debian's chromium is not installed (scripts/system-deps installs it)")
     try:
         import playwright.sync_api as sync_api
     except ImportError:
         missing("playwright is not installed (scripts/test installs the dev extras)")
-    # One browser per module: starting Chromium is the slow part, and each test still
-    # gets a fresh context (no shared cookies or storage). Not per session: the sync
-    # API keeps an asyncio loop running in this thread, which anyio tests elsewhere
-    # would collide with.
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    # One browser per module: starting Chromium is the slow part, and each test still
+    # gets a fresh context (no shared cookies or storage). Not per session: the sync
+    # API keeps an asyncio loop running in this thread, which anyio tests elsewhere
+    # would collide with.
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

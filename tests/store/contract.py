@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -61,6 +61,18 @@ def ev(kind: str = "status", data: dict[str, Any] | None = None, **fields: Any) 
     if data is None:
         data = {"label": "x"} if kind == "status" else {}
     return validate_event({"type": kind, "data": data, **fields}, max_bytes=1 << 20)
+
+
+async def cancel_at_every_await(start: Callable[[int], Awaitable[None]], turns: int = 40) -> None:
+    """Start `start(n)` and cancel it after n loop turns, for n in 0..turns-1, so some
+    are cancelled at every await of what it does: before, during and after a commit."""
+    for n in range(turns):
+        task = asyncio.ensure_future(start(n))
+        for _ in range(n):
+            await asyncio.sleep(0)  # ok: one loop turn, to cancel at a chosen await
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @pytest.mark.anyio
@@ -303,13 +315,7 @@ class StoreContract:
             await store.append("s", [ev(id=f"e{n}")], on_stored=on_stored)
 
         await append(-1)  # the session exists (and a traced one is tracked) before the cuts
-        for turns in range(40):
-            task = asyncio.ensure_future(append(turns))
-            for _ in range(turns):
-                await asyncio.sleep(0)  # ok: one loop turn, to cancel at a chosen await
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_at_every_await(append)
         # The appends still in flight finish on their own; one more append waits behind them.
         await asyncio.wait_for(store.append("s", [ev(id="last")], on_stored=on_stored), 10)
         stored = [e.seq for e in await store.read("s")]
@@ -417,7 +423,15 @@ def traced(inner: EventStore) -> tuple[TracingStore, InMemorySpanExporter]:
 @pytest.mark.anyio
 class TracedStoreContract(StoreContract):
     """The store the app uses: the backend under the tracing wrapper. The module
-    provides `store` (a TracingStore) and `exporter` (its spans)."""
+    provides `pair`: the TracingStore and the exporter of its spans."""
+
+    @pytest.fixture
+    def store(self, pair: tuple[TracingStore, InMemorySpanExporter]) -> TracingStore:
+        return pair[0]
+
+    @pytest.fixture
+    def exporter(self, pair: tuple[TracingStore, InMemorySpanExporter]) -> InMemorySpanExporter:
+        return pair[1]
 
     async def test_every_committed_tool_call_is_traced_whatever_happens_to_its_caller(
         self, store: TracingStore, exporter: InMemorySpanExporter
@@ -431,13 +445,7 @@ class TracedStoreContract(StoreContract):
             await store.append("s", events)
 
         await call(-1)  # tracked before the cuts
-        for turns in range(40):
-            task = asyncio.ensure_future(call(turns))
-            for _ in range(turns):
-                await asyncio.sleep(0)  # ok: one loop turn, to cancel at a chosen await
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_at_every_await(call)
         await asyncio.wait_for(store.append("s", [ev("final", {})]), 10)
         stored = await store.read("s")
         calls = sum(1 for e in stored if e.type == "tool.call")

@@ -50,14 +50,6 @@ class TestTracedPostgresStore(TracedStoreContract):
         yield store, exporter
         await store.close()
 
-    @pytest.fixture
-    def store(self, pair: tuple[TracingStore, InMemorySpanExporter]) -> TracingStore:
-        return pair[0]
-
-    @pytest.fixture
-    def exporter(self, pair: tuple[TracingStore, InMemorySpanExporter]) -> InMemorySpanExporter:
-        return pair[1]
-
 
 @pytest.mark.anyio
 async def test_writers_on_separate_engines_keep_one_gapless_sequence(pg_url: str) -> None:

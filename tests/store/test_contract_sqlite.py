@@ -30,11 +30,3 @@ class TestTracedSqliteStore(TracedStoreContract):
         store, exporter = traced(open_store(engine))
         yield store, exporter
         await store.close()
-
-    @pytest.fixture
-    def store(self, pair: tuple[TracingStore, InMemorySpanExporter]) -> TracingStore:
-        return pair[0]
-
-    @pytest.fixture
-    def exporter(self, pair: tuple[TracingStore, InMemorySpanExporter]) -> InMemorySpanExporter:
-        return pair[1]
