@@ -21,6 +21,13 @@ from replaydeck.formats.sse import encode_retry
 
 log = logging.getLogger("replaydeck.sse")
 
+# Scope key of a HEAD request served as its GET (replaydeck.web.head): a stream
+# then sends its headers and ends, without reading or subscribing to anything.
+HEAD_AS_GET = "replaydeck.head"
+# Scope key of a list into which a stream hands itself, to be run once the
+# framework's stack has returned (replaydeck.web.handoff).
+HANDOFF = "replaydeck.handoff"
+
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -148,6 +155,17 @@ class EventStreamResponse(Response):
         self.raw_headers = list(HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get(HEAD_AS_GET):
+            await self._headers_only(send)
+            return
+        handoff: list[EventStreamResponse] | None = scope.get(HANDOFF)
+        if handoff is not None:
+            handoff.append(self)  # run by replaydeck.web.handoff, with its own send
+            return
+        await self.run(scope, receive, send)
+
+    async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stream until the frames or the client end."""
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
@@ -203,6 +221,17 @@ class EventStreamResponse(Response):
         sending()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         sent()
+
+    async def _headers_only(self, send: Send) -> None:
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            aclose: Any = getattr(self.frames, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            if self.lease is not None:
+                self.lease.release()
 
     async def _close(self, send: Send) -> None:
         """End a stopped stream's body. The cancellation came between two sends (a

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi import FastAPI
 
-from replaydeck.auth.deps import bearer_token
+from replaydeck.auth.access import bearer_token
 from replaydeck.auth.keys import Scope
 from replaydeck.auth.startup import UnsafeBind, bind_problem, check_bind, database_requires_keys
 from replaydeck.cli import main

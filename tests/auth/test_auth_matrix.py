@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from replaydeck.auth.deps import required_scope
+from replaydeck.auth.access import required_scope
 from replaydeck.auth.keys import Scope, allows
 from replaydeck.config import Settings
 from replaydeck.web.app import create_app

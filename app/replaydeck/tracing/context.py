@@ -1,10 +1,9 @@
 """The producer's W3C trace context for the current request.
 
-A pure ASGI middleware extracts `traceparent` into the OpenTelemetry context, the
-same contextvar OpenTelemetry's own instrumentations use, so the store wrapper can
-read it wherever a session gets created without every route passing headers along.
-(opentelemetry-instrumentation-asgi would also do this, but it records a server span
-per request, which replaydeck does not want in the session traces.)
+A pure ASGI middleware (replaydeck.web.traceparent) extracts `traceparent` into the
+OpenTelemetry context, the same contextvar OpenTelemetry's own instrumentations use,
+so the store wrapper can read it wherever a session gets created without every route
+passing headers along.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from replaydeck.tracing.ids import TraceOrigin
 
@@ -37,15 +36,6 @@ def producer_trace(scope: Scope) -> Iterator[None]:
         yield
     finally:
         otel_context.detach(token)
-
-
-class TraceparentMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        with producer_trace(scope):
-            await self.app(scope, receive, send)
 
 
 def current_origin() -> TraceOrigin | None:

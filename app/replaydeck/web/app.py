@@ -6,15 +6,13 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
-from fastapi import Depends, FastAPI
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp
+from starlette.middleware.cors import CORSMiddleware
 
-from replaydeck.auth.deps import authorize
 from replaydeck.auth.keys import KeyStore
 from replaydeck.auth.startup import announce_access
 from replaydeck.config import Settings
@@ -30,11 +28,12 @@ from replaydeck.store.base import EventStore
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
 from replaydeck.store.retention import sweep_forever
-from replaydeck.tracing.context import TraceparentMiddleware
 from replaydeck.tracing.runtime import Tracing
 from replaydeck.web import health, problems, viewer
-from replaydeck.web.direct_routes import DirectRoutes
-from replaydeck.web.edge import guard
+from replaydeck.web.access import KeyCheck
+from replaydeck.web.edge import CORS_HEADERS, EdgeGuard
+from replaydeck.web.handoff import StreamHandoff
+from replaydeck.web.head import HeadAsGet
 from replaydeck.web.logs import RequestIdMiddleware
 from replaydeck.web.metrics import Metrics
 from replaydeck.web.metrics import router as metrics_router
@@ -45,51 +44,9 @@ from replaydeck.web.routes import sessions as session_routes
 from replaydeck.web.routes import share as share_routes
 from replaydeck.web.routes import tracing as tracing_routes
 from replaydeck.web.streams import OpenStreams, end_streams_of_revoked_keys, share_key
+from replaydeck.web.traceparent import TraceparentMiddleware
 
 log = logging.getLogger("replaydeck")
-
-
-class Replaydeck(FastAPI):
-    """FastAPI, with the stream and append routes served in front of its middleware stack.
-
-    Open streams would otherwise each keep the whole per-request stack alive
-    for as long as they last, and appends pay for it on every event;
-    app/replaydeck/web/direct_routes.py says what they get instead.
-    """
-
-    direct_routes: Sequence[APIRoute] = ()
-
-    def build_middleware_stack(self) -> ASGIApp:
-        routes = DirectRoutes(
-            self.direct_routes,
-            super().build_middleware_stack(),
-            app_dependencies=self.router.dependencies,
-            handlers=self.exception_handlers,
-        )
-        # Outermost: the Host and cross-origin checks cover every route, the
-        # direct ones included (app/replaydeck/web/edge.py).
-        return guard(routes, self.state.settings)
-
-
-def direct_routes() -> list[APIRoute]:
-    """The routes a client holds open for minutes or hours (live tails and replays),
-    and the one it calls for every event (append)."""
-    endpoints = {
-        live_routes.stream,
-        replay_routes.replay,
-        share_routes.share_stream,
-        share_routes.share_replay,
-        ingest_routes.append_events,
-    }
-    routers = (live_routes.router, replay_routes.router, share_routes.public, ingest_routes.router)
-    found = [
-        route
-        for router in routers
-        for route in router.routes
-        if isinstance(route, APIRoute) and route.endpoint in endpoints
-    ]
-    assert len(found) == len(endpoints), "a direct route moved to another router"
-    return found
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -102,19 +59,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await _open(app, settings, stack)
             yield
 
-    app = Replaydeck(
+    app = FastAPI(
         title="replaydeck",
         version="0.1.0",
         summary="A flight recorder for streaming LLM apps.",
         lifespan=lifespan,
-        # Every /v1 route checks its caller's API key scope (app/replaydeck/auth/deps.py).
-        dependencies=[Depends(authorize)],
         # FastAPI's own request spans and metrics would follow a global OpenTelemetry
         # set-up into the traces, which are the sessions' here; and asking whether
         # one is configured was 5% of an append's time on the loop.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    app.direct_routes = direct_routes()
     app.state.settings = settings
     app.state.metrics = Metrics()
     # The metered clock records replay timers' lateness for /metrics.
@@ -126,15 +80,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.max_streams_per_client, retry_after=math.ceil(settings.send_timeout)
     )
     problems.install(app)
-    for module in (health, session_routes, ingest_routes, live_routes, replay_routes):
+    # The router tries routes in order: the hottest (the append, then the
+    # streams) first, so they are found without trying the rest.
+    for module in (ingest_routes, live_routes, replay_routes, session_routes, health):
         app.include_router(module.router)
     app.include_router(viewer.router)
     app.include_router(share_routes.router)
     app.include_router(share_routes.public)
     app.include_router(tracing_routes.router)
-    app.add_middleware(TraceparentMiddleware)
     app.include_router(metrics_router)
-    # Added last, so it is outermost: every log line of a request has its id.
+    # Pure ASGI middleware, every route behind all of it, the streams included; a
+    # middleware added later (app.add_middleware) wraps all of these. Added
+    # inside-out: the last added is the outermost.
+    app.add_middleware(StreamHandoff)
+    # Every /v1 request checks its caller's API key scope (replaydeck.auth.access).
+    app.add_middleware(KeyCheck)
+    app.add_middleware(TraceparentMiddleware)
+    app.add_middleware(HeadAsGet)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=CORS_HEADERS,
+            expose_headers=["Location", "X-Request-ID"],
+        )
+    app.add_middleware(EdgeGuard, settings=settings)
+    # Outermost of ours: every log line of a request has its id, refusals included.
     app.add_middleware(RequestIdMiddleware)
     return app
 

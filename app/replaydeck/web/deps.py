@@ -10,14 +10,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from replaydeck.auth.deps import bearer_token
-from replaydeck.auth.keys import KeyStore
 from replaydeck.config import Settings
 from replaydeck.ingest.service import Ingest
 from replaydeck.live.hub import Hub
 from replaydeck.replay.clock import Clock
 from replaydeck.sse import StreamCounter
 from replaydeck.store.base import EventStore
+from replaydeck.web.access import api_key_of
 from replaydeck.web.streams import OpenStreams, StreamClient
 
 
@@ -60,12 +59,9 @@ async def _stream_client(request: Request) -> StreamClient:
     """Whose stream this is, for the per-client limit: the caller's API key, else
     (an open API, where a made-up key must not buy more streams) its address."""
     open_streams: OpenStreams = request.app.state.open_streams
-    presented = bearer_token(request.headers.get("authorization"))
-    if presented is not None:
-        keys: KeyStore = request.app.state.keys
-        key = await keys.authenticate(presented)  # just checked by authorize: cached
-        if key is not None:
-            return open_streams.api_key(key.id)
+    key = api_key_of(request.scope)
+    if key is not None:
+        return open_streams.api_key(key.id)
     peer = request.client
     return open_streams.address(peer.host if peer is not None else "unknown")
 

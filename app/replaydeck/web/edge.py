@@ -11,8 +11,7 @@ $host` drops it, and no rebinding page can choose another port than the
 server's. Starlette's TrustedHostMiddleware checks names the same way, but takes
 a fixed list (the arrival address is known per request, and is what lets
 in-process clients and by-address access work), answers in plain text, and
-would add a frame to every open stream; this is the same check in front of
-the lean routes of app/replaydeck/web/direct_routes.py and the framework's stack alike.
+would add a frame to every open stream; this is the same check, frame-free.
 
 **Cross-origin writes.** A page on another origin can make the browser send a
 POST without asking first (`fetch(url, {mode: "no-cors", method: "POST"})`), and
@@ -29,25 +28,22 @@ such a page can send unasked.
 from __future__ import annotations
 
 import ipaddress
-import time
 from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from replaydeck.config import Settings
 from replaydeck.errors import CrossOriginWrite, ReplaydeckError, UntrustedHost
 from replaydeck.share.masking import mask_share_path
-from replaydeck.web.logs import REQUEST_ID_HEADER, bind_request_id, log_access, request_id
-from replaydeck.web.problems import problem
+from replaydeck.web.problems import domain_problem
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 # A wildcard bind is no name a client can use; the arrival address stands in for it.
 _ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})
 # What an allowed origin's page may send; its browser asks first (a CORS preflight).
-_CORS_HEADERS = [
+CORS_HEADERS = [
     "Authorization", "Content-Type", "If-Match", "Last-Event-ID", "X-Request-ID", "traceparent",
 ]  # fmt: skip
 
@@ -164,35 +160,7 @@ class EdgeGuard:
             **({"origin": named} if named else {}),
         )
 
-    async def _refuse(
-        self, error: ReplaydeckError, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        rid, token = bind_request_id(scope)
-        started = time.perf_counter()
-        try:
-            response = problem(
-                error.status,
-                error.slug,
-                error.title,
-                error.detail,
-                mask_share_path(scope["path"]),
-                headers={REQUEST_ID_HEADER: rid},
-                extra=error.extra,
-            )
-            await response(scope, receive, send)
-        finally:
-            log_access(scope, error.status, started)
-            request_id.reset(token)
-
-
-def guard(app: ASGIApp, settings: Settings) -> ASGIApp:
-    """`app` behind the edge checks, and behind CORS for the allowed origins if any."""
-    if settings.allowed_origins:
-        app = CORSMiddleware(
-            app,
-            allow_origins=settings.allowed_origins,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=_CORS_HEADERS,
-            expose_headers=["Location", "X-Request-ID"],
-        )
-    return EdgeGuard(app, settings)
+    @staticmethod
+    async def _refuse(error: ReplaydeckError, scope: Scope, receive: Receive, send: Send) -> None:
+        response = domain_problem(error, mask_share_path(scope["path"]))
+        await response(scope, receive, send)

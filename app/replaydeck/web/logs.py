@@ -29,11 +29,10 @@ from replaydeck.share.masking import (
     mask_credentials,
     mask_share_path,
 )
+from replaydeck.web.head import method_of
 
 REQUEST_ID_HEADER = "x-request-id"
 _HEADER = REQUEST_ID_HEADER.encode()
-# Scope key of a HEAD request that the app serves as a GET (app/replaydeck/web/direct_routes.py).
-HEAD = "replaydeck.head"
 request_id: ContextVar[str | None] = ContextVar("replaydeck_request_id", default=None)
 access_log = logging.getLogger("replaydeck.access")
 
@@ -147,7 +146,7 @@ def log_access(scope: Scope, status: int, started: float) -> None:
         return  # masking paths is not free
     query = scope.get("query_string", b"").decode("latin-1")
     path = scope["path"] + (f"?{query}" if query else "")
-    method = "HEAD" if scope.get(HEAD) else scope["method"]
+    method = method_of(scope)
     access_log.info(
         "%s %s %d",
         method,

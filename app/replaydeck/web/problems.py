@@ -16,7 +16,7 @@ from starlette.types import Scope
 
 from replaydeck.errors import ReplaydeckError
 from replaydeck.web import openapi_problems
-from replaydeck.web.logs import HEAD
+from replaydeck.web.head import method_of
 
 log = logging.getLogger("replaydeck")
 
@@ -81,58 +81,77 @@ def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     return sorted(allowed)
 
 
-def install(app: FastAPI) -> None:
-    openapi_problems.install(app)
+BUG_DETAIL = "replaydeck failed unexpectedly; this is a bug. The server log has the details."
 
-    @app.exception_handler(ReplaydeckError)
-    async def _domain(request: Request, error: ReplaydeckError) -> Response:
-        return problem(
-            error.status,
-            error.slug,
-            error.title,
-            error.detail,
-            request.url.path,
-            headers=error.headers,
-            extra=error.extra,
-        )
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, error: RequestValidationError) -> Response:
+def domain_problem(error: ReplaydeckError, instance: str) -> Response:
+    return problem(
+        error.status,
+        error.slug,
+        error.title,
+        error.detail,
+        instance,
+        headers=error.headers,
+        extra=error.extra,
+    )
+
+
+def known_problem(error: Exception, instance: str) -> Response | None:
+    """The answer to an error the API expects (bad input, a missing session, an
+    outage); None for anything else, which is a bug."""
+    if isinstance(error, ReplaydeckError):
+        return domain_problem(error, instance)
+    if isinstance(error, RequestValidationError):
         return problem(
             422,
             "invalid-parameter",
             "A parameter is not valid",
             describe_validation(error),
-            request.url.path,
+            instance,
         )
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, error: HTTPException) -> Response:
-        detail = _HTTP_DETAIL.get(error.status_code, str(error.detail))
-        headers = dict(error.headers or {})
-        if error.status_code == 405:
-            # RFC 9110 requires Allow on a 405. Starlette names only the methods of
-            # the first route on the path; a path may have several (GET and DELETE).
-            allowed = ", ".join(allowed_methods(app, request.scope))
-            method = "HEAD" if request.scope.get(HEAD) else request.method
-            headers["Allow"] = allowed
-            detail = f"{method} is not accepted here; this path accepts {allowed}."
+    if isinstance(error, HTTPException):
         return problem(
             error.status_code,
             f"http-{error.status_code}",
             str(error.detail),
-            detail,
+            _HTTP_DETAIL.get(error.status_code, str(error.detail)),
+            instance,
+            headers=dict(error.headers or {}),
+        )
+    return None
+
+
+def bug_problem(instance: str) -> Response:
+    return problem(500, "internal", "Internal error", BUG_DETAIL, instance)
+
+
+def install(app: FastAPI) -> None:
+    """The app's exception handlers: every route's errors, through `known_problem`."""
+    openapi_problems.install(app)
+
+    async def known(request: Request, error: Exception) -> Response:
+        response = known_problem(error, request.url.path)
+        assert response is not None
+        return response
+
+    async def not_allowed(request: Request, error: Exception) -> Response:
+        # RFC 9110 requires Allow on a 405. Starlette names only the methods of
+        # the first route on the path; a path may have several (GET and DELETE).
+        allowed = ", ".join(allowed_methods(app, request.scope))
+        return problem(
+            405,
+            "http-405",
+            "Method Not Allowed",
+            f"{method_of(request.scope)} is not accepted here; this path accepts {allowed}.",
             request.url.path,
-            headers=headers,
+            headers={"Allow": allowed},
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> Response:
+    async def bug(request: Request, error: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(
-            500,
-            "internal",
-            "Internal error",
-            "replaydeck failed unexpectedly; this is a bug. The server log has the details.",
-            request.url.path,
-        )
+        return bug_problem(request.url.path)
+
+    for kind in (ReplaydeckError, RequestValidationError, HTTPException):
+        app.add_exception_handler(kind, known)
+    app.add_exception_handler(405, not_allowed)
+    app.add_exception_handler(Exception, bug)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from replaydeck.live.idle import Quiet, last_activity_us
 from replaydeck.live.tail import tail_frames
-from replaydeck.sessions.models import NonNegativeInt, SeqHeader, SessionIdPath, check_session_id
+from replaydeck.sessions.models import SessionIdPath, check_session_id
 from replaydeck.sse import EventStreamResponse
 from replaydeck.web.deps import HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
+from replaydeck.web.params import LastEventId, StreamQuery
 
 router = APIRouter(prefix="/v1/sessions", tags=["streams"])
 
@@ -27,10 +28,6 @@ SSE_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-_RESUME = "Resume after this seq (the id of the last event received); wins over ?after=."
-LastEventId = Annotated[SeqHeader, Header(alias="Last-Event-ID", description=_RESUME)]
-
-
 @router.get("/{session_id}/stream", response_class=Response, responses=SSE_DOC)
 async def stream(
     session_id: SessionIdPath,
@@ -39,11 +36,11 @@ async def stream(
     settings: SettingsDep,
     streams: StreamsDep,
     client: StreamClientDep,
-    after: Annotated[NonNegativeInt, Query(description="Start after this seq.")] = 0,
+    query: Annotated[StreamQuery, Query()],
     last_event_id: LastEventId = None,
 ) -> Response:
     check_session_id(session_id)
-    cursor = last_event_id if last_event_id is not None else after
+    cursor = last_event_id if last_event_id is not None else query.after
     session = await store.get_session(session_id)
     # Followed while the session is live: an abandoned one ends its tails too.
     quiet = Quiet(

@@ -11,29 +11,13 @@ from replaydeck.errors import InvalidParameter
 from replaydeck.formats.replay import parse_format, reformat
 from replaydeck.live.idle import Quiet, last_activity_us
 from replaydeck.replay.stream import ReplayParams, replay_frames
-from replaydeck.sessions.models import (
-    PLAIN_NUMBER,
-    OptionalNonNegativeNumber,
-    OptionalPositiveInt,
-    PositiveInt,
-    SessionIdPath,
-    check_session_id,
-)
+from replaydeck.sessions.models import PLAIN_NUMBER, SessionIdPath, check_session_id
 from replaydeck.sse import EventStreamResponse
 from replaydeck.web.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
-from replaydeck.web.routes.live import SSE_DOC, LastEventId
+from replaydeck.web.params import LastEventId, ReplayQuery
+from replaydeck.web.routes.live import SSE_DOC
 
 router = APIRouter(prefix="/v1/sessions", tags=["streams"])
-
-SPEED = Query(
-    description="A positive number (1 = as recorded), or 'max'.",
-    json_schema_extra={"pattern": f"^(?:max|{PLAIN_NUMBER.pattern})$"},
-)
-TYPES = Query(
-    description="Comma-separated types to send.",
-    # At least one name that is not just commas and spaces.
-    json_schema_extra={"pattern": r"[^,\s]"},
-)
 
 
 def parse_speed(value: str) -> float | None:
@@ -49,9 +33,8 @@ def parse_speed(value: str) -> float | None:
     return speed
 
 
-def parse_replay(
-    speed: str, from_seq: int, to_seq: int | None, types: str | None, max_gap_ms: float | None
-) -> ReplayParams:
+def parse_replay(query: ReplayQuery) -> ReplayParams:
+    from_seq, to_seq, types = query.from_, query.to, query.types
     if to_seq is not None and to_seq < from_seq:
         raise InvalidParameter(
             f"to={to_seq} is before from={from_seq}; give a range with from ≤ to."
@@ -62,11 +45,11 @@ def parse_replay(
         if not wanted:
             raise InvalidParameter("types= is empty; list event types such as types=status,final.")
     return ReplayParams(
-        speed=parse_speed(speed),
+        speed=parse_speed(query.speed),
         from_seq=from_seq,
         to_seq=to_seq,
         types=wanted,
-        max_gap_ms=max_gap_ms,
+        max_gap_ms=query.max_gap_ms,
     )
 
 
@@ -79,20 +62,12 @@ async def replay(
     settings: SettingsDep,
     streams: StreamsDep,
     client: StreamClientDep,
-    speed: Annotated[str, SPEED] = "1",
-    from_: Annotated[PositiveInt, Query(alias="from")] = 1,
-    to: Annotated[OptionalPositiveInt, Query()] = None,
-    types: Annotated[str | None, TYPES] = None,
-    max_gap_ms: Annotated[OptionalNonNegativeNumber, Query(description="Cap on any wait.")] = None,
-    format: Annotated[
-        str | None,
-        Query(description="Re-encode as sse, openai-responses, vercel-ai or ag-ui."),
-    ] = None,
+    query: Annotated[ReplayQuery, Query()],
     last_event_id: LastEventId = None,
 ) -> Response:
     check_session_id(session_id)
-    params = parse_replay(speed, from_, to, types, max_gap_ms)
-    wire_format = None if format is None else parse_format(format)
+    params = parse_replay(query)
+    wire_format = None if query.format is None else parse_format(query.format)
     session = await store.get_session(session_id)
     # Follows the session while it is live; an abandoned one's replay ends as incomplete.
     quiet = Quiet(

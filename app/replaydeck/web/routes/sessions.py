@@ -10,8 +10,6 @@ from replaydeck.ingest.body import json_body_declared
 from replaydeck.sessions.metadata import check_metadata, parse_metadata_filters
 from replaydeck.sessions.models import (
     EventPage,
-    NonNegativeInt,
-    OptionalPositiveInt,
     PositiveInt,
     SessionCreate,
     SessionIdPath,
@@ -23,6 +21,7 @@ from replaydeck.sessions.service import ndjson_lines, new_session_id, page_body
 from replaydeck.sse import NdjsonStreamResponse
 from replaydeck.store.sql import CURSOR
 from replaydeck.web.deps import IngestDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
+from replaydeck.web.params import EventsQuery
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -130,10 +129,10 @@ async def read_events(
     settings: SettingsDep,
     streams: StreamsDep,
     client: StreamClientDep,
-    after: Annotated[NonNegativeInt, Query()] = 0,
-    limit: Annotated[OptionalPositiveInt, Query()] = None,
+    query: Annotated[EventsQuery, Query()],
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
+    after, limit = query.after, query.limit
     await store.get_session(check_session_id(session_id))
     if NDJSON in accept:
         # A download may take long and its reader may stall: it is a stream like

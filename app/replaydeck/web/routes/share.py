@@ -13,19 +13,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import HTMLResponse
 
-from replaydeck.errors import ReplaydeckError
 from replaydeck.events import format_ts
 from replaydeck.ingest.body import json_body_declared
 from replaydeck.sessions.models import (
-    NonNegativeInt,
-    OptionalNonNegativeNumber,
-    OptionalPositiveInt,
-    PositiveInt,
     SessionIdPath,
     SessionLinks,
     SessionOut,
@@ -40,11 +34,11 @@ from replaydeck.share.service import (
     ShareService,
 )
 from replaydeck.web.deps import ClockDep, HubDep, OpenStreamsDep, SettingsDep, StoreDep, StreamsDep
-from replaydeck.web.problems import describe_validation, problem
+from replaydeck.web.params import EventsQuery, LastEventId, ReplayQuery, StreamQuery
+from replaydeck.web.problems import bug_problem, domain_problem, known_problem
 from replaydeck.web.routes import live as live_routes
 from replaydeck.web.routes import replay as replay_routes
 from replaydeck.web.routes import sessions as session_routes
-from replaydeck.web.routes.replay import SPEED, TYPES
 from replaydeck.web.streams import OpenStreams, StreamClient, share_key
 from replaydeck.web.viewer import viewer_response
 
@@ -53,8 +47,6 @@ log = logging.getLogger("replaydeck")
 # On every /r/ response, the 404s included: the URL must not leak to other
 # sites through a Referer header, nor sit in a shared cache.
 SHARE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
-
-BUG_DETAIL = "replaydeck failed unexpectedly; this is a bug. The server log has the details."
 
 NOT_FOUND_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -90,39 +82,31 @@ class ShareRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
-            return await self.shape(request, lambda: handler(request))
+            return await self.shape(request, handler)
 
         return route
 
-    async def shape(self, request: Request, run: Callable[[], Awaitable[Response]]) -> Response:
-        """`run()`'s response, or its error as the share routes show errors; share headers on both.
-
-        Also used by app/replaydeck/web/direct_routes.py, which serves /r/{token}/stream and
-        /replay without FastAPI's request handler.
-        """
+    async def shape(
+        self, request: Request, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """The handler's response, or its error as /r/ shows errors; share headers on both."""
         instance = mask_share_path(request.url.path)
         try:
-            response = await run()
+            response = await handler(request)
         except ShareNotFound as e:
             # Same status, body and headers whatever was wrong with the token.
             response = (
                 HTMLResponse(NOT_FOUND_PAGE, status_code=404)
                 if self.path == "/r/{token}"
-                else problem(e.status, e.slug, e.title, e.detail, instance)
+                else domain_problem(e, instance)
             )
-        except ReplaydeckError as e:
-            response = problem(
-                e.status, e.slug, e.title, e.detail, instance, headers=e.headers, extra=e.extra
-            )
-        except RequestValidationError as e:
-            response = problem(
-                422, "invalid-parameter", "A parameter is not valid",
-                describe_validation(e), instance,
-            )  # fmt: skip
-        except Exception:
-            # The app-wide handler would log the raw path, token included.
-            log.exception("unexpected error on %s %s", request.method, instance)
-            response = problem(500, "internal", "Internal error", BUG_DETAIL, instance)
+        except Exception as e:
+            known = known_problem(e, instance)
+            if known is None:
+                # The app-wide handler would log the raw path, token included.
+                log.exception("unexpected error on %s %s", request.method, instance)
+                known = bug_problem(instance)
+            response = known
         return with_share_headers(response)
 
 
@@ -230,8 +214,7 @@ async def share_events(
     settings: SettingsDep,
     streams: StreamsDep,
     open_streams: OpenStreamsDep,
-    after: Annotated[NonNegativeInt, Query()] = 0,
-    limit: Annotated[OptionalPositiveInt, Query()] = None,
+    query: Annotated[EventsQuery, Query()],
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
     share = await shares.open(token)
@@ -241,8 +224,7 @@ async def share_events(
         settings=settings,
         streams=streams,
         client=_client(open_streams, shares, share),
-        after=after,
-        limit=limit,
+        query=query,
         accept=accept,
     )
 
@@ -256,8 +238,8 @@ async def share_stream(
     settings: SettingsDep,
     streams: StreamsDep,
     open_streams: OpenStreamsDep,
-    after: Annotated[NonNegativeInt, Query(description="Start after this seq.")] = 0,
-    last_event_id: live_routes.LastEventId = None,
+    query: Annotated[StreamQuery, Query()],
+    last_event_id: LastEventId = None,
 ) -> Response:
     share = await shares.open(token)
     return await live_routes.stream(
@@ -267,7 +249,7 @@ async def share_stream(
         settings=settings,
         streams=streams,
         client=_client(open_streams, shares, share),
-        after=after,
+        query=query,
         last_event_id=last_event_id,
     )
 
@@ -282,12 +264,8 @@ async def share_replay(
     settings: SettingsDep,
     streams: StreamsDep,
     open_streams: OpenStreamsDep,
-    speed: Annotated[str, SPEED] = "1",
-    from_: Annotated[PositiveInt, Query(alias="from")] = 1,
-    to: Annotated[OptionalPositiveInt, Query()] = None,
-    types: Annotated[str | None, TYPES] = None,
-    max_gap_ms: Annotated[OptionalNonNegativeNumber, Query(description="Cap on any wait.")] = None,
-    last_event_id: live_routes.LastEventId = None,
+    query: Annotated[ReplayQuery, Query()],
+    last_event_id: LastEventId = None,
 ) -> Response:
     share = await shares.open(token)
     return await replay_routes.replay(
@@ -298,10 +276,6 @@ async def share_replay(
         settings=settings,
         streams=streams,
         client=_client(open_streams, shares, share),
-        speed=speed,
-        from_=from_,
-        to=to,
-        types=types,
-        max_gap_ms=max_gap_ms,
+        query=query,
         last_event_id=last_event_id,
     )

@@ -1,28 +1,24 @@
-"""Bearer-key check for every /v1 route, by scope.
+"""Bearer-key check for every /v1 request, by scope.
 
-`authorize` is installed once as an app-wide dependency, and the scope a route
-needs is derived from its method and path template here rather than declared
-on each route: a /v1 route added later is covered without anyone remembering
-to add a check, and a write route nobody listed needs admin (fail closed).
+`check_key` runs for every request, in a middleware in front of all routes
+(replaydeck.web.access), and the scope a request needs is derived from its
+method and path here rather than declared on each route: a /v1 route added
+later is covered without anyone remembering to add a check, and a write
+nobody listed needs admin (fail closed).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
+import re
 
 from replaydeck.auth.keys import ApiKey, KeyStore, Scope, allows
 from replaydeck.config import Settings
 from replaydeck.errors import ReplaydeckError
 
-# Writes that ingest keys may do. Every other non-GET /v1 route needs admin.
-INGEST_ROUTES: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("POST", "/v1/sessions"),
-        ("POST", "/v1/sessions/{session_id}/events"),
-    }
-)
+# Writes that ingest keys may do: POST /v1/sessions and POST
+# /v1/sessions/{session_id}/events (a path or its template). Every other
+# non-GET /v1 request needs admin.
+_INGEST_PATHS = re.compile(r"/v1/sessions(?:/[^/]+/events)?")
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -40,10 +36,10 @@ class Forbidden(ReplaydeckError):
 
 
 def required_scope(method: str, path: str) -> Scope | None:
-    """The scope a route needs, from its method and path template; None outside /v1."""
+    """The scope a request needs, from its method and path; None outside /v1."""
     if path != "/v1" and not path.startswith("/v1/"):
         return None
-    if (method, path) in INGEST_ROUTES:
+    if method == "POST" and _INGEST_PATHS.fullmatch(path):
         return Scope.INGEST
     return Scope.READ if method in READ_METHODS else Scope.ADMIN
 
@@ -72,24 +68,25 @@ async def api_is_open(keys: KeyStore, settings: Settings) -> bool:
     )
 
 
-async def authorize(request: Request) -> ApiKey | None:
-    """The caller's key for /v1 routes (None when the API is open); 401/403 otherwise."""
-    route = request.scope.get("route")
-    path = getattr(route, "path", None)
-    if not isinstance(path, str):
-        return None
-    needed = required_scope(request.method, path)
+async def check_key(
+    keys: KeyStore,
+    settings: Settings,
+    method: str,
+    path: str,
+    authorization: str | None,
+) -> ApiKey | None:
+    """The caller's key for a /v1 request (None when the API is open, or outside
+    /v1); Unauthorized or Forbidden otherwise."""
+    needed = required_scope(method, path)
     if needed is None:
         return None
-    keys: KeyStore = request.app.state.keys
-    settings: Settings = request.app.state.settings
-    presented = bearer_token(request.headers.get("authorization"))
+    presented = bearer_token(authorization)
     if presented is not None:
         key = await keys.authenticate(presented)
         if key is not None:
             if not allows(key.scope, needed):
                 raise Forbidden(
-                    f"This API key ({key.id}) has the {key.scope} scope; {request.method} "
+                    f"This API key ({key.id}) has the {key.scope} scope; {method} "
                     f"{path} needs {needed}"
                     + ("" if needed is Scope.ADMIN else " or admin")
                     + f". Use a key made with `replaydeck keys create --scope {needed}`.",
@@ -101,7 +98,7 @@ async def authorize(request: Request) -> ApiKey | None:
         return None
     if presented is None:
         raise Unauthorized(
-            f"{request.method} {path} needs an API key with the {needed} scope: send "
+            f"{method} {path} needs an API key with the {needed} scope: send "
             "'Authorization: Bearer <key>'. Create one with "
             f"`replaydeck keys create --scope {needed}`.",
             needed_scope=needed.value,
@@ -111,6 +108,3 @@ async def authorize(request: Request) -> ApiKey | None:
         "check it, or create a new one with `replaydeck keys create`.",
         needed_scope=needed.value,
     )
-
-
-ApiKeyDep = Annotated[ApiKey | None, Depends(authorize)]
