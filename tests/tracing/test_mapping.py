@@ -11,10 +11,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from replaydeck.tracing.assign import SpanAssigner
+from replaydeck.tracing.assign import SessionStamps, SpanAssigner
 from replaydeck.tracing.ids import TraceOrigin, span_id_hex, trace_id_hex
 from replaydeck.tracing.mapping import Outcome, SessionInfo, SessionSpans
-from replaydeck.tracing.stamps import SessionStamps
 from tests.tracing.tracing_helpers import Timeline, ns, stamped
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C

@@ -18,8 +18,8 @@ from typing import Any
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from replaydeck.tracing.assign import SessionStamps
 from replaydeck.tracing.mapping import Outcome, SessionInfo, SessionSpans
-from replaydeck.tracing.stamps import SessionStamps
 
 
 @dataclass(slots=True)
