@@ -4,32 +4,56 @@
 each event finishes, as SDK `ReadableSpan`s ready for any span processor or exporter.
 Span times are the events' `ts`, never the clock, so a batch import keeps real durations.
 Nothing here does I/O or reads a clock.
+
+The mapping builds spans itself (`SpanDraft`) instead of driving an SDK `Tracer`,
+because span ids must be its deterministic ids (stamped into envelopes before storage),
+and a Tracer takes its ids from one provider-wide generator that cannot be told an id
+per span.
+
+Message spans carry streaming chunk telemetry, the numbers GenAI conventions omit. All
+of it lives under `replaydeck.stream.` (documented in README, "Tracing"):
+
+- `chunk_count`: number of `message.delta` events in the message
+- `chars`: characters of text across them
+- `time_to_first_chunk_ms`: first delta's ts minus the ts of the event just before the
+  message (the prompt, a tool result …); absent when the message opens the session
+- `duration_ms`: last delta's ts minus the first's
+- `inter_chunk_gap_p50_ms`, `inter_chunk_gap_p95_ms`: gaps between consecutive deltas
+  (linear interpolation between ranks); absent with fewer than two chunks
+- `chars_per_second`: `chars` over `duration_ms`; absent when the duration is zero
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import itertools
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from replaydeck.tracing.assign import DELTA, TOOL_CALL, TOOL_RESULT, SpanAssigner, SpanKind, SpanRef
-from replaydeck.tracing.draft import SAMPLED, SpanDraft, json_attribute
 from replaydeck.tracing.ids import (
     TraceOrigin,
     derive_span_id,
     parse_hex_id,
     ts_to_ns,
 )
-from replaydeck.tracing.telemetry import chunk_telemetry
+
+SCOPE = InstrumentationScope("replaydeck.tracing", "0.1.0")
+SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+STREAM_PREFIX = "replaydeck.stream."
+_NS_PER_MS = 1_000_000
 
 
 class Outcome(StrEnum):
@@ -312,3 +336,99 @@ class SessionSpans:
 
     def _json(self, value: object) -> str:
         return json_attribute(value, self._max_chars)
+
+
+# -- spans under construction ----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SpanDraft:
+    span_id: int
+    name: str
+    start_ns: int
+    end_ns: int
+    attributes: dict[str, AttributeValue]
+    # (name, timestamp, attribute items): SDK Events are made at `finish`. An open
+    # span can hold a thousand of them, and an Event is a dozen objects (bounded
+    # attributes, a lock…) for the cyclic GC to walk again and again until then;
+    # a tuple of plain values is left alone by the GC after it has seen it once.
+    events: list[tuple[str, int, tuple[tuple[str, AttributeValue], ...]]] = field(
+        default_factory=list
+    )
+    dropped_events: int = 0
+    status: Status = field(default_factory=Status)
+    # Message spans only: delta timestamps and text length, for chunk telemetry.
+    chunk_ns: list[int] = field(default_factory=list)
+    chars: int = 0
+    anchor_ns: int | None = None
+
+    def add_event(
+        self,
+        name: str,
+        ts: int,
+        seq: object,
+        attributes: dict[str, AttributeValue],
+        *,
+        limit: int,
+    ) -> None:
+        if len(self.events) >= limit:
+            # A long answer can stream thousands of deltas; telemetry still counts them all.
+            self.dropped_events += 1
+            return
+        if isinstance(seq, int):
+            attributes["replaydeck.seq"] = seq
+        self.events.append((name, ts, tuple(attributes.items())))
+
+    def finish(self, trace_id: int, parent: SpanContext | None, resource: Resource) -> ReadableSpan:
+        if self.dropped_events:
+            self.attributes["replaydeck.dropped_events"] = self.dropped_events
+        return ReadableSpan(
+            name=self.name,
+            context=SpanContext(trace_id, self.span_id, is_remote=False, trace_flags=SAMPLED),
+            parent=parent,
+            resource=resource,
+            attributes=self.attributes,
+            events=tuple(Event(name, dict(items), timestamp=ts) for name, ts, items in self.events),
+            status=self.status,
+            start_time=self.start_ns,
+            # Producer clocks can step back; a span never ends before it starts.
+            end_time=max(self.end_ns, self.start_ns),
+            instrumentation_scope=SCOPE,
+        )
+
+
+def json_attribute(value: object, max_chars: int) -> str:
+    text = orjson.dumps(value, default=str).decode()
+    if len(text) > max_chars:
+        return text[:max_chars] + "…"
+    return text
+
+
+# -- streaming chunk telemetry ---------------------------------------------------------
+
+
+def chunk_telemetry(
+    chunk_ns: Sequence[int], chars: int, anchor_ns: int | None
+) -> dict[str, AttributeValue]:
+    if not chunk_ns:
+        return {}
+    first, last = chunk_ns[0], chunk_ns[-1]
+    attributes: dict[str, AttributeValue] = {
+        f"{STREAM_PREFIX}chunk_count": len(chunk_ns),
+        f"{STREAM_PREFIX}chars": chars,
+        f"{STREAM_PREFIX}duration_ms": (last - first) / _NS_PER_MS,
+    }
+    if anchor_ns is not None:
+        attributes[f"{STREAM_PREFIX}time_to_first_chunk_ms"] = (first - anchor_ns) / _NS_PER_MS
+    gaps = [(b - a) / _NS_PER_MS for a, b in itertools.pairwise(chunk_ns)]
+    if len(gaps) == 1:
+        attributes[f"{STREAM_PREFIX}inter_chunk_gap_p50_ms"] = gaps[0]
+        attributes[f"{STREAM_PREFIX}inter_chunk_gap_p95_ms"] = gaps[0]
+    elif gaps:
+        # n=20 cut points: index 9 is the median, index 18 the 95th percentile.
+        cuts = statistics.quantiles(gaps, n=20, method="inclusive")
+        attributes[f"{STREAM_PREFIX}inter_chunk_gap_p50_ms"] = cuts[9]
+        attributes[f"{STREAM_PREFIX}inter_chunk_gap_p95_ms"] = cuts[18]
+    if last > first:
+        attributes[f"{STREAM_PREFIX}chars_per_second"] = chars / ((last - first) / 1e9)
+    return attributes
