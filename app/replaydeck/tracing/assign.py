@@ -1,9 +1,10 @@
 """Which span each event belongs to, decided before the event is stored.
 
-The assigner is the small, copyable part of the mapping's state. The store runs one
+The assigner is the small, copyable state that decides span ids. The store runs one
 copy (the session's `SessionStamps`, below) to write `trace_id`/`span_id` into
-envelopes as it commits them, and the span builder runs the same rules on the stored
-events in the same order, so both always agree on the ids.
+envelopes as it commits them, and the span builder (mapping.py) takes each span's id
+from those stamps. It runs the same rules itself, in the same order, only on events
+stored without a stamp (before stamping existed), so those keep the ids they had.
 
 The store drafts one copy of the assigner per transaction, on whichever thread writes
 (SQLite's writer thread), and commits it after the database has. Nothing else touches
@@ -50,8 +51,6 @@ class SpanRef:
     span_id: int
     # For tools, the call id; for messages, the message id (None for an unnamed run).
     key: str | None = None
-    # Messages are numbered 1, 2, 3 … in the order they start.
-    index: int = 0
 
 
 @dataclass(slots=True)
@@ -114,9 +113,7 @@ class SpanAssigner:
             # A message that resumes after a tool call is a new span (a second part).
             part = self._message_parts[message_id] = self._message_parts.get(message_id, 0) + 1
             key = ("message", message_id, str(part))
-        ref = SpanRef(
-            SpanKind.MESSAGE, derive_span_id(self.trace_id, *key), message_id, self._messages
-        )
+        ref = SpanRef(SpanKind.MESSAGE, derive_span_id(self.trace_id, *key), message_id)
         self._message = ref
         return ref
 

@@ -5,6 +5,12 @@ each event finishes, as SDK `ReadableSpan`s ready for any span processor or expo
 Span times are the events' `ts`, never the clock, so a batch import keeps real durations.
 Nothing here does I/O or reads a clock.
 
+A span's identity is the `span_id` the store stamped into its envelopes at commit
+(assign.py): the mapping takes it as it is, and only names the span from the payload
+(message id, tool call id) and its own count of messages. It runs the assigner itself
+only for envelopes stored without a stamp, before stamping existed, so those sessions
+get the very ids the store would have stamped, as they always did.
+
 The mapping builds spans itself (`SpanDraft`) instead of driving an SDK `Tracer`,
 because span ids must be its deterministic ids (stamped into envelopes before storage),
 and a Tracer takes its ids from one provider-wide generator that cannot be told an id
@@ -42,7 +48,7 @@ from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from replaydeck.tracing.assign import DELTA, TOOL_CALL, TOOL_RESULT, SpanAssigner, SpanKind, SpanRef
+from replaydeck.tracing.assign import DELTA, TOOL_CALL, TOOL_RESULT, SpanAssigner
 from replaydeck.tracing.ids import (
     TraceOrigin,
     derive_span_id,
@@ -84,7 +90,10 @@ class SessionSpans:
         max_attribute_chars: int = 4096,
     ) -> None:
         self.info = info
+        # Only for envelopes stored without a stamp: it sees none of the stamped ones.
         self.assigner = SpanAssigner(info.origin.trace_id)
+        # The root's id is a function of the trace alone, the one the stamper writes too.
+        self.root_span_id = self.assigner.root_span_id
         self._resource = resource or Resource.get_empty()
         self._max_events = max_events_per_span
         self._max_chars = max_attribute_chars
@@ -94,6 +103,7 @@ class SessionSpans:
         self._closed: set[int] = set()
         self._previous_ns: int | None = None
         self._events = 0
+        self._messages = 0  # message spans opened, for `message #n` and the index
         self.done = False
         # Spans already exported by an earlier life of this state (a session abandoned
         # when idle, then resumed): rebuilding must not send them a second time.
@@ -116,11 +126,14 @@ class SessionSpans:
         if self.done:
             return []  # appends after `final` are refused upstream; nothing more belongs here
         ts = ts_to_ns(envelope.get("ts"))
-        ref = self.assigner.assign(envelope.get("type"), envelope.get("data"))
-        stored = parse_hex_id(envelope.get("span_id"), width=16)
-        span_id = stored if stored is not None and ref.kind is not SpanKind.ROOT else ref.span_id
         kind = envelope.get("type")
         data = envelope.get("data")
+        # The stamp names the event's span (a root event's goes unused: the root's id is
+        # a function of the trace).
+        span_id = parse_hex_id(envelope.get("span_id"), width=16)
+        if span_id is None:
+            # Stored before stamping existed: derive the id the store would have stamped.
+            span_id = self.assigner.assign(kind, data).span_id
         payload: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
         seq = envelope.get("seq")
         self._events += 1
@@ -128,6 +141,9 @@ class SessionSpans:
         finished: list[ReadableSpan] = []
         root = self._root or self._open_root(ts)
         message = self._message
+        # The message ends at a tool call, a result, an error or `final`, and a delta of
+        # another span starts a new one (another message id, or the same resumed after a
+        # tool: the assigner's rules, carried by the stamps). A `status` leaves it whole.
         if message is not None and (
             kind in (TOOL_CALL, TOOL_RESULT, "error", "final")
             or (kind == DELTA and message.span_id != span_id)
@@ -135,7 +151,7 @@ class SessionSpans:
             finished.append(self._close_message())
 
         if kind == DELTA:
-            self._on_delta(ref, span_id, ts, payload, seq)
+            self._on_delta(span_id, ts, payload, seq)
         elif kind == TOOL_CALL:
             self._on_tool_call(span_id, ts, payload, seq)
         elif kind == TOOL_RESULT:
@@ -172,7 +188,7 @@ class SessionSpans:
     def _open_root(self, ts: int) -> SpanDraft:
         info = self.info
         self._root = SpanDraft(
-            span_id=self.assigner.root_span_id,
+            span_id=self.root_span_id,
             name=f"invoke_agent {info.agent_name or info.session_id}",
             start_ns=ts,
             end_ns=ts,
@@ -277,27 +293,28 @@ class SessionSpans:
 
     # -- messages -------------------------------------------------------------------------
 
-    def _on_delta(
-        self, ref: SpanRef, span_id: int, ts: int, payload: Mapping[str, Any], seq: object
-    ) -> None:
+    def _on_delta(self, span_id: int, ts: int, payload: Mapping[str, Any], seq: object) -> None:
         message = self._message
         if message is None or message.span_id != span_id:
             if span_id in self._closed:
                 span_id = derive_span_id(self.info.origin.trace_id, "message-resumed", str(seq))
-            label = ref.key if ref.key is not None else f"#{ref.index}"
+            self._messages += 1
+            raw_id = payload.get("message_id")
+            message_id = str(raw_id) if raw_id is not None else None
+            label = message_id if message_id is not None else f"#{self._messages}"
             message = self._message = SpanDraft(
                 span_id=span_id,
                 name=f"message {label}",
                 start_ns=self._previous_ns if self._previous_ns is not None else ts,
                 end_ns=ts,
                 attributes={
-                    "replaydeck.message.index": ref.index,
+                    "replaydeck.message.index": self._messages,
                     "replaydeck.replay.path": self.info.replay_path,
                 },
                 anchor_ns=self._previous_ns,
             )
-            if ref.key is not None:
-                message.attributes["replaydeck.message.id"] = ref.key
+            if message_id is not None:
+                message.attributes["replaydeck.message.id"] = message_id
         text = str(payload.get("text", ""))
         message.chunk_ns.append(ts)
         message.chars += len(text)
@@ -329,9 +346,7 @@ class SessionSpans:
         self._closed.add(span.span_id)
         trace_id = self.info.origin.trace_id
         if span is not self._root:
-            parent = SpanContext(
-                trace_id, self.assigner.root_span_id, is_remote=False, trace_flags=SAMPLED
-            )
+            parent = SpanContext(trace_id, self.root_span_id, is_remote=False, trace_flags=SAMPLED)
         return span.finish(trace_id, parent, self._resource)
 
     def _json(self, value: object) -> str:
