@@ -21,7 +21,7 @@ import httpx
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from replaydeck.tracing.otlp_json import from_otlp_json
+from replaydeck.tracing.document import from_otlp_json
 from tests.scale.replicas import Replica, replicas
 from tests.store.pg import pg_template, pg_url
 from tests.tracing.receivers import Received, http_receiver

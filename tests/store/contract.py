@@ -453,3 +453,29 @@ class TracedStoreContract(StoreContract):
         tools = [s for s in exporter.get_finished_spans() if s.name.startswith("execute_tool")]
         assert len(tools) == calls
         assert len({s.context.span_id for s in tools if s.context is not None}) == calls
+
+    async def test_after_a_restart_spans_go_on_with_the_stamps_in_the_log(
+        self, store: TracingStore, exporter: InMemorySpanExporter
+    ) -> None:
+        m, tool = {"message_id": "m"}, {"name": "t", "call_id": "c"}
+        await store.append("s", [ev("message.delta", {**m, "text": "a"})])
+        await store.append("s", [ev("tool.call", {**tool, "args": {}})])
+        # A new process over the same log: it rebuilds the session from the stamped events.
+        again, exported = traced(store.inner)
+        await again.append("s", [ev("tool.result", {**tool, "result": 1})])
+        await again.append("s", [ev("message.delta", {**m, "text": "b"})])
+        await again.append("s", [ev("tool.call", {**tool, "args": {}})])
+        await again.append("s", [ev("tool.result", {**tool, "result": 2}), ev("final", {})])
+        stamps = [e.as_dict()["span_id"] for e in await again.read("s")]
+        first_message, first_tool, _, second_message, second_tool, _, root = stamps
+        assert (stamps[2], stamps[5]) == (first_tool, second_tool)
+        assert len({first_message, first_tool, second_message, second_tool, root}) == 5
+        spans = {format(s.context.span_id, "016x"): s.name for s in exported.get_finished_spans()}
+        assert spans == {
+            first_tool: "execute_tool t",
+            second_message: "message m",
+            second_tool: "execute_tool t",
+            root: "invoke_agent s",
+        }
+        (before,) = exporter.get_finished_spans()
+        assert (format(before.context.span_id, "016x"), before.name) == (first_message, "message m")

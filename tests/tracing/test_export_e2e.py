@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from replaydeck.tracing.otlp_json import from_otlp_json
+from replaydeck.tracing.document import from_otlp_json
 from tests.servers import RunningServer, serve, wait_until
 from tests.tracing.receivers import Received, grpc_receiver, http_receiver
 from tests.tracing.tracing_helpers import ts

@@ -11,10 +11,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from replaydeck.tracing.assign import SpanAssigner
-from replaydeck.tracing.ids import TraceOrigin, span_id_hex, trace_id_hex
+from replaydeck.tracing.assign import SessionStamps, SpanAssigner, SpanRef
+from replaydeck.tracing.ids import TraceOrigin, derive_span_id, span_id_hex, trace_id_hex
 from replaydeck.tracing.mapping import Outcome, SessionInfo, SessionSpans
-from replaydeck.tracing.stamps import SessionStamps
 from tests.tracing.tracing_helpers import Timeline, ns, stamped
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
@@ -287,3 +286,119 @@ def test_a_draft_moves_the_stamps_on_only_when_committed() -> None:
     assert first == rolled_back[0]  # the rolled-back transaction left no trace
     (second,) = stamped(stamps, [again])
     assert second["span_id"] != first["span_id"]  # the second use of "c" is a new span
+
+
+# -- the stamp is the span's identity ---------------------------------------------------
+
+
+class NoAssigner(SpanAssigner):
+    """Fails the test if the mapping derives an id for an event that carries one."""
+
+    def assign(self, kind: Any, data: Any) -> SpanRef:
+        raise AssertionError(f"the mapping ran the assigner on a stamped {kind}")
+
+
+def every_kind_of_turn() -> Timeline:
+    """Named and unnamed messages, a message resumed after its tool, a status inside a
+    message, a reused call id, a result without its call, an error."""
+    t = Timeline()
+    t.add(0, "message.delta", text="a")
+    t.add(10, "status", label="typing")
+    t.add(20, "message.delta", text="b")
+    t.add(30, "message.delta", text="c", message_id="m")
+    t.add(40, "tool.call", name="f", args={}, call_id="c")
+    t.add(50, "tool.result", name="f", call_id="c", result=1)
+    t.add(60, "message.delta", text="d", message_id="m")
+    t.add(70, "message.delta", text="e", message_id="n")
+    t.add(80, "tool.call", name="g", args={}, call_id="c")
+    t.add(90, "error", message="boom")
+    t.add(100, "message.delta", text="f")
+    t.add(110, "tool.result", name="h", call_id="orphan", result=None)
+    t.add(120, "tool.result", name="g", call_id="c", result=2)
+    t.add(130, "custom.note", note="x")
+    t.add(140, "message.delta", text="g")
+    t.add(150, "final", usage={"input_tokens": 1})
+    return t
+
+
+def exported(events: Iterable[Mapping[str, Any]], spans: SessionSpans) -> list[ReadableSpan]:
+    return [span for event in events for span in spans.feed(event)]
+
+
+def described(spans: list[ReadableSpan]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            s.context.span_id,
+            s.parent.span_id if s.parent else None,
+            s.name,
+            s.start_time,
+            s.end_time,
+            dict(s.attributes or {}),
+            [(e.name, e.timestamp, dict(e.attributes or {})) for e in s.events],
+            s.status.status_code,
+        )
+        for s in spans
+    ]
+
+
+def test_a_stamped_span_id_is_the_spans_id_without_running_the_assigner() -> None:
+    t = agent_session()
+    envelopes = stamped(SessionStamps(SpanAssigner(TRACE_ID)), t.events)
+    # Ids no assigner would derive: the spans are exported under them all the same.
+    chosen = {"m1": "00000000000000a1", "c1": "00000000000000c1", "m2": "00000000000000a2"}
+    for envelope in envelopes:
+        key = envelope["data"].get("message_id") or envelope["data"].get("call_id")
+        if key is not None:
+            envelope["span_id"] = chosen[key]
+    spans = SessionSpans(SessionInfo("s-1", TraceOrigin(TRACE_ID)))
+    spans.assigner = NoAssigner(TRACE_ID)
+    by_name = {s.name: s for s in exported(envelopes, spans)}
+    assert {name: s.context.span_id for name, s in by_name.items()} == {
+        "message m1": 0xA1,
+        "execute_tool web.search": 0xC1,
+        "message m2": 0xA2,
+        "invoke_agent s-1": derive_span_id(TRACE_ID, "root"),
+    }
+    root = by_name["invoke_agent s-1"]
+    children = [s for s in by_name.values() if s is not root]
+    assert {s.parent.span_id if s.parent else None for s in children} == {root.context.span_id}
+    m2 = by_name["message m2"]
+    assert m2.attributes is not None
+    assert m2.attributes["replaydeck.message.id"] == "m2"
+    assert m2.attributes["replaydeck.message.index"] == 2
+    assert (m2.start_time, m2.end_time) == (ns(1250), ns(1400))
+    assert duration_ms(by_name["execute_tool web.search"]) == pytest.approx(250, abs=1)
+
+
+def test_unstamped_envelopes_get_the_ids_the_store_would_have_stamped() -> None:
+    legacy = agent_session().events  # stored before stamping existed: no span_id
+    assert all("span_id" not in e for e in legacy)
+    by_name = {s.name: s.context.span_id for s in exported(legacy, run_spans())}
+    assert by_name == {
+        "message m1": derive_span_id(TRACE_ID, "message", "m1", "1"),
+        "execute_tool web.search": derive_span_id(TRACE_ID, "tool", "c1", "1"),
+        "message m2": derive_span_id(TRACE_ID, "message", "m2", "1"),
+        "invoke_agent s-1": derive_span_id(TRACE_ID, "root"),
+    }
+    stamps = {e["span_id"] for e in stamped(SessionStamps(SpanAssigner(TRACE_ID)), legacy)}
+    assert {span_id_hex(span_id) for span_id in by_name.values()} == stamps
+
+
+@pytest.mark.parametrize("stamped_from", [0, 5, 9, 16])
+def test_stamped_unstamped_and_upgraded_sessions_make_the_same_spans(stamped_from: int) -> None:
+    events = every_kind_of_turn().events
+    legacy = described(exported(events, run_spans()))
+    # A session stored before stamping existed and appended to since: the first events
+    # carry no stamp, the later ones the stamper's, seeded from the stored ones.
+    stamps = SessionStamps(SpanAssigner(TRACE_ID))
+    everything = stamped(stamps, events)
+    upgraded = events[:stamped_from] + everything[stamped_from:]
+    assert described(exported(upgraded, run_spans())) == legacy
+    names = [span[2] for span in legacy]
+    assert names.count("execute_tool g") == names.count("execute_tool f") == 1
+    assert {"message #1", "message m", "message n", "message #5", "message #6"} <= set(names)
+    assert len({span[0] for span in legacy}) == len(legacy) == 10
+
+
+def run_spans() -> SessionSpans:
+    return SessionSpans(SessionInfo("s-1", TraceOrigin(TRACE_ID)))

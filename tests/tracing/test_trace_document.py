@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from replaydeck.cli import main
 from replaydeck.config import Settings
-from replaydeck.tracing.otlp_json import from_otlp_json
+from replaydeck.tracing.document import from_otlp_json
 from replaydeck.web.serve import migrate
 from tests.servers import RunningServer
 from tests.tracing.tracing_helpers import ts

@@ -7,10 +7,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from replaydeck.tracing.assign import SessionStamps, SpanAssigner
 from replaydeck.tracing.ids import TraceOrigin
 from replaydeck.tracing.mapping import SessionInfo
 from replaydeck.tracing.tracer import SessionTracer
-from tests.tracing.tracing_helpers import Timeline
+from tests.tracing.tracing_helpers import Timeline, stamped
 
 INFO = SessionInfo("s-1", TraceOrigin(0x1234))
 
@@ -167,3 +168,30 @@ def test_a_session_resumed_after_abandonment_does_not_export_spans_twice(
     tracer.record("s-1", [t.add(70_003, "final")])
     assert sorted(names(exporter)) == ["execute_tool f", "execute_tool g", "invoke_agent s-1"]
     assert len({s.context.span_id for s in exporter.get_finished_spans() if s.context}) == 3
+
+
+@pytest.mark.parametrize("restart_at", range(10))
+def test_a_rebuilt_stamper_stamps_on_as_if_nothing_had_stopped(restart_at: int) -> None:
+    t = Timeline()
+    t.add(0, "message.delta", text="a", message_id="m")
+    t.add(10, "tool.call", name="f", args={}, call_id="c")
+    t.add(20, "tool.result", name="f", call_id="c", result=1)
+    t.add(30, "message.delta", text="b", message_id="m")
+    t.add(40, "message.delta", text="c")
+    t.add(50, "tool.call", name="f", args={}, call_id="c")
+    t.add(60, "status", label="waiting")
+    t.add(70, "tool.result", name="f", call_id="c", result=2)
+    t.add(80, "message.delta", text="d")
+    t.add(90, "final")
+    expected = stamped(SessionStamps(SpanAssigner(INFO.origin.trace_id)), t.events)
+    # Stored, stamped, by a process that then stopped; a new one rebuilds from the log.
+    exporter = InMemorySpanExporter()
+    tracer = SessionTracer(SimpleSpanProcessor(exporter))
+    tracer.track(INFO, expected[:restart_at])
+    stamps = tracer.stamper("s-1")
+    assert stamps is not None
+    rest = stamped(stamps, t.events[restart_at:])
+    assert rest == expected[restart_at:]
+    tracer.record("s-1", rest)
+    exported = {s.context.span_id for s in exporter.get_finished_spans() if s.context}
+    assert exported <= {int(e["span_id"], 16) for e in expected}

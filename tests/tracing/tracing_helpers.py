@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from replaydeck.events import NewEvent
-from replaydeck.tracing.stamps import SessionStamps
+from replaydeck.tracing.assign import SessionStamps
 
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 T0_NS = int(T0.timestamp()) * 1_000_000_000

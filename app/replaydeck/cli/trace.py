@@ -35,7 +35,7 @@ async def _local(settings: Settings, session_id: str) -> dict[str, Any]:
     from replaydeck.share.masking import mask_credentials
     from replaydeck.store.backends import open_store
     from replaydeck.tracing.document import session_document
-    from replaydeck.tracing.provider import build_resource
+    from replaydeck.tracing.runtime import build_resource
 
     async with local_engine(settings, create=False) as engine:
         try:

@@ -14,7 +14,7 @@ from replaydeck import ids
 from replaydeck.errors import InvalidParameter
 from replaydeck.events import format_ts
 from replaydeck.store.base import SessionRecord
-from replaydeck.tracing.links import jaeger_trace_url, session_trace_id
+from replaydeck.tracing.document import jaeger_trace_url, session_trace_id
 
 # Anchored for the OpenAPI document (a JSON Schema pattern matches anywhere);
 # the check itself is ids.is_session_id (fullmatch), one rule for server and client.

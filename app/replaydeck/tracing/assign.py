@@ -1,19 +1,33 @@
 """Which span each event belongs to, decided before the event is stored.
 
-The assigner is the small, copyable part of the mapping's state. The store runs one
-copy (stamps.py) to write `trace_id`/`span_id` into envelopes as it commits them, and
-the span builder runs the same rules on the stored events in the same order, so both
-always agree on the ids.
+The assigner is the small, copyable state that decides span ids. The store runs one
+copy (the session's `SessionStamps`, below) to write `trace_id`/`span_id` into
+envelopes as it commits them, and the span builder (mapping.py) takes each span's id
+from those stamps. It runs the same rules itself, in the same order, only on events
+stored without a stamp (before stamping existed), so those keep the ids they had.
+
+The store drafts one copy of the assigner per transaction, on whichever thread writes
+(SQLite's writer thread), and commits it after the database has. Nothing else touches
+a stamper's `assigner` once the session is tracked, so the loop and the writer never
+race on it.
+
+Other replicas append to the same session with stampers of their own, so a draft may
+start behind the log: the store then feeds it (`catch_up`) what they stored, read under
+the transaction's lock, before it stamps. Without that, a replica's stamps would follow
+only the events appended through it, and a message or tool whose events reached two
+replicas would be stamped with two different span ids.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from replaydeck.tracing.ids import derive_span_id
+from replaydeck.events import NewEvent
+from replaydeck.store.base import StoredEvent
+from replaydeck.tracing.ids import derive_span_id, span_id_hex, trace_id_hex
 
 TOOL_CALL = "tool.call"
 TOOL_RESULT = "tool.result"
@@ -37,8 +51,6 @@ class SpanRef:
     span_id: int
     # For tools, the call id; for messages, the message id (None for an unnamed run).
     key: str | None = None
-    # Messages are numbered 1, 2, 3 … in the order they start.
-    index: int = 0
 
 
 @dataclass(slots=True)
@@ -101,8 +113,51 @@ class SpanAssigner:
             # A message that resumes after a tool call is a new span (a second part).
             part = self._message_parts[message_id] = self._message_parts.get(message_id, 0) + 1
             key = ("message", message_id, str(part))
-        ref = SpanRef(
-            SpanKind.MESSAGE, derive_span_id(self.trace_id, *key), message_id, self._messages
-        )
+        ref = SpanRef(SpanKind.MESSAGE, derive_span_id(self.trace_id, *key), message_id)
         self._message = ref
         return ref
+
+
+# -- the store-side stamper ----------------------------------------------------------
+
+
+class SessionStamps:
+    def __init__(self, assigner: SpanAssigner, seq: int = 0) -> None:
+        self.assigner = assigner
+        # The seq of the last event `assigner` has seen.
+        self.seq = seq
+        self.trace_id_hex = trace_id_hex(assigner.trace_id)
+
+    def draft(self) -> StampsDraft:
+        return StampsDraft(self, self.assigner.copy(), self.seq)
+
+
+class StampsDraft:
+    __slots__ = ("_assigner", "_owner", "_seq")
+
+    def __init__(self, owner: SessionStamps, assigner: SpanAssigner, seq: int) -> None:
+        self._owner = owner
+        self._assigner = assigner
+        self._seq = seq
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def catch_up(self, stored: Sequence[StoredEvent]) -> None:
+        for event in stored:
+            if event.seq <= self._seq:
+                continue
+            envelope = event.as_dict()
+            self._assigner.assign(envelope.get("type"), envelope.get("data"))
+            self._seq = event.seq
+
+    def stamp(self, event_id: str, event: NewEvent) -> Mapping[str, Any]:
+        # The store stamps the events it stores in seq order, with no gaps.
+        self._seq += 1
+        ref = self._assigner.assign(event.type, event.data)
+        return {"trace_id": self._owner.trace_id_hex, "span_id": span_id_hex(ref.span_id)}
+
+    def commit(self) -> None:
+        self._owner.assigner = self._assigner
+        self._owner.seq = self._seq

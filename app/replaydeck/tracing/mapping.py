@@ -4,32 +4,62 @@
 each event finishes, as SDK `ReadableSpan`s ready for any span processor or exporter.
 Span times are the events' `ts`, never the clock, so a batch import keeps real durations.
 Nothing here does I/O or reads a clock.
+
+A span's identity is the `span_id` the store stamped into its envelopes at commit
+(assign.py): the mapping takes it as it is, and only names the span from the payload
+(message id, tool call id) and its own count of messages. It runs the assigner itself
+only for envelopes stored without a stamp, before stamping existed, so those sessions
+get the very ids the store would have stamped, as they always did.
+
+The mapping builds spans itself (`SpanDraft`) instead of driving an SDK `Tracer`,
+because span ids must be its deterministic ids (stamped into envelopes before storage),
+and a Tracer takes its ids from one provider-wide generator that cannot be told an id
+per span.
+
+Message spans carry streaming chunk telemetry, the numbers GenAI conventions omit. All
+of it lives under `replaydeck.stream.` (documented in README, "Tracing"):
+
+- `chunk_count`: number of `message.delta` events in the message
+- `chars`: characters of text across them
+- `time_to_first_chunk_ms`: first delta's ts minus the ts of the event just before the
+  message (the prompt, a tool result …); absent when the message opens the session
+- `duration_ms`: last delta's ts minus the first's
+- `inter_chunk_gap_p50_ms`, `inter_chunk_gap_p95_ms`: gaps between consecutive deltas
+  (linear interpolation between ranks); absent with fewer than two chunks
+- `chars_per_second`: `chars` over `duration_ms`; absent when the duration is zero
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import itertools
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from replaydeck.tracing.assign import DELTA, TOOL_CALL, TOOL_RESULT, SpanAssigner, SpanKind, SpanRef
-from replaydeck.tracing.draft import SAMPLED, SpanDraft, json_attribute
+from replaydeck.tracing.assign import DELTA, TOOL_CALL, TOOL_RESULT, SpanAssigner
 from replaydeck.tracing.ids import (
     TraceOrigin,
     derive_span_id,
     parse_hex_id,
     ts_to_ns,
 )
-from replaydeck.tracing.telemetry import chunk_telemetry
+
+SCOPE = InstrumentationScope("replaydeck.tracing", "0.1.0")
+SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+STREAM_PREFIX = "replaydeck.stream."
+_NS_PER_MS = 1_000_000
 
 
 class Outcome(StrEnum):
@@ -60,7 +90,10 @@ class SessionSpans:
         max_attribute_chars: int = 4096,
     ) -> None:
         self.info = info
+        # Only for envelopes stored without a stamp: it sees none of the stamped ones.
         self.assigner = SpanAssigner(info.origin.trace_id)
+        # The root's id is a function of the trace alone, the one the stamper writes too.
+        self.root_span_id = self.assigner.root_span_id
         self._resource = resource or Resource.get_empty()
         self._max_events = max_events_per_span
         self._max_chars = max_attribute_chars
@@ -70,6 +103,7 @@ class SessionSpans:
         self._closed: set[int] = set()
         self._previous_ns: int | None = None
         self._events = 0
+        self._messages = 0  # message spans opened, for `message #n` and the index
         self.done = False
         # Spans already exported by an earlier life of this state (a session abandoned
         # when idle, then resumed): rebuilding must not send them a second time.
@@ -92,11 +126,14 @@ class SessionSpans:
         if self.done:
             return []  # appends after `final` are refused upstream; nothing more belongs here
         ts = ts_to_ns(envelope.get("ts"))
-        ref = self.assigner.assign(envelope.get("type"), envelope.get("data"))
-        stored = parse_hex_id(envelope.get("span_id"), width=16)
-        span_id = stored if stored is not None and ref.kind is not SpanKind.ROOT else ref.span_id
         kind = envelope.get("type")
         data = envelope.get("data")
+        # The stamp names the event's span (a root event's goes unused: the root's id is
+        # a function of the trace).
+        span_id = parse_hex_id(envelope.get("span_id"), width=16)
+        if span_id is None:
+            # Stored before stamping existed: derive the id the store would have stamped.
+            span_id = self.assigner.assign(kind, data).span_id
         payload: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
         seq = envelope.get("seq")
         self._events += 1
@@ -104,6 +141,9 @@ class SessionSpans:
         finished: list[ReadableSpan] = []
         root = self._root or self._open_root(ts)
         message = self._message
+        # The message ends at a tool call, a result, an error or `final`, and a delta of
+        # another span starts a new one (another message id, or the same resumed after a
+        # tool: the assigner's rules, carried by the stamps). A `status` leaves it whole.
         if message is not None and (
             kind in (TOOL_CALL, TOOL_RESULT, "error", "final")
             or (kind == DELTA and message.span_id != span_id)
@@ -111,7 +151,7 @@ class SessionSpans:
             finished.append(self._close_message())
 
         if kind == DELTA:
-            self._on_delta(ref, span_id, ts, payload, seq)
+            self._on_delta(span_id, ts, payload, seq)
         elif kind == TOOL_CALL:
             self._on_tool_call(span_id, ts, payload, seq)
         elif kind == TOOL_RESULT:
@@ -148,7 +188,7 @@ class SessionSpans:
     def _open_root(self, ts: int) -> SpanDraft:
         info = self.info
         self._root = SpanDraft(
-            span_id=self.assigner.root_span_id,
+            span_id=self.root_span_id,
             name=f"invoke_agent {info.agent_name or info.session_id}",
             start_ns=ts,
             end_ns=ts,
@@ -253,27 +293,28 @@ class SessionSpans:
 
     # -- messages -------------------------------------------------------------------------
 
-    def _on_delta(
-        self, ref: SpanRef, span_id: int, ts: int, payload: Mapping[str, Any], seq: object
-    ) -> None:
+    def _on_delta(self, span_id: int, ts: int, payload: Mapping[str, Any], seq: object) -> None:
         message = self._message
         if message is None or message.span_id != span_id:
             if span_id in self._closed:
                 span_id = derive_span_id(self.info.origin.trace_id, "message-resumed", str(seq))
-            label = ref.key if ref.key is not None else f"#{ref.index}"
+            self._messages += 1
+            raw_id = payload.get("message_id")
+            message_id = str(raw_id) if raw_id is not None else None
+            label = message_id if message_id is not None else f"#{self._messages}"
             message = self._message = SpanDraft(
                 span_id=span_id,
                 name=f"message {label}",
                 start_ns=self._previous_ns if self._previous_ns is not None else ts,
                 end_ns=ts,
                 attributes={
-                    "replaydeck.message.index": ref.index,
+                    "replaydeck.message.index": self._messages,
                     "replaydeck.replay.path": self.info.replay_path,
                 },
                 anchor_ns=self._previous_ns,
             )
-            if ref.key is not None:
-                message.attributes["replaydeck.message.id"] = ref.key
+            if message_id is not None:
+                message.attributes["replaydeck.message.id"] = message_id
         text = str(payload.get("text", ""))
         message.chunk_ns.append(ts)
         message.chars += len(text)
@@ -305,10 +346,104 @@ class SessionSpans:
         self._closed.add(span.span_id)
         trace_id = self.info.origin.trace_id
         if span is not self._root:
-            parent = SpanContext(
-                trace_id, self.assigner.root_span_id, is_remote=False, trace_flags=SAMPLED
-            )
+            parent = SpanContext(trace_id, self.root_span_id, is_remote=False, trace_flags=SAMPLED)
         return span.finish(trace_id, parent, self._resource)
 
     def _json(self, value: object) -> str:
         return json_attribute(value, self._max_chars)
+
+
+# -- spans under construction ----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SpanDraft:
+    span_id: int
+    name: str
+    start_ns: int
+    end_ns: int
+    attributes: dict[str, AttributeValue]
+    # (name, timestamp, attribute items): SDK Events are made at `finish`. An open
+    # span can hold a thousand of them, and an Event is a dozen objects (bounded
+    # attributes, a lock…) for the cyclic GC to walk again and again until then;
+    # a tuple of plain values is left alone by the GC after it has seen it once.
+    events: list[tuple[str, int, tuple[tuple[str, AttributeValue], ...]]] = field(
+        default_factory=list
+    )
+    dropped_events: int = 0
+    status: Status = field(default_factory=Status)
+    # Message spans only: delta timestamps and text length, for chunk telemetry.
+    chunk_ns: list[int] = field(default_factory=list)
+    chars: int = 0
+    anchor_ns: int | None = None
+
+    def add_event(
+        self,
+        name: str,
+        ts: int,
+        seq: object,
+        attributes: dict[str, AttributeValue],
+        *,
+        limit: int,
+    ) -> None:
+        if len(self.events) >= limit:
+            # A long answer can stream thousands of deltas; telemetry still counts them all.
+            self.dropped_events += 1
+            return
+        if isinstance(seq, int):
+            attributes["replaydeck.seq"] = seq
+        self.events.append((name, ts, tuple(attributes.items())))
+
+    def finish(self, trace_id: int, parent: SpanContext | None, resource: Resource) -> ReadableSpan:
+        if self.dropped_events:
+            self.attributes["replaydeck.dropped_events"] = self.dropped_events
+        return ReadableSpan(
+            name=self.name,
+            context=SpanContext(trace_id, self.span_id, is_remote=False, trace_flags=SAMPLED),
+            parent=parent,
+            resource=resource,
+            attributes=self.attributes,
+            events=tuple(Event(name, dict(items), timestamp=ts) for name, ts, items in self.events),
+            status=self.status,
+            start_time=self.start_ns,
+            # Producer clocks can step back; a span never ends before it starts.
+            end_time=max(self.end_ns, self.start_ns),
+            instrumentation_scope=SCOPE,
+        )
+
+
+def json_attribute(value: object, max_chars: int) -> str:
+    text = orjson.dumps(value, default=str).decode()
+    if len(text) > max_chars:
+        return text[:max_chars] + "…"
+    return text
+
+
+# -- streaming chunk telemetry ---------------------------------------------------------
+
+
+def chunk_telemetry(
+    chunk_ns: Sequence[int], chars: int, anchor_ns: int | None
+) -> dict[str, AttributeValue]:
+    if not chunk_ns:
+        return {}
+    first, last = chunk_ns[0], chunk_ns[-1]
+    attributes: dict[str, AttributeValue] = {
+        f"{STREAM_PREFIX}chunk_count": len(chunk_ns),
+        f"{STREAM_PREFIX}chars": chars,
+        f"{STREAM_PREFIX}duration_ms": (last - first) / _NS_PER_MS,
+    }
+    if anchor_ns is not None:
+        attributes[f"{STREAM_PREFIX}time_to_first_chunk_ms"] = (first - anchor_ns) / _NS_PER_MS
+    gaps = [(b - a) / _NS_PER_MS for a, b in itertools.pairwise(chunk_ns)]
+    if len(gaps) == 1:
+        attributes[f"{STREAM_PREFIX}inter_chunk_gap_p50_ms"] = gaps[0]
+        attributes[f"{STREAM_PREFIX}inter_chunk_gap_p95_ms"] = gaps[0]
+    elif gaps:
+        # n=20 cut points: index 9 is the median, index 18 the 95th percentile.
+        cuts = statistics.quantiles(gaps, n=20, method="inclusive")
+        attributes[f"{STREAM_PREFIX}inter_chunk_gap_p50_ms"] = cuts[9]
+        attributes[f"{STREAM_PREFIX}inter_chunk_gap_p95_ms"] = cuts[18]
+    if last > first:
+        attributes[f"{STREAM_PREFIX}chars_per_second"] = chars / ((last - first) / 1e9)
+    return attributes

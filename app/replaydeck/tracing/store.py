@@ -37,8 +37,8 @@ from replaydeck.store.base import (
 )
 from replaydeck.store.session_locks import SessionLocks
 from replaydeck.tracing.context import current_origin
+from replaydeck.tracing.document import read_all, session_info
 from replaydeck.tracing.ids import TraceOrigin, trace_id_hex
-from replaydeck.tracing.records import read_all, session_info
 from replaydeck.tracing.tracer import SessionTracer
 
 log = logging.getLogger("replaydeck.tracing")

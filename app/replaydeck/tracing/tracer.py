@@ -1,10 +1,11 @@
 """The live tracer: one mapping state per active session, finished spans to a processor.
 
 The store stamps envelopes with each tracked session's `stamper` as it commits them,
-and `record` is fed what was committed, in the same order. Both are plain CPU work of
-O(events); the
-processor is a BatchSpanProcessor whose `on_end` is a queue append, and its export runs
-in the SDK's own thread, so nothing here waits on the network or blocks the event loop.
+and `record` is fed what was committed, in the same order; the spans take their ids from
+those stamps, so each event's span is assigned once, by the stamper. Both are plain CPU
+work of O(events); the processor is a BatchSpanProcessor whose `on_end` is a queue
+append, and its export runs in the SDK's own thread, so nothing here waits on the
+network or blocks the event loop.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from replaydeck.tracing.assign import SessionStamps, SpanAssigner
 from replaydeck.tracing.mapping import Outcome, SessionInfo, SessionSpans
-from replaydeck.tracing.stamps import SessionStamps
 
 
 @dataclass(slots=True)
@@ -30,7 +31,8 @@ class _Live:
     # The last event fed was stored by another process (a replica): that process holds
     # the session too, with every event up to it, and is the one to end its spans.
     stored_elsewhere: bool = False
-    # Set once the stored events are fed: the stamper carries on from their state.
+    # Set once the stored events are fed: the stamper carries on from an assigner run
+    # over them.
     stamps: SessionStamps = field(init=False)
 
 
@@ -72,8 +74,11 @@ class SessionTracer:
         live = _Live(SessionSpans(info, resource=self.resource), self._clock())
         live.spans.exported = self._abandoned.get(info.session_id, set())
         self._live[info.session_id] = live
-        self._feed(live, prior_events, export=False)
-        live.stamps = SessionStamps(live.spans.assigner.copy(), live.last_seq)
+        # The mapping takes stamped events' span ids as they are, without an assigner, so
+        # the stamper's is run over the stored events here, once per rebuild.
+        assigner = SpanAssigner(info.origin.trace_id)
+        self._feed(live, prior_events, export=False, assigner=assigner)
+        live.stamps = SessionStamps(assigner, live.last_seq)
         if live.spans.done:
             del self._live[info.session_id]
 
@@ -100,13 +105,22 @@ class SessionTracer:
             del self._live[session_id]
             self._abandoned.pop(session_id, None)
 
-    def _feed(self, live: _Live, events: Iterable[Mapping[str, Any]], *, export: bool) -> None:
+    def _feed(
+        self,
+        live: _Live,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        export: bool,
+        assigner: SpanAssigner | None = None,
+    ) -> None:
         for event in events:
             seq = event.get("seq")
             if isinstance(seq, int):
                 if seq <= live.last_seq:
                     continue  # already fed: never advance the state twice for one event
                 live.last_seq = seq
+            if assigner is not None and not live.spans.done:
+                assigner.assign(event.get("type"), event.get("data"))
             live.stored_elsewhere = not export
             spans = live.spans.feed(event)
             if export:

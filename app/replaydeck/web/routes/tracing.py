@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from replaydeck.sessions.models import SessionIdPath, check_session_id
 from replaydeck.tracing.document import session_document
-from replaydeck.tracing.provider import build_resource
+from replaydeck.tracing.runtime import build_resource
 from replaydeck.web.deps import SettingsDep, StoreDep
 
 router = APIRouter(prefix="/v1/sessions", tags=["tracing"])

@@ -6,7 +6,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
-from replaydeck.tracing.provider import (
+from replaydeck.tracing.runtime import (
     ExportConfig,
     build_exporter,
     build_processor,

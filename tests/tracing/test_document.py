@@ -1,13 +1,22 @@
-"""The OTLP JSON document: valid under the protobuf JSON mapping, with OTLP's hex ids."""
+"""A stored session's OTLP JSON document: valid under the protobuf JSON mapping, with
+OTLP's hex ids; and the trace id and Jaeger link the API shows for a session."""
 
 from __future__ import annotations
 
 import orjson
 from opentelemetry.sdk.resources import Resource
 
+from replaydeck.store.base import SessionRecord
+from replaydeck.tracing.document import (
+    from_otlp_json,
+    jaeger_trace_url,
+    origin_of,
+    session_spans,
+    session_trace_id,
+    to_otlp_json,
+)
 from replaydeck.tracing.ids import TraceOrigin, span_id_hex, trace_id_hex
 from replaydeck.tracing.mapping import SessionInfo
-from replaydeck.tracing.otlp_json import from_otlp_json, session_spans, to_otlp_json
 from tests.tracing.tracing_helpers import T0_NS, Timeline, ns
 
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -107,3 +116,42 @@ def test_empty_session_is_an_empty_document() -> None:
     document = document_of(Timeline())
     assert document == {"resourceSpans": []}
     assert from_otlp_json(document).resource_spans == []
+
+
+# -- the trace id the API shows, and its Jaeger link --------------------------------
+
+
+def record(trace_id: str | None, traceparent: str | None = None) -> SessionRecord:
+    return SessionRecord(
+        id="s-1",
+        created_at_us=0,
+        metadata={},
+        status="open",
+        last_seq=0,
+        trace_id=trace_id,
+        traceparent=traceparent,
+    )
+
+
+def test_jaeger_url_joins_base_and_trace_id() -> None:
+    assert jaeger_trace_url("http://localhost:16686/", "ab" * 16) == (
+        "http://localhost:16686/trace/" + "ab" * 16
+    )
+    assert jaeger_trace_url(None, "ab" * 16) is None
+
+
+def test_stored_trace_id_is_shown_and_a_missing_one_is_derived_stably() -> None:
+    assert session_trace_id(record("0123456789abcdef0123456789abcdef")) == (
+        "0123456789abcdef0123456789abcdef"
+    )
+    derived = session_trace_id(record(None))
+    assert len(derived) == 32
+    assert derived == session_trace_id(record(None))
+    assert int(derived, 16) == origin_of(record(None)).trace_id
+
+
+def test_traceparent_of_another_trace_is_not_taken_as_the_parent() -> None:
+    other = "00-" + "1" * 32 + "-" + "2" * 16 + "-01"
+    assert origin_of(record("a" * 32, other)).parent_span_id is None
+    same = "00-" + "a" * 32 + "-" + "2" * 16 + "-01"
+    assert origin_of(record("a" * 32, same)).parent_span_id == int("2" * 16, 16)
