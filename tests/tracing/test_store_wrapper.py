@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from replaydeck.events import NewEvent, validate_event
+from replaydeck.store.base import StoredEvent
 from replaydeck.store.sql import SqlStore
 from replaydeck.tracing.store import TracingStore
 from replaydeck.tracing.tracer import SessionTracer
@@ -224,3 +225,34 @@ async def test_only_the_replica_that_stored_the_last_event_ends_an_idle_session(
         if s.name.startswith("invoke_agent") and s.attributes is not None
     }
     assert outcomes == {"invoke_agent done": "complete", "invoke_agent idle": "abandoned"}
+
+
+@pytest.mark.anyio
+async def test_a_session_whose_log_cannot_be_traced_takes_appends_untraced(
+    store: SqlStore, exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild that raises (a bug in the mapping) leaves nothing half-built: the
+    session's appends are stored untraced, and its log is not read on each of them."""
+    status = {"type": "status", "data": {"label": "x"}}
+    await store.append("broken", [validate_event(status, max_bytes=1 << 20)])
+    traced = TracingStore(store, SessionTracer(SimpleSpanProcessor(exporter)))
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the mapping")
+
+    monkeypatch.setattr(traced.tracer, "_feed", fails)
+    reads = 0
+    read = store.read
+
+    async def counted(*args: object, **kwargs: object) -> list[StoredEvent]:
+        nonlocal reads
+        reads += 1
+        return await read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "read", counted)
+    for _ in range(3):
+        result = await traced.append("broken", [validate_event(status, max_bytes=1 << 20)])
+        assert result.appended[0].as_dict().get("span_id") is None
+    assert reads == 1
+    assert not traced.tracer.is_tracking("broken")
+    assert (await store.get_session("broken")).last_seq == 4

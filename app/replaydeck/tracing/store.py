@@ -53,6 +53,9 @@ class TracingStore:
         # Committed appends waiting behind a catch-up read, per session.
         self._backlog: dict[str, list[list[StoredEvent]]] = {}
         self._catching_up: set[asyncio.Task[None]] = set()
+        # Sessions whose stored events could not be traced: stored untraced from
+        # then on, without reading their log again on every append.
+        self._untraceable: set[str] = set()
 
     def __getattr__(self, name: str) -> Any:
         # Backend extras (the engine, helpers added later) stay reachable through the wrapper.
@@ -85,11 +88,11 @@ class TracingStore:
         if stamper is not None:
             raise TypeError("TracingStore stamps envelopes itself; it takes no other stamper")
         created = False
-        if not self.tracer.is_tracking(session_id):
+        if not self.tracer.is_tracking(session_id) and session_id not in self._untraceable:
             # Once per session (or after a restart): the first appends wait for the
             # state to be rebuilt from the log, so none is stamped from nothing.
             async with self._tracking.hold(session_id):
-                if not self.tracer.is_tracking(session_id):
+                if not self.tracer.is_tracking(session_id) and session_id not in self._untraceable:
                     created = await self._track(session_id)
         try:
             result = await self.inner.append(
@@ -188,6 +191,7 @@ class TracingStore:
         except Exception:
             # Its stored events cannot be traced: append untraced, never refuse.
             log.exception("Session %r cannot be traced; its events are stored untraced", session_id)
+            self._untraceable.add(session_id)
         return created
 
     async def sweep(self) -> list[str]:
@@ -218,6 +222,7 @@ class TracingStore:
     async def delete_session(self, session_id: str, *, only_if_empty: bool = False) -> None:
         await self.inner.delete_session(session_id, only_if_empty=only_if_empty)
         self.tracer.forget(session_id)
+        self._untraceable.discard(session_id)
 
     async def get_session(self, session_id: str) -> SessionRecord:
         return await self.inner.get_session(session_id)
@@ -234,6 +239,7 @@ class TracingStore:
         def deleted(session_id: str) -> None:
             # Its open spans are not left to time out as abandoned.
             self.tracer.forget(session_id)
+            self._untraceable.discard(session_id)
             if on_deleted is not None:
                 on_deleted(session_id)
 

@@ -73,14 +73,14 @@ class SessionTracer:
         before a restart) rebuild the state silently."""
         live = _Live(SessionSpans(info, resource=self.resource), self._clock())
         live.spans.exported = self._abandoned.get(info.session_id, set())
-        self._live[info.session_id] = live
         # The mapping takes stamped events' span ids as they are, without an assigner, so
         # the stamper's is run over the stored events here, once per rebuild.
         assigner = SpanAssigner(info.origin.trace_id)
         self._feed(live, prior_events, export=False, assigner=assigner)
         live.stamps = SessionStamps(assigner, live.last_seq)
-        if live.spans.done:
-            del self._live[info.session_id]
+        # Held only once whole: a rebuild that raised leaves nothing half-built.
+        if not live.spans.done:
+            self._live[info.session_id] = live
 
     def last_seq(self, session_id: str) -> int:
         """The last seq this tracer has seen of a tracked session."""
