@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from replaydeck.web.logs import JsonFormatter
 from replaydeck.web.viewer import asset_url
 from tests.servers import RunningServer, serve
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -142,9 +143,18 @@ async def test_head_on_a_stream_answers_at_once_and_opens_no_stream(served: Serv
         f"/r/{served.token}/stream",
         f"/r/{served.token}/replay",
     ]
+
+    def heads_logged() -> list[dict[str, object]]:
+        # A request's access line is written once its response has ended, which
+        # may be after the client has it: a fixture's POST may land here late,
+        # and the last HEAD's line after its answer.
+        logged = [orjson.loads(line) for line in lines.getvalue().splitlines()]
+        return [e for e in logged if e["method"] != "POST"]
+
     try:
         with anyio.fail_after(10):
             answers = await exchange(served.server.port, [request("HEAD", p) for p in paths])
+        await eventually(lambda: len(heads_logged()) >= len(paths), within=10)
     finally:
         access.removeHandler(handler)
         access.setLevel(level)
@@ -156,11 +166,7 @@ async def test_head_on_a_stream_answers_at_once_and_opens_no_stream(served: Serv
     # Nothing was ever subscribed, read or counted as a stream.
     assert served.app.state.streams.total() == 0
     assert served.app.state.hub.subscriber_count == 0
-    # A fixture's POST is logged once its response has ended, which may be after
-    # the client has it and this test has begun listening: only setup writes POST.
-    logged = [orjson.loads(line) for line in lines.getvalue().splitlines()]
-    logged = [e for e in logged if e["method"] != "POST"]
-    assert [(e["method"], e["status"]) for e in logged] == [("HEAD", 200)] * len(paths)
+    assert [(e["method"], e["status"]) for e in heads_logged()] == [("HEAD", 200)] * len(paths)
 
 
 def test_head_refused_where_there_is_no_get(served: Served) -> None:
