@@ -124,3 +124,74 @@ def test_a_name_escaping_the_folder_is_refused(project: Path) -> None:
     assert result.returncode == 1
     assert "must be a relative name" in result.stdout
     assert not (project / "outside.jsonl").exists()
+
+
+def test_an_unused_golden_fails_a_whole_run_and_prune_deletes_it(project: Path) -> None:
+    run_pytest(project, "--golden-update")
+    stale = project / "golden" / "stale.jsonl"
+    stale.write_text('{"type":"status"}\n')
+    failed = run_pytest(project)
+    assert failed.returncode == 1, failed.stdout
+    assert "unused: golden/stale.jsonl" in failed.stdout
+    assert "--golden-prune" in failed.stdout
+    allowed = run_pytest(project, "--golden-allow-unused")
+    assert allowed.returncode == 0, allowed.stdout
+    # A node id runs part of a file: the other goldens are not judged.
+    assert run_pytest(project, "test_agent.py::test_turn").returncode == 0
+    pruned = run_pytest(project, "--golden-prune")
+    assert pruned.returncode == 0, pruned.stdout
+    assert "deleted, as no test used it: golden/stale.jsonl" in pruned.stdout
+    assert not stale.exists()
+    assert (project / "golden" / "turn.jsonl").exists()
+
+
+def test_two_tests_writing_one_golden_differently_fail_naming_both(project: Path) -> None:
+    (project / "test_two.py").write_text(
+        textwrap.dedent(
+            """
+            def test_one(golden):
+                golden.assert_match([{"type": "status", "data": {"label": "a"}}], "shared")
+
+            def test_same(golden):
+                golden.assert_match([{"type": "status", "data": {"label": "a"}}], "shared")
+
+            def test_other(golden):
+                golden.assert_match([{"type": "status", "data": {"label": "b"}}], "shared")
+            """
+        )
+    )
+    result = run_pytest(project, "--golden-update", "test_two.py")
+    assert result.returncode == 1, result.stdout
+    assert (
+        "golden file golden/shared.jsonl is written by two tests with different output, "
+        "test_two.py::test_one and test_two.py::test_other"
+    ) in result.stdout
+    assert result.stdout.count("created: golden/shared.jsonl") == 1
+    assert "updated: golden/shared.jsonl" not in result.stdout
+
+
+def test_an_async_iterable_is_awaited(project: Path) -> None:
+    (project / "test_async.py").write_text(
+        textwrap.dedent(
+            """
+            import asyncio
+
+            async def events():
+                for label in ("a", "b"):
+                    yield {"type": "status", "data": {"label": label}}
+
+            def test_async(golden):
+                async def main():
+                    await golden.assert_match(events(), "async")
+                asyncio.run(main())
+            """
+        )
+    )
+    assert run_pytest(project, "--golden-update", "test_async.py").returncode == 0
+    assert (project / "golden" / "async.jsonl").read_text().count("\n") == 2
+    assert run_pytest(project, "test_async.py").returncode == 0
+
+
+def test_a_missing_golden_shows_what_would_be_written(project: Path) -> None:
+    result = run_pytest(project)
+    assert '{"data":{"text":"Hello, world"},"type":"message"}' in result.stdout

@@ -213,16 +213,22 @@ def golden_export(session: str, output: Path, **options: Any) -> None:
     click.echo(f"{outcome} {output}: {len(entries)} entries from {len(recording.events)} events")
 
 
+VERBOSE = click.option("-v", "--verbose", is_flag=True, help="List every difference, not a count.")
+
+
 @golden.command("diff")
 @click.argument("expected")
 @click.argument("actual")
 @normalizer_options
 @source_options
-def golden_diff(expected: str, actual: str, **options: Any) -> None:
+@VERBOSE
+def golden_diff(expected: str, actual: str, verbose: bool, **options: Any) -> None:
     """Compare two sequences (golden files, archives, sessions); exit 1 if they differ."""
     normalizer = _pop_normalizer(options)
     _compare(
-        normal_form(expected, normalizer, **options), normal_form(actual, normalizer, **options)
+        normal_form(expected, normalizer, **options),
+        normal_form(actual, normalizer, **options),
+        verbose=verbose,
     )
 
 
@@ -231,10 +237,15 @@ def golden_diff(expected: str, actual: str, **options: Any) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @normalizer_options
 @source_options
-def golden_check(session: str, file: str, **options: Any) -> None:
-    """Check that SESSION matches the golden FILE; exit 1 with the first divergence if not."""
+@VERBOSE
+def golden_check(session: str, file: str, verbose: bool, **options: Any) -> None:
+    """Check that SESSION matches the golden FILE; exit 1 with the differences if not."""
     normalizer = _pop_normalizer(options)
-    _compare(normal_form(file, normalizer, **options), normal_form(session, normalizer, **options))
+    _compare(
+        normal_form(file, normalizer, **options),
+        normal_form(session, normalizer, **options),
+        verbose=verbose,
+    )
 
 
 def _pop_normalizer(options: dict[str, Any]) -> Normalizer:
@@ -246,8 +257,10 @@ def _pop_normalizer(options: dict[str, Any]) -> Normalizer:
     )
 
 
-def _compare(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> None:
-    report = diff(expected, actual)
+def _compare(
+    expected: list[dict[str, Any]], actual: list[dict[str, Any]], *, verbose: bool
+) -> None:
+    report = diff(expected, actual, verbose=verbose)
     if report is not None:
         click.echo(report)
         raise SystemExit(1)

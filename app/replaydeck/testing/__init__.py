@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from replaydeck.testing.diff import Divergence, diff, first_divergence
+from replaydeck.testing.diff import Divergence, diff, divergences, first_divergence
 from replaydeck.testing.normalize import Normalizer, normalize
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ __all__ = [
     "Divergence",
     "Normalizer",
     "diff",
+    "divergences",
     "fake_stream",
     "first_divergence",
     "normalize",

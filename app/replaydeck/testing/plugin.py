@@ -3,8 +3,13 @@
 ``golden.assert_match(events, name)`` normalizes ``events`` and compares them with
 ``<golden_dir>/<name>.jsonl`` beside the test module (``golden_dir`` is an ini
 option, ``golden`` by default). ``pytest --golden-update`` writes the files
-instead and reports, at the end of the run, which were created, updated, and
-which golden files in the folders it looked at no test used.
+instead and reports, at the end of the run, which were created and updated.
+
+A golden file in a folder the run looked at that no test used fails a run that
+ran whole test files (no node ids, ``-k`` or ``-m`` deselecting some, no xdist
+controller, which sees no fixture): ``--golden-prune`` deletes such files,
+``--golden-allow-unused`` only lists them. Two tests that use one golden name
+fail, naming both.
 
 This module is loaded into every pytest run in an environment where replaydeck
 is installed, so it imports only the pure golden modules.
@@ -12,7 +17,7 @@ is installed, so it imports only the pure golden modules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,6 +29,8 @@ from replaydeck.testing.diff import diff
 from replaydeck.testing.normalize import Normalizer
 
 UPDATE_FLAG = "--golden-update"
+PRUNE_FLAG = "--golden-prune"
+ALLOW_UNUSED_FLAG = "--golden-allow-unused"
 DIR_INI = "golden_dir"
 SUFFIX = ".jsonl"
 
@@ -32,9 +39,17 @@ SUFFIX = ".jsonl"
 class _Registry:
     update: bool
     rootpath: Path
+    verbose: bool = False
+    prune: bool = False
+    allow_unused: bool = False
+    # Whether this run ran whole test files, so an unused golden is truly unused.
+    whole_files: bool = True
     created: list[Path] = field(default_factory=list)
     updated: list[Path] = field(default_factory=list)
+    pruned: list[Path] = field(default_factory=list)
     used: set[Path] = field(default_factory=set)
+    # Under --golden-update: each file written, by the test that wrote it and what.
+    written: dict[Path, tuple[str, list[Any]]] = field(default_factory=dict)
     folders: set[Path] = field(default_factory=set)
     deselected: int = 0
 
@@ -51,6 +66,9 @@ class _Registry:
                     if path.resolve() not in self.used:
                         yield path
 
+    def checks_unused(self) -> bool:
+        return self.whole_files and not self.deselected
+
 
 _REGISTRY = pytest.StashKey[_Registry]()
 
@@ -63,6 +81,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="create or refresh golden files from this run's output instead of comparing",
     )
+    group.addoption(
+        PRUNE_FLAG,
+        action="store_true",
+        default=False,
+        help="delete golden files that no test of this run used (whole test files only)",
+    )
+    group.addoption(
+        ALLOW_UNUSED_FLAG,
+        action="store_true",
+        default=False,
+        help="list golden files no test used instead of failing the run",
+    )
     parser.addini(
         DIR_INI,
         "folder of golden files, relative to each test module (default: golden)",
@@ -72,7 +102,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_REGISTRY] = _Registry(
-        update=bool(config.getoption(UPDATE_FLAG)), rootpath=config.rootpath
+        update=bool(config.getoption(UPDATE_FLAG)),
+        rootpath=config.rootpath,
+        verbose=config.get_verbosity() > 0,
+        prune=bool(config.getoption(PRUNE_FLAG)),
+        allow_unused=bool(config.getoption(ALLOW_UNUSED_FLAG)),
+        # A node id ("test_x.py::test_y") runs part of a file; an xdist controller
+        # collects but runs no test, and its workers each see a share of the tests.
+        whole_files=not any("::" in str(arg) for arg in config.args)
+        and not config.pluginmanager.hasplugin("dsession")
+        and not hasattr(config, "workerinput"),
     )
 
 
@@ -89,31 +128,56 @@ def pytest_deselected(items: Sequence[pytest.Item]) -> None:
         registry.deselected += len(items)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    registry = session.config.stash[_REGISTRY]
+    if not registry.checks_unused():
+        return
+    unused = list(registry.unused())
+    if registry.prune:
+        for path in unused:
+            path.unlink()
+            registry.pruned.append(path)
+    elif unused and not (registry.allow_unused or registry.update) and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     registry = config.stash[_REGISTRY]
-    if not registry.update:
+    unused = list(registry.unused()) if registry.checks_unused() else []
+    if not (registry.update or registry.pruned or unused):
         return
     terminalreporter.write_sep("-", "golden files")
-    for label, paths in (("created", registry.created), ("updated", registry.updated)):
+    for label, paths in (
+        ("created", registry.created),
+        ("updated", registry.updated),
+        ("deleted, as no test used it", registry.pruned),
+    ):
         for path in paths:
             terminalreporter.write_line(f"{label}: {registry.show(path)}")
-    unused = list(registry.unused())
     for path in unused:
         terminalreporter.write_line(f"unused: {registry.show(path)}")
-    if unused and registry.deselected:
+    if unused:
         terminalreporter.write_line(
-            f"({registry.deselected} tests were deselected; their goldens may show as unused)"
+            f"no test of this run used {len(unused)} golden file(s): delete them with "
+            f"`pytest {PRUNE_FLAG}`, or pass {ALLOW_UNUSED_FLAG} to keep them"
+            + ("" if registry.allow_unused or registry.update else " (this fails the run)")
         )
-    if not (registry.created or registry.updated or unused):
+    if registry.update and not registry.checks_unused():
+        terminalreporter.write_line(
+            "(only part of the tests ran: unused golden files were not looked for)"
+        )
+    if registry.update and not (registry.created or registry.updated or unused):
         terminalreporter.write_line("all golden files up to date")
 
 
 class Golden:
     """The ``golden`` fixture's value: one test's view of its golden folder."""
 
-    def __init__(self, folder: Path, registry: _Registry) -> None:
+    def __init__(self, folder: Path, registry: _Registry, nodeid: str = "") -> None:
         self.folder = folder
         self._registry = registry
+        self._nodeid = nodeid
 
     def path(self, name: str) -> Path:
         relative = PurePosixPath(name if name.endswith(SUFFIX) else name + SUFFIX)
@@ -126,22 +190,50 @@ class Golden:
 
     def assert_match(
         self,
-        events: Iterable[Mapping[str, Any]],
+        events: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
         name: str,
         *,
         strict: bool = False,
         mask_paths: Mapping[str, str] | Iterable[str] = (),
         patterns: Sequence[tuple[Any, str]] | None = None,
-    ) -> None:
-        """Fail the test unless ``events``, normalized, equal the golden file ``name``."""
+    ) -> Any:
+        """Fail the test unless ``events``, normalized, equal the golden file ``name``.
+
+        ``events`` may be an async iterable (what ``replay()`` returns): then
+        ``await golden.assert_match(...)``.
+        """
         __tracebackhide__ = True
-        normalizer = Normalizer.build(strict=strict, mask_paths=mask_paths, patterns=patterns)
-        actual = normalizer(events)
+        options = {"strict": strict, "mask_paths": mask_paths, "patterns": patterns}
+        if isinstance(events, AsyncIterable):
+            return self._assert_match_async(events, name, options)
+        self._compare(list(events), name, options)
+        return None
+
+    async def _assert_match_async(
+        self, events: AsyncIterable[Mapping[str, Any]], name: str, options: dict[str, Any]
+    ) -> None:
+        __tracebackhide__ = True
+        self._compare([event async for event in events], name, options)
+
+    def _compare(self, events: list[Mapping[str, Any]], name: str, options: dict[str, Any]) -> None:
+        __tracebackhide__ = True
+        actual = Normalizer.build(**options)(events)
         path = self.path(name)
         registry = self._registry
-        registry.used.add(path.resolve())
         shown = registry.show(path)
+        registry.used.add(path.resolve())
         if registry.update:
+            # Tests may share a golden file to say they must agree; two that would
+            # write different contents to it are an error, not an update.
+            owner, written = registry.written.setdefault(path.resolve(), (self._nodeid, actual))
+            if written != actual:
+                pytest.fail(
+                    f"golden file {shown} is written by two tests with different output, "
+                    f"{owner} and {self._nodeid}; give each its own name",
+                    pytrace=False,
+                )
+            if owner != self._nodeid:
+                return
             outcome = golden_files.write(path, actual)
             if outcome == "created":
                 registry.created.append(path)
@@ -149,12 +241,14 @@ class Golden:
                 registry.updated.append(path)
             return
         if not path.exists():
+            preview = golden_files.dumps(actual).decode()
             pytest.fail(
                 f"golden file {shown} does not exist; run `pytest {UPDATE_FLAG}` to create it "
-                "from this test's output, review it, and commit it",
+                "from this test's output, review it, and commit it. It would hold:\n"
+                + (preview if len(preview) <= 4000 else preview[:4000] + "…\n"),
                 pytrace=False,
             )
-        report = diff(golden_files.read(path), actual)
+        report = diff(golden_files.read(path), actual, verbose=registry.verbose)
         if report is not None:
             pytest.fail(
                 f"output differs from golden file {shown}\n{report}\n"
@@ -169,4 +263,8 @@ def _folder(config: pytest.Config, module_path: Path) -> Path:
 
 @pytest.fixture
 def golden(request: pytest.FixtureRequest) -> Golden:
-    return Golden(_folder(request.config, request.path), request.config.stash[_REGISTRY])
+    return Golden(
+        _folder(request.config, request.path),
+        request.config.stash[_REGISTRY],
+        request.node.nodeid,
+    )
