@@ -1,7 +1,9 @@
 import itertools
 import re
+import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -63,7 +65,7 @@ def test_default_patterns_mask_uuids_and_dates_inside_strings() -> None:
         "due": "<date>",
         "count": 3,
     }
-    assert normalize([event], Normalizer.build(patterns=()))[0] == event
+    assert normalize([event], Normalizer.build(default_masks=False))[0] == event
 
 
 def test_masks_json_paths_with_wildcards_and_custom_patterns() -> None:
@@ -129,3 +131,48 @@ def test_rechunking_the_deltas_never_changes_the_normal_form(
     one_way = _stream(items, data.draw(cuts))
     other_way = _stream(items, data.draw(cuts))
     assert normalize(one_way) == normalize(other_way)
+
+
+def test_patterns_of_your_own_add_to_the_default_masks() -> None:
+    event = {"type": "status", "data": {"label": "job-7 at 2026-11-23T10:00:00Z"}}
+    masked = normalize([event], Normalizer.build(patterns=[(r"job-\d+", "<job>")]))
+    assert masked[0]["data"]["label"] == "<job> at <datetime>"
+    only_mine = Normalizer.build(patterns=[(r"job-\d+", "<job>")], default_masks=False)
+    assert normalize([event], only_mine)[0]["data"]["label"] == "<job> at 2026-11-23T10:00:00Z"
+
+
+def test_a_mask_path_that_matches_nothing_is_an_error() -> None:
+    events = [{"type": "tool.result", "data": {"result": {"id": "x"}}}]
+    assert normalize(events, Normalizer.build(mask_paths=["data.result.id"]))[0]["data"] == {
+        "result": {"id": "<masked>"}
+    }
+    with pytest.raises(ValueError, match=r"mask path 'data.reslt.id' matches nothing"):
+        normalize(events, Normalizer.build(mask_paths=["data.reslt.id"]))
+
+
+def test_per_call_ids_get_numbered_placeholders_that_keep_pairs_linked() -> None:
+    call_id = "call_" + "a1B2c3D4e5F6g7H8"
+    other = "call_" + "Z9y8X7w6V5u4T3s2"
+    events = [
+        {"type": "status", "data": {"label": "chatcmpl-AbCdEfGh12345678"}},
+        {"type": "tool.call", "data": {"name": "f", "call_id": call_id, "args": {}}},
+        {"type": "tool.call", "data": {"name": "f", "call_id": other, "args": {}}},
+        {"type": "tool.result", "data": {"name": "f", "call_id": call_id, "result": 1}},
+        {"type": "status", "data": {"label": uuid.uuid4().hex, "created": 1764583200}},
+        {"type": "status", "data": {"created_ms": 1764583200123, "tokens": 1234, "ok": True}},
+    ]
+    out = normalize(events)
+    assert out[0]["data"]["label"] == "<chatcmpl_1>"
+    assert [e["data"]["call_id"] for e in out[1:4]] == ["<call_1>", "<call_2>", "<call_1>"]
+    assert out[4]["data"] == {"label": "<hex_1>", "created": "<epoch>"}
+    assert out[5]["data"] == {"created_ms": "<epoch>", "tokens": 1234, "ok": True}
+
+
+def test_transforms_run_last() -> None:
+    def drop_status(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in events if e["type"] != "status"]
+
+    events = [{"type": "status", "data": {}}, {"type": "final", "data": {}}]
+    assert normalize(events, Normalizer.build(transforms=[drop_status])) == [
+        {"type": "final", "data": {}}
+    ]

@@ -195,3 +195,30 @@ def test_an_async_iterable_is_awaited(project: Path) -> None:
 def test_a_missing_golden_shows_what_would_be_written(project: Path) -> None:
     result = run_pytest(project)
     assert '{"data":{"text":"Hello, world"},"type":"message"}' in result.stdout
+
+
+def test_a_project_normalizer_and_a_mistyped_mask_path(project: Path) -> None:
+    (project / "pytest.ini").write_text("[pytest]\ngolden_normalizer = conftest:no_status\n")
+    (project / "conftest.py").write_text(
+        "def no_status(events):\n    return [e for e in events if e['type'] != 'status']\n"
+    )
+    (project / "test_norm.py").write_text(
+        textwrap.dedent(
+            """
+            EVENTS = [{"type": "status", "data": {"label": "x"}},
+                      {"type": "tool.result", "data": {"result": {"id": "r-1"}}}]
+
+            def test_norm(golden):
+                golden.assert_match(EVENTS, "norm", mask_paths=["data.result.id"])
+
+            def test_typo(golden):
+                golden.assert_match(EVENTS, "typo", mask_paths=["data.reslt.id"])
+            """
+        )
+    )
+    result = run_pytest(project, "--golden-update", "test_norm.py")
+    assert result.returncode == 1, result.stdout
+    assert "mask path 'data.reslt.id' matches nothing" in result.stdout
+    assert (project / "golden" / "norm.jsonl").read_text() == (
+        '{"data":{"result":{"id":"<masked>"}},"type":"tool.result"}\n'
+    )

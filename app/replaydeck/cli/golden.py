@@ -101,10 +101,10 @@ def build_normalizer(
             raise click.BadParameter(
                 f"{regex!r} is not a regular expression ({e})", param_hint="--mask-regex"
             ) from None
-    if not no_default_masks:
-        patterns = [*Normalizer().patterns, *patterns]
     try:
-        return Normalizer.build(strict=strict, mask_paths=mask, patterns=patterns)
+        return Normalizer.build(
+            strict=strict, mask_paths=mask, patterns=patterns, default_masks=not no_default_masks
+        )
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--mask") from None
 

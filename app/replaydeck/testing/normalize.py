@@ -11,7 +11,14 @@ runs of the same agent:
 - the store's own control events (`replay.*`, `stream.*`) are dropped;
 - masks replace values that are volatile *inside* payloads: JSON paths
   (``data.result.created_at``, ``data.items[*].id``, ``*`` matches any key or
-  index) and regexes (dates and UUIDs by default) become placeholders;
+  index) and regexes become placeholders. By default: dates and UUIDs; the
+  provider ids that differ on every call (``chatcmpl-…``, ``call_…``, ``resp_…``,
+  ``msg_…``, ``run_…``, ``toolu_…``) and long hex ids (``uuid4().hex``), as
+  numbered placeholders (``<call_1>``), so the same id in a tool call and its
+  result stays the same placeholder; and integers that are epoch timestamps
+  (seconds or milliseconds, 2001 to 2286), as ``<epoch>``;
+- a mask path that matches nothing in the whole sequence is an error (a typo
+  would otherwise pass silently);
 - everything else, tool names, arguments and results included, is kept.
 
 Masks run after coalescing, so a date split across two chunks is still masked.
@@ -20,7 +27,7 @@ Masks run after coalescing, so a date split across two chunks is still masked.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +53,17 @@ DEFAULT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (DATE_PATTERN, "<date>"),
 )
 
+# Ids that differ on every call: numbered by first appearance in the sequence.
+NUMBERED_IDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(chatcmpl|call|resp|msg|run|toolu|fc|rs|item)[-_][A-Za-z0-9]{8,}\b"), r"\1"),
+    (re.compile(r"\b[0-9a-f]{32}\b|\b[0-9a-f]{40}\b|\b[0-9a-f]{64}\b"), "hex"),
+)
+EPOCH_PLACEHOLDER = "<epoch>"
+# Epoch seconds and milliseconds from 2001-09-09 to 2286-11-20.
+_EPOCH_RANGES = ((1_000_000_000, 10_000_000_000), (1_000_000_000_000, 10_000_000_000_000))
+
 Event = dict[str, Any]
+Transform = Callable[[list[Event]], list[Event]]
 
 
 @dataclass(frozen=True)
@@ -55,13 +72,17 @@ class Normalizer:
 
     ``mask_paths`` maps a path to its placeholder (a plain sequence of paths
     uses ``<masked>``); ``patterns`` are ``(regex, placeholder)`` pairs applied
-    to every string value; pass ``patterns=()`` to keep dates and UUIDs.
+    to every string value, after the default masks unless ``default_masks`` is
+    False; ``transforms`` are callables run last, each taking and returning the
+    list of normalized events.
     """
 
     strict: bool = False
     mask_paths: Mapping[str, str] = field(default_factory=dict)
     patterns: Sequence[tuple[re.Pattern[str] | str, str]] = DEFAULT_PATTERNS
     keep_control: bool = False
+    default_masks: bool = True
+    transforms: Sequence[Transform] = ()
 
     @classmethod
     def build(
@@ -71,17 +92,25 @@ class Normalizer:
         mask_paths: Mapping[str, str] | Iterable[str] = (),
         patterns: Sequence[tuple[re.Pattern[str] | str, str]] | None = None,
         keep_control: bool = False,
+        default_masks: bool = True,
+        transforms: Iterable[Transform] = (),
     ) -> Normalizer:
         paths = (
             dict(mask_paths)
             if isinstance(mask_paths, Mapping)
             else dict.fromkeys(mask_paths, PATH_PLACEHOLDER)
         )
+        for path in paths:
+            _parse_path(path)  # a malformed path fails here, not mid-comparison
+        defaults = DEFAULT_PATTERNS if default_masks else ()
         return cls(
             strict=strict,
             mask_paths=paths,
-            patterns=DEFAULT_PATTERNS if patterns is None else tuple(patterns),
+            # Patterns of your own add to the defaults; default_masks=False drops those.
+            patterns=(*defaults, *(patterns or ())),
             keep_control=keep_control,
+            default_masks=default_masks,
+            transforms=tuple(transforms),
         )
 
     def __call__(self, events: Iterable[Mapping[str, Any]]) -> list[Event]:
@@ -101,7 +130,19 @@ def normalize(
     merged = kept if opts.strict else _coalesce(kept)
     compiled = [(re.compile(p) if isinstance(p, str) else p, ph) for p, ph in opts.patterns]
     paths = [(_parse_path(p), ph) for p, ph in opts.mask_paths.items()]
-    return [_mask(event, paths, compiled) for event in merged]
+    matched: set[int] = set()
+    masked = [_mask(event, paths, compiled, matched) for event in merged]
+    unmatched = [p for i, p in enumerate(opts.mask_paths) if i not in matched]
+    if unmatched:
+        raise ValueError(
+            f"mask path {unmatched[0]!r} matches nothing in these {len(merged)} events; "
+            "check its spelling (paths look like 'data.result.id' or 'data.items[*].id')"
+        )
+    if opts.default_masks:
+        masked = _mask_ids(masked)
+    for transform in opts.transforms:
+        masked = transform(masked)
+    return masked
 
 
 def _strip(event: Mapping[str, Any]) -> Event:
@@ -152,28 +193,68 @@ def _mask(
     value: Any,
     paths: list[tuple[list[object], str]],
     patterns: list[tuple[re.Pattern[str], str]],
+    matched: set[int],
 ) -> Any:
     # Path masks first, on the exact value; then regexes on the strings that remain.
-    for steps, placeholder in paths:
-        value = _mask_path(value, steps, placeholder)
+    for number, (steps, placeholder) in enumerate(paths):
+        hits: list[bool] = []
+        value = _mask_path(value, steps, placeholder, hits)
+        if hits:
+            matched.add(number)
     return _mask_strings(value, patterns)
 
 
-def _mask_path(value: Any, steps: list[object], placeholder: str) -> Any:
+def _mask_path(value: Any, steps: list[object], placeholder: str, hits: list[bool]) -> Any:
     if not steps:
+        hits.append(True)
         return placeholder
     step, rest = steps[0], steps[1:]
     if isinstance(value, dict):
         return {
-            key: _mask_path(item, rest, placeholder) if step is WILDCARD or step == key else item
+            key: _mask_path(item, rest, placeholder, hits)
+            if step is WILDCARD or step == key
+            else item
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [
-            _mask_path(item, rest, placeholder) if step is WILDCARD or step == i else item
+            _mask_path(item, rest, placeholder, hits) if step is WILDCARD or step == i else item
             for i, item in enumerate(value)
         ]
     return value
+
+
+def _mask_ids(events: list[Event]) -> list[Event]:
+    """Per-call ids as numbered placeholders (the first seen is 1), epoch integers as <epoch>."""
+    numbers: dict[str, str] = {}
+    counts: dict[str, int] = {}
+
+    def placeholder(kind: str, original: str) -> str:
+        if original not in numbers:
+            counts[kind] = counts.get(kind, 0) + 1
+            numbers[original] = f"<{kind}_{counts[kind]}>"
+        return numbers[original]
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            for pattern, kind in NUMBERED_IDS:
+
+                def number(match: re.Match[str], kind: str = kind) -> str:
+                    return placeholder(match.expand(kind), match.group(0))
+
+                value = pattern.sub(number, value)
+            return value
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and any(low <= value < high for low, high in _EPOCH_RANGES):
+            return EPOCH_PLACEHOLDER
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        return value
+
+    return [walk(event) for event in events]
 
 
 def _mask_strings(value: Any, patterns: list[tuple[re.Pattern[str], str]]) -> Any:

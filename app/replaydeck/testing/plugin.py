@@ -17,6 +17,7 @@ is installed, so it imports only the pure golden modules.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -26,12 +27,13 @@ import pytest
 
 from replaydeck.testing import golden as golden_files
 from replaydeck.testing.diff import diff
-from replaydeck.testing.normalize import Normalizer
+from replaydeck.testing.normalize import Normalizer, Transform
 
 UPDATE_FLAG = "--golden-update"
 PRUNE_FLAG = "--golden-prune"
 ALLOW_UNUSED_FLAG = "--golden-allow-unused"
 DIR_INI = "golden_dir"
+NORMALIZER_INI = "golden_normalizer"
 SUFFIX = ".jsonl"
 
 
@@ -39,6 +41,7 @@ SUFFIX = ".jsonl"
 class _Registry:
     update: bool
     rootpath: Path
+    project_normalizer: Transform | None = None
     verbose: bool = False
     prune: bool = False
     allow_unused: bool = False
@@ -98,12 +101,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "folder of golden files, relative to each test module (default: golden)",
         default="golden",
     )
+    parser.addini(
+        NORMALIZER_INI,
+        "a callable, as module:name, run on every golden comparison's normalized events "
+        "(takes and returns the list), after the built-in normalization",
+        default="",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_REGISTRY] = _Registry(
         update=bool(config.getoption(UPDATE_FLAG)),
         rootpath=config.rootpath,
+        project_normalizer=_load_normalizer(str(config.getini(NORMALIZER_INI))),
         verbose=config.get_verbosity() > 0,
         prune=bool(config.getoption(PRUNE_FLAG)),
         allow_unused=bool(config.getoption(ALLOW_UNUSED_FLAG)),
@@ -196,14 +206,25 @@ class Golden:
         strict: bool = False,
         mask_paths: Mapping[str, str] | Iterable[str] = (),
         patterns: Sequence[tuple[Any, str]] | None = None,
+        default_masks: bool = True,
+        normalize: Transform | None = None,
     ) -> Any:
         """Fail the test unless ``events``, normalized, equal the golden file ``name``.
 
+        ``patterns`` add to the default masks (``default_masks=False`` drops
+        those); ``normalize`` runs last, after the project's ``golden_normalizer``.
         ``events`` may be an async iterable (what ``replay()`` returns): then
         ``await golden.assert_match(...)``.
         """
         __tracebackhide__ = True
-        options = {"strict": strict, "mask_paths": mask_paths, "patterns": patterns}
+        transforms = [t for t in (self._registry.project_normalizer, normalize) if t is not None]
+        options = {
+            "strict": strict,
+            "mask_paths": mask_paths,
+            "patterns": patterns,
+            "default_masks": default_masks,
+            "transforms": transforms,
+        }
         if isinstance(events, AsyncIterable):
             return self._assert_match_async(events, name, options)
         self._compare(list(events), name, options)
@@ -217,7 +238,10 @@ class Golden:
 
     def _compare(self, events: list[Mapping[str, Any]], name: str, options: dict[str, Any]) -> None:
         __tracebackhide__ = True
-        actual = Normalizer.build(**options)(events)
+        try:
+            actual = Normalizer.build(**options)(events)
+        except ValueError as e:
+            pytest.fail(str(e), pytrace=False)
         path = self.path(name)
         registry = self._registry
         shown = registry.show(path)
@@ -255,6 +279,22 @@ class Golden:
                 f"if the new output is right, run `pytest {UPDATE_FLAG}` and commit the change",
                 pytrace=False,
             )
+
+
+def _load_normalizer(spec: str) -> Transform | None:
+    if not spec:
+        return None
+    module_name, _, name = spec.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise pytest.UsageError(
+            f"{NORMALIZER_INI} = {spec!r} names no callable ({e}); write it as module:function"
+        ) from None
+    if not callable(function):
+        raise pytest.UsageError(f"{NORMALIZER_INI} = {spec!r} is not callable")
+    normalizer: Transform = function
+    return normalizer
 
 
 def _folder(config: pytest.Config, module_path: Path) -> Path:
