@@ -222,3 +222,28 @@ def test_a_project_normalizer_and_a_mistyped_mask_path(project: Path) -> None:
     assert (project / "golden" / "norm.jsonl").read_text() == (
         '{"data":{"result":{"id":"<masked>"}},"type":"tool.result"}\n'
     )
+
+
+def test_unnamed_goldens_take_the_test_name_and_new_only_creates_just_those(
+    project: Path,
+) -> None:
+    run_pytest(project, "--golden-update")
+    (project / "test_named.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.mark.parametrize("model", ["gpt/4o", "claude"])
+            def test_agent(golden, model):
+                golden.assert_match([{"type": "status", "data": {"label": model}}])
+            """
+        )
+    )
+    result = run_pytest(project, "--golden-update-new-only", env={"QUERY": "websockets"})
+    # turn.jsonl exists and now differs: compared, not rewritten; the new ones are made.
+    assert result.returncode == 1, result.stdout
+    assert "output differs from golden file golden/turn.jsonl" in result.stdout
+    assert "created: golden/test_agent-gpt-4o.jsonl" in result.stdout
+    assert "created: golden/test_agent-claude.jsonl" in result.stdout
+    assert '"q":"sse"' in (project / "golden" / "turn.jsonl").read_text()
+    assert run_pytest(project).returncode == 0

@@ -18,6 +18,7 @@ is installed, so it imports only the pure golden modules.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -30,6 +31,7 @@ from replaydeck.testing.diff import diff
 from replaydeck.testing.normalize import Normalizer, Transform
 
 UPDATE_FLAG = "--golden-update"
+UPDATE_NEW_FLAG = "--golden-update-new-only"
 PRUNE_FLAG = "--golden-prune"
 ALLOW_UNUSED_FLAG = "--golden-allow-unused"
 DIR_INI = "golden_dir"
@@ -41,6 +43,7 @@ SUFFIX = ".jsonl"
 class _Registry:
     update: bool
     rootpath: Path
+    create_new: bool = False
     project_normalizer: Transform | None = None
     verbose: bool = False
     prune: bool = False
@@ -85,6 +88,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="create or refresh golden files from this run's output instead of comparing",
     )
     group.addoption(
+        UPDATE_NEW_FLAG,
+        action="store_true",
+        default=False,
+        help="create missing golden files from this run's output; compare the others",
+    )
+    group.addoption(
         PRUNE_FLAG,
         action="store_true",
         default=False,
@@ -113,6 +122,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_REGISTRY] = _Registry(
         update=bool(config.getoption(UPDATE_FLAG)),
         rootpath=config.rootpath,
+        create_new=bool(config.getoption(UPDATE_NEW_FLAG)),
         project_normalizer=_load_normalizer(str(config.getini(NORMALIZER_INI))),
         verbose=config.get_verbosity() > 0,
         prune=bool(config.getoption(PRUNE_FLAG)),
@@ -155,7 +165,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     registry = config.stash[_REGISTRY]
     unused = list(registry.unused()) if registry.checks_unused() else []
-    if not (registry.update or registry.pruned or unused):
+    if not (registry.update or registry.created or registry.pruned or unused):
         return
     terminalreporter.write_sep("-", "golden files")
     for label, paths in (
@@ -201,7 +211,7 @@ class Golden:
     def assert_match(
         self,
         events: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
-        name: str,
+        name: str | None = None,
         *,
         strict: bool = False,
         mask_paths: Mapping[str, str] | Iterable[str] = (),
@@ -214,9 +224,11 @@ class Golden:
         ``patterns`` add to the default masks (``default_masks=False`` drops
         those); ``normalize`` runs last, after the project's ``golden_normalizer``.
         ``events`` may be an async iterable (what ``replay()`` returns): then
-        ``await golden.assert_match(...)``.
+        ``await golden.assert_match(...)``. Without a ``name``, the test's own
+        name is used (``test_agent[gpt]`` → ``test_agent-gpt``).
         """
         __tracebackhide__ = True
+        name = name if name is not None else self._default_name()
         transforms = [t for t in (self._registry.project_normalizer, normalize) if t is not None]
         options = {
             "strict": strict,
@@ -235,6 +247,11 @@ class Golden:
     ) -> None:
         __tracebackhide__ = True
         self._compare([event async for event in events], name, options)
+
+    def _default_name(self) -> str:
+        test = self._nodeid.rpartition("::")[2] or "golden"
+        # Parameter ids become part of a file name: only characters every file system takes.
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", test).strip("-.") or "golden"
 
     def _compare(self, events: list[Mapping[str, Any]], name: str, options: dict[str, Any]) -> None:
         __tracebackhide__ = True
@@ -263,6 +280,10 @@ class Golden:
                 registry.created.append(path)
             elif outcome == "updated":
                 registry.updated.append(path)
+            return
+        if not path.exists() and registry.create_new:
+            golden_files.write(path, actual)
+            registry.created.append(path)
             return
         if not path.exists():
             preview = golden_files.dumps(actual).decode()
