@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.cors import CORSMiddleware
 
@@ -59,7 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await _open(app, settings, stack)
             yield
 
-    app = FastAPI(
+    # FastAPI, with /docs and /redoc loading their scripts from the app itself
+    # (fastapi-offline ships them), so the API docs work without internet access.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="replaydeck",
         version="0.1.0",
         summary="A flight recorder for streaming LLM apps.",
