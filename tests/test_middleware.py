@@ -153,3 +153,26 @@ async def test_a_share_replay_takes_the_format_parameter(app: FastAPI) -> None:
             async with client.stream("GET", f"{path}/replay?speed=max&format=vercel-ai") as r:
                 text = "".join([chunk async for chunk in r.aiter_text()])
     assert '"type":"text-delta"' in text.replace(" ", "")
+
+
+async def test_a_function_middleware_sees_a_stream_to_its_end(settings: Settings) -> None:
+    """`@app.middleware("http")` (Starlette's BaseHTTPMiddleware) over a live tail."""
+    app = create_app(settings)
+    ended: list[int] = []
+
+    @app.middleware("http")
+    async def tag(request: Any, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers["x-tagged"] = "yes"
+        return response
+
+    with serve(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            body = [{"type": "status", "data": {"label": "a"}}, {"type": "final", "data": {}}]
+            assert (await client.post("/v1/sessions/fn-1/events", json=body)).status_code == 200
+            async with client.stream("GET", "/v1/sessions/fn-1/replay?speed=max") as response:
+                text = "".join([chunk async for chunk in response.aiter_text()])
+                ended.append(response.status_code)
+                assert response.headers["x-tagged"] == "yes"
+    assert ended == [200]
+    assert "replay.end" in text
