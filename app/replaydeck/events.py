@@ -34,6 +34,8 @@ CUSTOM_TYPE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
 RESERVED_PREFIXES = ("replay.", "stream.")
 MAX_ID_LENGTH = 128
 MAX_TYPE_LENGTH = 64
+# The store's default REPLAYDECK_MAX_EVENT_BYTES, and the recorder SDK's check at emit.
+DEFAULT_MAX_EVENT_BYTES = 256 * 1024
 ENVELOPE_FIELDS = frozenset({"type", "data", "id", "ts"})
 # The accepted `ts` range: 1970-01-01 to 9999-12-31 as epoch milliseconds, and
 # years 1 to 9999 in UTC (after the offset is applied) as RFC 3339 strings.

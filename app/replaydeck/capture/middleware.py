@@ -160,8 +160,10 @@ class RecordingMiddleware:
                 headers = list(message.get("headers", []))
                 if is_event_stream(headers):
                     session_id = self.session_id(scope)
+                    # A decoder's event that fails the store's rules is dropped and
+                    # counted, never the end of the recording (nor of the app's stream).
                     tee = StreamTee(
-                        self.recorder.open(session_id),
+                        self.recorder.open(session_id, on_invalid="drop"),
                         self.stream_format(scope),
                         headers,
                         self.clock,
