@@ -96,6 +96,14 @@ class Final(_Payload):
     usage: dict[str, Any] | None = None
 
 
+class UserMessage(_Payload):
+    # `text` is what a person reads; `content` keeps the protocol's structured parts
+    # (images, files …) as the app received them.
+    text: StrictStr
+    content: list[Any] | None = None
+    message_id: StrictStr | None = None
+
+
 STANDARD_TYPES: dict[str, type[_Payload]] = {
     "message.delta": MessageDelta,
     "status": Status,
@@ -103,6 +111,7 @@ STANDARD_TYPES: dict[str, type[_Payload]] = {
     "tool.result": ToolResult,
     "error": Error,
     "final": Final,
+    "user.message": UserMessage,
 }
 
 
