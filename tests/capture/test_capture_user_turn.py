@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from replaydeck.capture.middleware import RecordingMiddleware
 from replaydeck.capture.proxy import ProxyApp
 from replaydeck.capture.sdk import Recorder
+from replaydeck.formats.sse import parse_all
 from tests.capture.helpers import serve_asgi
 from tests.servers import RunningServer, wait_until
 
@@ -333,3 +334,38 @@ def test_a_body_that_is_not_a_protocols_request_records_no_user_message(
         events = recorded(server.url, session_id)
         assert "user.message" not in [e["type"] for e in events]
         assert events[-1]["type"] == "final"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "fmt"),
+    [
+        ("/v1/responses", REQUESTS[0][2], "openai-responses"),
+        ("/agent", REQUESTS[6][2], "ag-ui"),
+        ("/api/chat", REQUESTS[7][2], "vercel-ai"),
+        ("/v1/chat/completions", REQUESTS[3][2], "sse"),
+    ],
+)
+def test_a_session_with_the_users_turn_replays_its_stream_as_it_was(
+    app_url: str, server: RunningServer, path: str, body: dict[str, Any], fmt: str
+) -> None:
+    # The user's message came in the request: a replay in the stream's own protocol
+    # sends the stream the client saw, and nothing before it.
+    session_id = f"replay-{fmt}"
+    live = ask(app_url, path, session_id, json=body)
+    assert recorded(server.url, session_id)[0]["type"] == "user.message"
+    replay = httpx.get(
+        f"{server.url}/v1/sessions/{session_id}/replay",
+        params={"speed": "max", "format": fmt},
+    )
+    assert frames(replay.content) == frames(live.encode())
+
+
+def frames(stream: bytes) -> list[tuple[str | None, Any]]:
+    # Compared as JSON: the plain SSE replay writes JSON data compactly.
+    def value(data: str) -> Any:
+        try:
+            return json.loads(data)
+        except ValueError:
+            return data
+
+    return [(f.event, value(f.data)) for f in parse_all(stream)]
