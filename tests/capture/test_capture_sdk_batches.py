@@ -100,6 +100,32 @@ async def test_a_batch_the_store_refuses_for_one_event_keeps_the_others(
     assert "data.label" in refused[0]
 
 
+class CountingTransport(httpx.AsyncHTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.posts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.posts += request.method == "POST"
+        return await super().handle_async_request(request)
+
+
+async def test_a_batch_refused_as_a_whole_is_not_split(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A session id the store refuses: every half would be refused too.
+    caplog.set_level(logging.WARNING, logger="replaydeck.capture")
+    transport = CountingTransport()
+    recorder = Recorder(server.url, linger=0.05, transport=transport)
+    async with recorder, recorder.session("sp ace") as s:
+        for i in range(8):
+            s.emit_nowait("status", {"label": f"step {i}"})
+    assert (recorder.stats.sent, recorder.stats.rejected) == (0, 9)
+    assert transport.posts <= 2  # the eight, and the final if it missed their batch
+    assert all("sp ace" in r.getMessage() for r in caplog.records)
+    assert 1 <= len(caplog.records) <= 2
+
+
 async def final_events(url: str, session_id: str) -> list[dict[str, Any]]:
     return [e for e in await stored(url, session_id) if e["type"] == "final"]
 

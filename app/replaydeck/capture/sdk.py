@@ -49,6 +49,7 @@ Overflow = Literal["drop_oldest", "wait"]
 OnInvalid = Literal["raise", "drop"]
 Clock = Callable[[], datetime]
 JSON_HEADERS = {"Content-Type": "application/json"}
+INVALID_EVENT_PROBLEM = f"urn:replaydeck:problem:{InvalidEvent.slug}"
 
 
 def utc_now() -> datetime:
@@ -285,7 +286,7 @@ class RecordingSession:
                         lost,
                     )
                     return
-                if status in (400, 413, 422) and count > 1:
+                if count > 1 and (status == 413 or refuses_an_event(response)):
                     # Over the store's request limit, or one event the store refuses (a
                     # store with other limits or a newer schema than this SDK): halve until
                     # it fits, so only the event that is refused on its own is lost.
@@ -306,6 +307,18 @@ class RecordingSession:
             self._count("retries", 1)
             await asyncio.sleep(delay)
             delay = min(delay * 2, recorder.retry_max)
+
+
+def refuses_an_event(response: httpx.Response) -> bool:
+    """The store refused one event of the batch, not the request as a whole (a bad
+    session id or key would be refused for every half as well)."""
+    if response.status_code != 422:
+        return False
+    try:
+        problem = response.json()
+    except ValueError:
+        return False
+    return isinstance(problem, dict) and problem.get("type") == INVALID_EVENT_PROBLEM
 
 
 class Recorder:
