@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from replaydeck.durations import parse_duration
+from replaydeck.events import DEFAULT_MAX_EVENT_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/replaydeck.db"
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
@@ -69,7 +70,7 @@ class Settings(BaseSettings):
     pool_timeout: float = Field(default=5.0, gt=0)
 
     # Ingest limits. Every refusal is a 413 or 422 problem+json.
-    max_event_bytes: int = 256 * 1024
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     max_request_bytes: int = 8 * 1024 * 1024
     max_batch_events: int = 10_000
     # A session's metadata, serialized: it comes back with the session in every list.

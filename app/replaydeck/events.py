@@ -34,6 +34,8 @@ CUSTOM_TYPE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
 RESERVED_PREFIXES = ("replay.", "stream.")
 MAX_ID_LENGTH = 128
 MAX_TYPE_LENGTH = 64
+# The store's default REPLAYDECK_MAX_EVENT_BYTES, and the recorder SDK's check at emit.
+DEFAULT_MAX_EVENT_BYTES = 256 * 1024
 ENVELOPE_FIELDS = frozenset({"type", "data", "id", "ts"})
 # The accepted `ts` range: 1970-01-01 to 9999-12-31 as epoch milliseconds, and
 # years 1 to 9999 in UTC (after the offset is applied) as RFC 3339 strings.
@@ -94,6 +96,14 @@ class Final(_Payload):
     usage: dict[str, Any] | None = None
 
 
+class UserMessage(_Payload):
+    # `text` is what a person reads; `content` keeps the protocol's structured parts
+    # (images, files …) as the app received them.
+    text: StrictStr
+    content: list[Any] | None = None
+    message_id: StrictStr | None = None
+
+
 STANDARD_TYPES: dict[str, type[_Payload]] = {
     "message.delta": MessageDelta,
     "status": Status,
@@ -101,6 +111,7 @@ STANDARD_TYPES: dict[str, type[_Payload]] = {
     "tool.result": ToolResult,
     "error": Error,
     "final": Final,
+    "user.message": UserMessage,
 }
 
 

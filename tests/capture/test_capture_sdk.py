@@ -135,7 +135,9 @@ async def test_a_retried_batch_is_stored_once(server: RunningServer) -> None:
             await s.emit("message.delta", {"text": text})
     assert transport.lost == 1
     assert recorder.stats.retries >= 1
-    assert [e["data"]["text"] for e in await stored(server.url, "retried")] == ["a", "b", "c"]
+    events = await stored(server.url, "retried")
+    assert [e["data"].get("text") for e in events] == ["a", "b", "c", None]
+    assert events[-1]["data"] == {"synthetic": True, "reason": "complete"}
 
 
 async def test_events_after_final_are_refused_and_counted(server: RunningServer) -> None:
@@ -158,9 +160,10 @@ async def test_a_batch_over_the_request_limit_is_split_until_it_fits(settings: S
             for i in range(20):
                 s.emit_nowait("status", {"label": f"{i:03d} " + "x" * 600})
             s.emit_nowait("status", {"label": "y" * 8000})  # too large even alone
-        texts = [e["data"]["label"][:3] for e in await stored(url, "split")]
-    assert texts == [f"{i:03d}" for i in range(20)]
-    assert (recorder.stats.sent, recorder.stats.rejected) == (20, 1)
+        events = await stored(url, "split")
+    assert [e["data"]["label"][:3] for e in events[:-1]] == [f"{i:03d}" for i in range(20)]
+    assert events[-1]["type"] == "final"
+    assert (recorder.stats.sent, recorder.stats.rejected) == (21, 1)
 
 
 async def test_an_emit_after_close_is_counted_not_lost_silently(server: RunningServer) -> None:
@@ -168,7 +171,8 @@ async def test_an_emit_after_close_is_counted_not_lost_silently(server: RunningS
         async with recorder.session("after-close") as s:
             await s.emit("status", {"label": "in time"})
         await s.emit("status", {"label": "too late"})
-    assert (s.stats.sent, s.stats.dropped) == (1, 1)
+    # The session left the block with its final, so the late event is refused here.
+    assert (s.stats.sent, s.stats.rejected) == (2, 1)
 
 
 def test_unknown_overflow_policy_is_explained() -> None:

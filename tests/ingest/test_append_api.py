@@ -197,3 +197,35 @@ async def test_bad_session_ids_are_422(client: httpx.AsyncClient, session_id: st
     response = await client.post(f"/v1/sessions/{session_id}/events", json={"type": "final"})
     assert response.status_code == 422
     assert "session id" in response.json()["detail"]
+
+
+async def test_the_users_message_is_a_standard_type(client: httpx.AsyncClient) -> None:
+    parts = [{"type": "text", "text": "Look"}, {"type": "image_url", "image_url": {"url": "x"}}]
+    stored = await client.post(
+        "/v1/sessions/u/events",
+        json=[
+            {"type": "user.message", "data": {"text": "Hi"}},
+            {"type": "user.message", "data": {"text": "Look", "content": parts, "message_id": "m"}},
+        ],
+    )
+    assert stored.json() == {"seqs": [1, 2], "last_seq": 2}
+    for data, needle in [
+        ({}, "data.text: field required"),
+        ({"text": "Hi", "content": "not a list"}, "data.content"),
+        ({"text": "Hi", "message_id": 7}, "data.message_id"),
+    ]:
+        refused = await client.post(
+            "/v1/sessions/u/events", json={"type": "user.message", "data": data}
+        )
+        assert refused.status_code == 422
+        assert needle in refused.json()["detail"]
+    document = (await client.get("/openapi.json")).json()
+    append = document["paths"]["/v1/sessions/{session_id}/events"]["post"]
+    event = append["requestBody"]["content"]["application/json"]["schema"]["oneOf"][0]
+    [branch] = [b for b in event["oneOf"] if b["properties"]["type"].get("const") == "user.message"]
+    payload = branch["properties"]["data"]
+    assert branch["required"] == ["type", "data"]
+    assert payload["required"] == ["text"]
+    assert set(payload["properties"]) == {"text", "content", "message_id"}
+    custom = next(b for b in event["oneOf"] if "const" not in b["properties"]["type"])
+    assert "user.message" in custom["properties"]["type"]["not"]["anyOf"][0]["enum"]

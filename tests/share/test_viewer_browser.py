@@ -187,6 +187,38 @@ def test_follows_a_session_still_being_recorded(page: Any, server: Any) -> None:
 
 
 @pytest.mark.browser
+def test_the_users_message_is_shown_before_each_answer(
+    page: Any, server: Any, artifacts: Path
+) -> None:
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    asked = "What is in this picture?"
+    events = [
+        {
+            "type": "user.message",
+            "data": {"text": asked, "content": [{"type": "text", "text": asked}, image]},
+        },
+        {"type": "message.delta", "data": {"text": "A cat."}},
+        {"type": "user.message", "data": {"text": "<b>And</b> now?", "message_id": "u2"}},
+        {"type": "message.delta", "data": {"text": "Still a cat."}},
+        {"type": "final", "data": {}},
+    ]
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        assert http.post("/v1/sessions/asked-1/events", json=events).status_code == 200
+    open_viewer(page, f"{server.url}/sessions/asked-1")
+    play_at_max(page)
+    items = page.locator("#transcript > li")
+    kinds = [items.nth(i).get_attribute("class").split()[1] for i in range(items.count())]
+    assert kinds == ["prompt", "message", "prompt", "message", "final"]
+    assert page.locator(".prompt .text").all_text_contents() == [asked, "<b>And</b> now?"]
+    # Each answer is its own bubble: the user's turn in between ends the one before.
+    assert page.locator(".message .text").all_text_contents() == ["A cat.", "Still a cat."]
+    assert page.locator("#transcript b").count() == 0
+    assert page.locator("#transcript img").count() == 0
+    assert page.locator(".prompt summary").all_text_contents() == ["1 attachment"]
+    page.screenshot(path=str(artifacts / "viewer-user-turn.png"), full_page=True)
+
+
+@pytest.mark.browser
 def test_a_session_abandoned_while_playing_ends_with_a_notice(page: Any, tmp_path: Path) -> None:
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/abandoned.db",

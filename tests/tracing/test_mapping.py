@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -138,6 +139,40 @@ def test_unnamed_deltas_group_by_run_and_status_does_not_split_a_message() -> No
     # The first message opens the session: there is nothing to measure first chunk from.
     assert "replaydeck.stream.time_to_first_chunk_ms" not in first.attributes
     assert "replaydeck.stream.inter_chunk_gap_p50_ms" in first.attributes
+
+
+def test_the_users_message_is_a_readable_root_event_that_starts_the_next_answer() -> None:
+    t = Timeline()
+    t.add(0, "user.message", text="What is SSE?", message_id="u1")
+    t.add(400, "message.delta", text="Server-Sent ")
+    t.add(450, "message.delta", text="Events.")
+    parts = [{"type": "text", "text": "And this?"}, {"type": "image", "url": "https://x/y.png"}]
+    t.add(2000, "user.message", text="And this?", content=parts)
+    t.add(2300, "message.delta", text="A diagram.")
+    t.add(2400, "final")
+    spans = run(t.events)
+    root = spans["invoke_agent s-1"]
+    asked = [e for e in root.events if e.name == "user.message"]
+    assert [dict(e.attributes or {}) for e in asked] == [
+        {
+            "replaydeck.user_message.text": "What is SSE?",
+            "replaydeck.user_message.id": "u1",
+            "replaydeck.seq": 1,
+        },
+        {
+            "replaydeck.user_message.text": "And this?",
+            "replaydeck.user_message.content": json.dumps(parts, separators=(",", ":")),
+            "replaydeck.seq": 4,
+        },
+    ]
+    assert [e.timestamp for e in asked] == [ns(0), ns(2000)]
+    # Each answer is its own message, timed from the question that started it.
+    first, second = spans["message #1"], spans["message #2"]
+    assert [len(first.events), len(second.events)] == [2, 1]
+    assert first.attributes is not None
+    assert second.attributes is not None
+    assert first.attributes["replaydeck.stream.time_to_first_chunk_ms"] == pytest.approx(400)
+    assert second.attributes["replaydeck.stream.time_to_first_chunk_ms"] == pytest.approx(300)
 
 
 def test_is_error_result_sets_error_status_on_the_tool_span() -> None:

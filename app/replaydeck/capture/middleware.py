@@ -8,6 +8,11 @@ and a background sender (see sdk.py). The session id is, in order: the request's
 `X-Replaydeck-Session` header, the route's `session_id` path parameter, or a new id;
 it is returned in the `X-Replaydeck-Session` response header.
 
+The request body is copied as the app reads it (up to `max_request_bytes`), and when
+the response turns out to be a stream, what the user sent (formats/user_input.py)
+becomes the session's first event, `user.message`, stamped with the time the body
+arrived.
+
 Plain ASGI rather than Starlette's BaseHTTPMiddleware, which re-wraps streaming
 responses through an extra queue and task per request.
 """
@@ -17,7 +22,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import Any
+
+import orjson
 
 from replaydeck.capture.sdk import Clock, Recorder, RecordingSession, utc_now
 from replaydeck.formats import (
@@ -29,6 +37,7 @@ from replaydeck.formats import (
     normalize_format,
 )
 from replaydeck.formats.sse import SSEParser
+from replaydeck.formats.user_input import user_message_from_body
 from replaydeck.ids import is_session_id
 
 Scope = MutableMapping[str, Any]
@@ -39,6 +48,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SESSION_HEADER = "x-replaydeck-session"
 FORMAT_HEADER = b"x-replaydeck-format"
+# Bodies larger than this are passed on without looking for the user's message in them.
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
 log = logging.getLogger("replaydeck.capture")
 
 
@@ -56,6 +67,50 @@ def is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
     return content_type.split(";")[0].strip().lower() == "text/event-stream" and (
         encoding is None or encoding.lower() == "identity"
     )
+
+
+def has_json_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    if header(headers, b"content-length") in (None, "0") and not header(
+        headers, b"transfer-encoding"
+    ):
+        return False
+    content_type = (header(headers, b"content-type") or "").split(";")[0].strip().lower()
+    return content_type in ("", "application/json", "text/plain") or content_type.endswith("+json")
+
+
+class RequestTap:
+    """A copy of the request body as the app reads it, for the user's turn."""
+
+    def __init__(self, receive: Receive, limit: int, clock: Clock) -> None:
+        self._receive = receive
+        self._limit = limit
+        self._clock = clock
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self.complete = False
+        self.arrived: datetime | None = None
+        self.on_complete: Callable[[], None] | None = None
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] != "http.request" or self.complete:
+            return message
+        chunk = message.get("body", b"")
+        self._size += len(chunk)
+        if self._size <= self._limit:
+            self._chunks.append(chunk)
+        if not message.get("more_body", False):
+            self.complete = True
+            self.arrived = self._clock()
+            if self.on_complete is not None:
+                self.on_complete()
+        return message
+
+    def body(self) -> bytes | None:
+        """The whole body, or None when it was over the limit (or is not all read)."""
+        if not self.complete or self._size > self._limit:
+            return None
+        return b"".join(self._chunks)
 
 
 class StreamTee:
@@ -98,6 +153,27 @@ class StreamTee:
                 self._final = event.type == "final"
                 self.session.emit_nowait(event.type, event.data, ts=now)
 
+    def user_turn(self, tap: RequestTap) -> None:
+        """Record what the user sent, now or once the app has read the whole body."""
+        if not tap.complete:
+            tap.on_complete = lambda: self.user_turn(tap)
+            return
+        body = tap.body()
+        if body is None or self._final or self._failed:
+            return
+        try:
+            data = user_message_from_body(body)
+            if data is None:
+                return
+            if "content" in data and len(orjson.dumps(data)) > self.session.max_event_bytes:
+                # Structured parts this large are mostly inline images or files: keep
+                # the text, which is what a replay shows.
+                data = {k: v for k, v in data.items() if k != "content"}
+                data["content_omitted"] = True
+            self.session.emit_nowait("user.message", data, ts=tap.arrived)
+        except Exception:
+            log.exception("replaydeck: could not record the user's message in %s", self.session.id)
+
     def end(self, reason: str) -> None:
         """Close the session's log: a stream that ended without `final` gets a marked one."""
         if self.ended:
@@ -119,6 +195,7 @@ class RecordingMiddleware:
         session_header: str = SESSION_HEADER,
         path_param: str = "session_id",
         clock: Clock = utc_now,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         self.app = app
         self.recorder = recorder
@@ -126,6 +203,7 @@ class RecordingMiddleware:
         self.session_header = session_header.lower().encode("latin-1")
         self.path_param = path_param
         self.clock = clock
+        self.max_request_bytes = max_request_bytes
 
     def stream_format(self, scope: Scope) -> str:
         """The request's `X-Replaydeck-Format` header chooses per session; unknown → default."""
@@ -153,6 +231,10 @@ class RecordingMiddleware:
             await self.app(scope, receive, send)
             return
         tee: StreamTee | None = None
+        tap: RequestTap | None = None
+        if has_json_body(scope.get("headers", [])):
+            tap = RequestTap(receive, self.max_request_bytes, self.clock)
+            receive = tap.receive
 
         async def tee_send(message: Message) -> None:
             nonlocal tee
@@ -160,12 +242,16 @@ class RecordingMiddleware:
                 headers = list(message.get("headers", []))
                 if is_event_stream(headers):
                     session_id = self.session_id(scope)
+                    # A decoder's event that fails the store's rules is dropped and
+                    # counted, never the end of the recording (nor of the app's stream).
                     tee = StreamTee(
-                        self.recorder.open(session_id),
+                        self.recorder.open(session_id, on_invalid="drop"),
                         self.stream_format(scope),
                         headers,
                         self.clock,
                     )
+                    if tap is not None:
+                        tee.user_turn(tap)
                     headers.append((self.session_header, session_id.encode("latin-1")))
                     message = {**message, "headers": headers}
                 await send(message)

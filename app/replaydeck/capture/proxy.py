@@ -87,7 +87,11 @@ class Forwarder:
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
         headers = forwarded_headers(scope)
-        has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in headers)
+        # Asked of the client's headers: transfer-encoding is hop-by-hop and not among the
+        # forwarded ones, so a chunked body (no content-length) was not sent on at all.
+        has_body = any(
+            k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"]
+        )
         # Built directly, not with client.build_request: that would add httpx's default
         # headers (Accept-Encoding among them), and the upstream would then compress for
         # a client that never asked.

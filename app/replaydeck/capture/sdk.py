@@ -11,6 +11,16 @@ has. When the store is down the buffer fills; the `overflow` policy says what th
 `"drop_oldest"` (default: never wait, count what was dropped in `stats.dropped`) or
 `"wait"` (`emit` waits for room, so the app slows down instead of losing events).
 On exit the session flushes for up to `flush_timeout` seconds.
+
+`emit` checks each event by the store's own rules (replaydeck.events), so one bad
+event never makes the store refuse a batch of good ones. The `on_invalid` policy says
+what a bad event does: `"raise"` (default: `InvalidEvent` with a sentence saying what
+is wrong) or `"drop"` (that event alone is dropped, counted in `stats.invalid` and
+logged once per session). Leaving `recorder.session()` sends `final` unless the code
+already did: `{"synthetic": true, "reason": "complete"}`, or on an exception
+`{"synthetic": true, "reason": "error", "exception_type": "ValueError"}` (`"cancelled"`
+when the task was cancelled). Whatever the store refuses is logged and counted in
+`stats.rejected`; nothing is dropped without a count.
 """
 
 from __future__ import annotations
@@ -28,11 +38,18 @@ from urllib.parse import quote
 
 import anyio
 import httpx
+import orjson
+
+from replaydeck.errors import InvalidEvent, PayloadTooLarge
+from replaydeck.events import DEFAULT_MAX_EVENT_BYTES, validate_event
 
 log = logging.getLogger("replaydeck.capture")
 
 Overflow = Literal["drop_oldest", "wait"]
+OnInvalid = Literal["raise", "drop"]
 Clock = Callable[[], datetime]
+JSON_HEADERS = {"Content-Type": "application/json"}
+INVALID_EVENT_PROBLEM = f"urn:replaydeck:problem:{InvalidEvent.slug}"
 
 
 def utc_now() -> datetime:
@@ -48,6 +65,7 @@ class RecorderStats:
     sent: int = 0
     dropped: int = 0  # lost to overflow or to the flush timeout
     rejected: int = 0  # refused by the store (bad input, or the session was final)
+    invalid: int = 0  # failed the check at emit and dropped (on_invalid="drop")
     retries: int = 0
 
 
@@ -55,10 +73,16 @@ class RecordingSession:
     """One session's buffer and sender; made by `Recorder.session` or `Recorder.open`."""
 
     def __init__(
-        self, recorder: Recorder, session_id: str, metadata: Mapping[str, Any] | None
+        self,
+        recorder: Recorder,
+        session_id: str,
+        metadata: Mapping[str, Any] | None,
+        on_invalid: OnInvalid | None = None,
     ) -> None:
         self.id = session_id
         self.stats = RecorderStats()
+        self.on_invalid: OnInvalid = on_invalid or recorder.on_invalid
+        self.max_event_bytes = recorder.max_event_bytes
         self._recorder = recorder
         self._metadata = metadata
         self._buffer: deque[dict[str, Any]] = deque()
@@ -66,6 +90,8 @@ class RecordingSession:
         self._id_prefix = uuid.uuid4().hex[:12]
         self._counter = 0
         self._refused = False  # the store said 409: the session is final
+        self._final = False  # a valid `final` is queued: the store refuses what follows
+        self._warned: set[str] = set()  # what was logged once already
         self._closing = False
         self._wakeup = asyncio.Event()
         self._room = asyncio.Event()
@@ -102,25 +128,80 @@ class RecordingSession:
         id: str | None = None,
         ts: datetime | None = None,
     ) -> str:
-        """Queue one event without ever waiting; drops the oldest buffered one when full."""
+        """Queue one event without ever waiting; drops the oldest buffered one when full.
+
+        An invalid event raises `InvalidEvent` (or `PayloadTooLarge`), or under
+        `on_invalid="drop"` is dropped and counted in `stats.invalid`."""
         if id is None:
             self._counter += 1
             id = f"{self._id_prefix}-{self._counter}"
-        if self._refused:
+        payload = {} if data is None else dict(data) if isinstance(data, Mapping) else data
+        if not self._valid({"type": type, "data": payload, "id": id}):
+            return id
+        if self._refused or self._final:
+            # The store refuses appends after `final`: counted here, never sent.
             self._count("rejected", 1)
+            self._warn_once(
+                "after-final",
+                "replaydeck: session %s already has its final event; %r and later events "
+                "are not recorded (counted in stats.rejected)",
+                self.id,
+                type,
+            )
             return id
         if self._task.done():
             self._count("dropped", 1)  # emitted after aclose(): no sender is left
+            self._warn_once(
+                "after-close",
+                "replaydeck: session %s was closed; %r and later events are not recorded "
+                "(counted in stats.dropped)",
+                self.id,
+                type,
+            )
             return id
         if len(self._buffer) >= self._recorder.buffer_size:
             self._buffer.popleft()
             self._count("dropped", 1)
         moment = ts if ts is not None else self._recorder.clock()
-        event = {"type": type, "data": dict(data or {}), "id": id, "ts": format_ts(moment)}
-        self._buffer.append(event)
+        self._final = type == "final"
+        self._buffer.append({"type": type, "data": payload, "id": id, "ts": format_ts(moment)})
         self._idle.clear()
         self._wakeup.set()
         return id
+
+    def _valid(self, event: dict[str, Any]) -> bool:
+        try:
+            validate_event(event, max_bytes=self.max_event_bytes)
+        except (InvalidEvent, PayloadTooLarge) as e:
+            if self.on_invalid == "raise":
+                raise
+            self._count("invalid", 1)
+            self._warn_once(
+                "invalid",
+                "replaydeck: session %s dropped an invalid event (this one is logged, every "
+                "one is counted in stats.invalid): %s",
+                self.id,
+                e.detail,
+            )
+            return False
+        return True
+
+    def _warn_once(self, key: str, message: str, *args: object) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message, *args)
+
+    def end_with_final(self, error: BaseException | None = None) -> None:
+        """Queue a synthetic `final` unless the session already has one (or is closing):
+        reason "complete", or "error"/"cancelled" with the exception's type."""
+        if self._final or self._refused or self._closing or self._task.done():
+            return
+        data: dict[str, Any] = {"synthetic": True, "reason": "complete"}
+        if isinstance(error, asyncio.CancelledError):
+            data["reason"] = "cancelled"
+        elif error is not None:
+            data.update(reason="error", exception_type=type(error).__name__)
+        self.emit_nowait("final", data)
 
     async def flush(self) -> None:
         """Wait until every queued event was sent or refused (bound it with anyio.fail_after)."""
@@ -180,7 +261,10 @@ class RecordingSession:
         delay = recorder.retry_initial
         while True:
             try:
-                response = await recorder.client.post(path, json=body)
+                # orjson, as `emit` checked it: it also writes datetimes and UUIDs.
+                response = await recorder.client.post(
+                    path, content=orjson.dumps(body), headers=JSON_HEADERS
+                )
             except httpx.HTTPError as e:
                 log.debug("replaydeck: store unreachable (%s), retrying in %.2fs", e, delay)
             else:
@@ -191,24 +275,50 @@ class RecordingSession:
                 if status == 409:
                     # The session is final: nothing more will be accepted, now or later.
                     self._refused = True
-                    self._count("rejected", count + len(self._buffer))
+                    lost = count + len(self._buffer)
+                    self._count("rejected", lost)
                     self._buffer.clear()
                     self._room.set()
+                    log.warning(
+                        "replaydeck: session %s is already final in the store; %d events "
+                        "refused (counted in stats.rejected)",
+                        self.id,
+                        lost,
+                    )
                     return
-                if status == 413 and count > 1:
-                    # Over the store's request limit: halve until it fits, so only an
-                    # event that is too large on its own is lost.
+                if count > 1 and (status == 413 or refuses_an_event(response)):
+                    # Over the store's request limit, or one event the store refuses (a
+                    # store with other limits or a newer schema than this SDK): halve until
+                    # it fits, so only the event that is refused on its own is lost.
                     half = count // 2
                     await self._deliver(path, body[:half], half)
                     await self._deliver(path, body[half:], count - half)
                     return
                 if 400 <= status < 500 and status not in (408, 429):
                     self._count("rejected", count)
-                    log.warning("replaydeck: store refused %d events: %s", count, response.text)
+                    log.warning(
+                        "replaydeck: session %s: the store refused %d event(s) (counted in "
+                        "stats.rejected): %s",
+                        self.id,
+                        count,
+                        response.text,
+                    )
                     return
             self._count("retries", 1)
             await asyncio.sleep(delay)
             delay = min(delay * 2, recorder.retry_max)
+
+
+def refuses_an_event(response: httpx.Response) -> bool:
+    """The store refused one event of the batch, not the request as a whole (a bad
+    session id or key would be refused for every half as well)."""
+    if response.status_code != 422:
+        return False
+    try:
+        problem = response.json()
+    except ValueError:
+        return False
+    return isinstance(problem, dict) and problem.get("type") == INVALID_EVENT_PROBLEM
 
 
 class Recorder:
@@ -221,6 +331,8 @@ class Recorder:
         *,
         buffer_size: int = 10_000,
         overflow: Overflow = "drop_oldest",
+        on_invalid: OnInvalid = "raise",
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         batch_size: int = 200,
         linger: float = 0.02,
         retry_initial: float = 0.1,
@@ -232,6 +344,8 @@ class Recorder:
     ) -> None:
         if overflow not in ("drop_oldest", "wait"):
             raise ValueError(f"overflow must be 'drop_oldest' or 'wait', not {overflow!r}")
+        if on_invalid not in ("raise", "drop"):
+            raise ValueError(f"on_invalid must be 'raise' or 'drop', not {on_invalid!r}")
         if buffer_size < 1 or batch_size < 1:
             raise ValueError("buffer_size and batch_size must be at least 1")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -243,6 +357,8 @@ class Recorder:
         )
         self.buffer_size = buffer_size
         self.overflow = overflow
+        self.on_invalid: OnInvalid = on_invalid
+        self.max_event_bytes = max_event_bytes
         self.batch_size = batch_size
         self.linger = linger
         self.retry_initial = retry_initial
@@ -253,10 +369,15 @@ class Recorder:
         self._open: set[RecordingSession] = set()
 
     def open(
-        self, id: str | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        on_invalid: OnInvalid | None = None,
     ) -> RecordingSession:
-        """Start a session whose life is not one `async with` block; `aclose()` it."""
-        session = RecordingSession(self, id or uuid.uuid4().hex, metadata)
+        """Start a session whose life is not one `async with` block; `aclose()` it.
+        Ending it is the caller's business: `end_with_final()` or an emitted `final`."""
+        session = RecordingSession(self, id or uuid.uuid4().hex, metadata, on_invalid)
         self._open.add(session)
         return session
 
@@ -264,9 +385,16 @@ class Recorder:
     async def session(
         self, id: str | None = None, metadata: Mapping[str, Any] | None = None
     ) -> AsyncIterator[RecordingSession]:
+        """A session that ends with the block: `final` is sent on the way out unless the
+        code sent one (marked with the reason, and the exception's type on an error)."""
         session = self.open(id, metadata)
         try:
             yield session
+        except BaseException as e:
+            session.end_with_final(e)
+            raise
+        else:
+            session.end_with_final()
         finally:
             await session.aclose()
 

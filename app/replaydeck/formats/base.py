@@ -78,8 +78,11 @@ def raw_of(envelope: Mapping[str, Any], fmt: str) -> Any:
 
 
 def is_control(envelope: Mapping[str, Any]) -> bool:
+    """Not part of any protocol's response stream, so no encoder sends it: replaydeck's
+    own control events, and the user's message (it came in the request, and a client
+    replaying a session would otherwise see its stream start twice)."""
     kind = str(envelope.get("type", ""))
-    return kind.startswith(RESERVED_PREFIXES)
+    return kind.startswith(RESERVED_PREFIXES) or kind == "user.message"
 
 
 def is_synthetic_final(envelope: Mapping[str, Any]) -> bool:

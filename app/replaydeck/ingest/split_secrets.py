@@ -25,7 +25,7 @@ from replaydeck.ingest.redact import REDACTED, RedactionRules
 
 _DELTA = "message.delta"
 # What ends a message that has no message_id, as the tracer and the viewer read it.
-_ENDS_MESSAGE = frozenset({"tool.call", "tool.result", "error", "final"})
+_ENDS_MESSAGE = frozenset({"tool.call", "tool.result", "error", "final", "user.message"})
 
 
 def redact_split_secrets(events: Sequence[NewEvent], rules: RedactionRules) -> list[NewEvent]:

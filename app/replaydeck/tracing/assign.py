@@ -32,11 +32,13 @@ from replaydeck.tracing.ids import derive_span_id, span_id_hex, trace_id_hex
 TOOL_CALL = "tool.call"
 TOOL_RESULT = "tool.result"
 DELTA = "message.delta"
+USER_MESSAGE = "user.message"
 
-# Events that end the current assistant message: the model has stopped talking.
+# Events that end the current assistant message: the model has stopped talking, or
+# the user has spoken (their next turn's answer is another message).
 # `status` and free-form events do not, so a "searching…" label between two deltas
 # leaves the message whole.
-_ENDS_MESSAGE = frozenset({TOOL_CALL, TOOL_RESULT, "error", "final"})
+ENDS_MESSAGE = frozenset({TOOL_CALL, TOOL_RESULT, "error", "final", USER_MESSAGE})
 
 
 class SpanKind(StrEnum):
@@ -79,7 +81,7 @@ class SpanAssigner:
     def assign(self, kind: Any, data: Any) -> SpanRef:
         """The span of the session's next event, of type `kind` with payload `data`."""
         payload: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
-        if kind in _ENDS_MESSAGE:
+        if kind in ENDS_MESSAGE:
             self._message = None
         if kind == DELTA:
             return self._delta(payload)

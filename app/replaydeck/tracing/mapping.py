@@ -48,7 +48,14 @@ from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from replaydeck.tracing.assign import DELTA, TOOL_CALL, TOOL_RESULT, SpanAssigner
+from replaydeck.tracing.assign import (
+    DELTA,
+    ENDS_MESSAGE,
+    TOOL_CALL,
+    TOOL_RESULT,
+    USER_MESSAGE,
+    SpanAssigner,
+)
 from replaydeck.tracing.ids import (
     TraceOrigin,
     derive_span_id,
@@ -141,12 +148,12 @@ class SessionSpans:
         finished: list[ReadableSpan] = []
         root = self._root or self._open_root(ts)
         message = self._message
-        # The message ends at a tool call, a result, an error or `final`, and a delta of
-        # another span starts a new one (another message id, or the same resumed after a
-        # tool: the assigner's rules, carried by the stamps). A `status` leaves it whole.
+        # The message ends at a tool call, a result, an error, the user's next message or
+        # `final`, and a delta of another span starts a new one (another message id, or
+        # the same resumed after a tool: the assigner's rules, carried by the stamps). A
+        # `status` leaves it whole.
         if message is not None and (
-            kind in (TOOL_CALL, TOOL_RESULT, "error", "final")
-            or (kind == DELTA and message.span_id != span_id)
+            kind in ENDS_MESSAGE or (kind == DELTA and message.span_id != span_id)
         ):
             finished.append(self._close_message())
 
@@ -218,6 +225,17 @@ class SessionSpans:
             }
             self._add_event(root, "exception", ts, seq, attributes)
             root.status = Status(StatusCode.ERROR, message)
+        elif kind == USER_MESSAGE:
+            # What the user asked, readable as it is in Jaeger's event list; structured
+            # parts (images, files) as JSON beside it.
+            said: dict[str, AttributeValue] = {
+                "replaydeck.user_message.text": str(payload.get("text", ""))
+            }
+            if isinstance(payload.get("message_id"), str):
+                said["replaydeck.user_message.id"] = payload["message_id"]
+            if payload.get("content") is not None:
+                said["replaydeck.user_message.content"] = self._json(payload["content"])
+            self._add_event(root, USER_MESSAGE, ts, seq, said)
         else:
             # Free-form and control events keep their payload, so nothing is lost in Jaeger.
             self._add_event(root, str(kind), ts, seq, {"replaydeck.data": self._json(payload)})

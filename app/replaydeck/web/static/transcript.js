@@ -1,5 +1,7 @@
 import { el, formatDuration, isObject, oneLine, pretty } from "./dom.js";
 
+const TEXT_PARTS = new Set(["text", "input_text"]);
+
 // Turns envelopes into what the app's user saw. Rendering is incremental: every
 // envelope is applied once, in seq order; seeking backwards starts over.
 
@@ -50,6 +52,9 @@ export class Transcript {
         return this.error(envelope, data);
       case "final":
         return this.final(envelope, data);
+      case "user.message":
+        if (typeof data.text === "string") return this.userMessage(envelope, data);
+        break;
       default:
         break;
     }
@@ -87,6 +92,21 @@ export class Transcript {
   stopTyping() {
     if (this.typingNode) this.typingNode.classList.remove("typing");
     this.typingNode = null;
+  }
+
+  // What the user sent: their words, and any other parts (images, files) as JSON.
+  userMessage(envelope, data) {
+    this.stopTyping();
+    const node = this.item(envelope, "prompt");
+    node.append(el("div", "who", "User"), el("div", "text", data.text));
+    const parts = Array.isArray(data.content) ? data.content : [];
+    const attached = parts.filter((part) => !(isObject(part) && TEXT_PARTS.has(part.type)));
+    if (attached.length > 0) {
+      const details = el("details");
+      const label = attached.length === 1 ? "1 attachment" : `${attached.length} attachments`;
+      details.append(el("summary", null, label), el("pre", "json", pretty(attached)));
+      node.append(details);
+    }
   }
 
   status(envelope, data) {
