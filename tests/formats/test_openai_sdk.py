@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import openai
 import pytest
@@ -142,6 +143,16 @@ def upstream(recorder: Recorder) -> FastAPI:
                 # tool call's later pieces would break the SDK's own accumulator.
                 yield f"data: {chunk.model_dump_json(exclude_unset=True)}\n\n".encode()
             yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    @app.post("/v1/chat/held")
+    async def held() -> StreamingResponse:
+        async def body() -> AsyncIterator[bytes]:
+            for chunk in CHAT_CHUNKS:
+                yield f"data: {chunk.model_dump_json(exclude_unset=True)}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+            await anyio.Event().wait()  # a server that keeps the connection open after it
 
         return StreamingResponse(body(), media_type="text/event-stream")
 
@@ -344,6 +355,22 @@ async def test_a_responses_stream_is_recorded_and_the_sdk_reads_its_replay_ident
     items = await sdk_replay(server, "responses-live", CHAT)
     assert canonical(outcome(CHAT, items)) == expected
     frames_valid(CHAT, parse_all(raw_replay(server, "responses-live", CHAT)))
+
+
+def test_a_client_that_closes_after_done_ends_the_session_normally(
+    server: RunningServer, upstream_url: str
+) -> None:
+    headers = {"X-Replaydeck-Session": "closed-after-done"}
+    with httpx.stream("POST", f"{upstream_url}/v1/chat/held", headers=headers) as response:
+        body = b""
+        for chunk in response.iter_raw():
+            body += chunk
+            if b"data: [DONE]" in body:
+                break  # as the SDK's own `[DONE]` handling stops reading
+    events = recorded(server.url, "closed-after-done")
+    assert events[-1]["type"] == "final"
+    assert "synthetic" not in events[-1]["data"]  # not `interrupted`
+    assert [e["type"] for e in events].count("tool.call") == 2
 
 
 # --- a session of standard events, synthesised into either protocol ----------------------
