@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from replaydeck.formats.sse import encode_retry
+from replaydeck.formats.sse import encode_retry, encode_retry_field
 
 log = logging.getLogger("replaydeck.sse")
 
@@ -128,6 +128,9 @@ class EventStreamResponse(Response):
     way, and the body is then ended properly, so the client sees the stream
     close rather than a broken connection. Headers are `raw_headers`, so a
     caller may add its own (request id, share headers) before the response runs.
+    With `inline`, for a stream in another protocol whose frames come with
+    INLINE_HEARTBEAT keep-alives, `retry:` joins the first event's block instead of
+    being a block of its own (see replaydeck.formats.sse).
     """
 
     media_type = "text/event-stream"
@@ -141,11 +144,12 @@ class EventStreamResponse(Response):
         retry_ms: int,
         send_timeout: float,
         lease: Lease | None = None,
+        inline: bool = False,
     ) -> None:
         self.frames = frames
         self.kind = kind
         self.counter = counter
-        self.preamble: bytes | None = encode_retry(retry_ms)
+        self.preamble: bytes | None = (encode_retry_field if inline else encode_retry)(retry_ms)
         self.send_timeout = send_timeout
         self.lease = lease
         self.ended: str | None = None

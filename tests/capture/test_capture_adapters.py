@@ -23,6 +23,7 @@ from replaydeck.formats.sse import SSEFrame, encode_frames, parse_all
 SAMPLES = Path(__file__).parent / "samples"
 FILES = {
     "openai-responses": "openai_responses.sse",
+    "openai-chat": "openai_chat.sse",
     "vercel-ai": "vercel_ai.sse",
     "ag-ui": "ag_ui.sse",
 }
@@ -103,6 +104,35 @@ def test_openai_sample_decodes_to_standard_events() -> None:
     assert all(e.data["raw_format"] == "openai-responses" for e in events)
 
 
+def test_openai_chat_sample_decodes_to_standard_events() -> None:
+    events = capture("openai-chat", sample("openai-chat"))
+    message = "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"
+    assert standard(events) == [
+        ("message.delta", {"text": "Let me check ", "message_id": message}),
+        ("message.delta", {"text": "the weather in Paris.", "message_id": message}),
+        # Assembled from its pieces when the finish chunk arrives.
+        (
+            "tool.call",
+            {
+                "name": "get_weather",
+                "args": {"location": "Paris, France"},
+                "call_id": "call_DdmO9pD3xa9XTPNJ32zg2hcA",
+            },
+        ),
+        # `[DONE]` is the end, not an event: `final`, with the usage chunk's counts.
+        (
+            "final",
+            {
+                "usage": {"completion_tokens": 23, "prompt_tokens": 61, "total_tokens": 84},
+                "finish_reasons": ["tool_calls"],
+            },
+        ),
+    ]
+    assert [e.type for e in events].count("openai.chat.chunk") == 6
+    assert all(e.data["raw_format"] == "openai-chat" for e in events)
+    assert "raw" not in events[-1].data
+
+
 def test_vercel_sample_decodes_to_standard_events() -> None:
     events = capture("vercel-ai", sample("vercel-ai"))
     assert standard(events) == [
@@ -166,7 +196,8 @@ def test_synthesised_streams_decode_back_to_the_same_standard_events(
 
     def meaning(items: list[Captured]) -> list[tuple[str, Any]]:
         keep = {"message.delta": ("text",), "tool.call": ("name", "args", "call_id"), "final": ()}
-        if source != "openai-responses" and target != "openai-responses":
+        # The OpenAI protocols carry no tool results in a model's stream.
+        if not {source, target} & {"openai-responses", "openai-chat"}:
             keep["tool.result"] = ("name", "call_id", "result")
         return [
             (e.type, tuple(e.data.get(k) for k in keep[e.type])) for e in items if e.type in keep
@@ -216,6 +247,7 @@ def test_plain_sse_decoding_rules() -> None:
 def test_format_names_are_normalised_and_unknown_ones_explained() -> None:
     assert normalize_format("OpenAI_Responses") == "openai-responses"
     assert normalize_format("vercel") == "vercel-ai"
+    assert normalize_format("OpenAI_Chat_Completions") == "openai-chat"
     with pytest.raises(UnknownFormat, match="use one of: sse, openai-responses"):
         normalize_format("grpc")
 

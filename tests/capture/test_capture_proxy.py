@@ -105,6 +105,7 @@ def test_each_event_reaches_the_client_before_the_app_sends_the_next(
     ("file", "fmt"),
     [
         ("openai_responses.sse", "openai-responses"),
+        ("openai_chat.sse", "openai-chat"),
         ("vercel_ai.sse", "vercel-ai"),
         ("ag_ui.sse", "ag-ui"),
     ],

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.anyio
 SAMPLES = Path(__file__).parent / "samples"
 FILES = {
     "openai-responses": "openai_responses.sse",
+    "openai-chat": "openai_chat.sse",
     "vercel-ai": "vercel_ai.sse",
     "ag-ui": "ag_ui.sse",
 }
@@ -66,4 +67,7 @@ async def test_an_unknown_format_is_a_422_that_lists_the_known_ones(
     response = await client.get("/v1/sessions/s/replay", params={"format": "grpc"})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
-    assert "use one of: sse, openai-responses, vercel-ai, ag-ui" in response.json()["detail"]
+    assert (
+        "use one of: sse, openai-responses, openai-chat, vercel-ai, ag-ui"
+        in response.json()["detail"]
+    )

@@ -9,6 +9,7 @@ from replaydeck.formats.ag_ui import EVENT_TYPES as AG_UI_TYPES
 from replaydeck.formats.ag_ui import AGUIDecoder, AGUIEncoder
 from replaydeck.formats.base import Captured, Decoder, Encoder, loads_or_none
 from replaydeck.formats.generic import GenericDecoder, GenericEncoder
+from replaydeck.formats.openai_chat import OpenAIChatDecoder, OpenAIChatEncoder, is_chunk
 from replaydeck.formats.openai_responses import (
     OpenAIResponsesDecoder,
     OpenAIResponsesEncoder,
@@ -32,8 +33,8 @@ __all__ = [
 ]
 
 # `auto` detects; `sse` is plain SSE (the frame's event name is the type).
-DECODE_FORMATS = ("auto", "sse", "openai-responses", "vercel-ai", "ag-ui")
-ENCODE_FORMATS = ("sse", "openai-responses", "vercel-ai", "ag-ui")
+DECODE_FORMATS = ("auto", "sse", "openai-responses", "openai-chat", "vercel-ai", "ag-ui")
+ENCODE_FORMATS = ("sse", "openai-responses", "openai-chat", "vercel-ai", "ag-ui")
 
 
 class UnknownFormat(ValueError):
@@ -44,7 +45,12 @@ class UnknownFormat(ValueError):
 def normalize_format(name: str, known: tuple[str, ...] = ENCODE_FORMATS) -> str:
     """Accept `openai_responses`, `OpenAI-Responses` …; raise UnknownFormat otherwise."""
     canonical = name.strip().lower().replace("_", "-")
-    aliases = {"openai": "openai-responses", "vercel": "vercel-ai", "agui": "ag-ui"}
+    aliases = {
+        "openai": "openai-responses",
+        "openai-chat-completions": "openai-chat",
+        "vercel": "vercel-ai",
+        "agui": "ag-ui",
+    }
     canonical = aliases.get(canonical, canonical)
     if canonical not in known:
         raise UnknownFormat(name, known)
@@ -56,6 +62,8 @@ def detect(frame: SSEFrame, headers: Mapping[str, str] | None = None) -> str:
     if headers is not None and VERCEL_HEADER in {key.lower() for key in headers}:
         return "vercel-ai"
     value = loads_or_none(frame.data)
+    if frame.event is None and is_chunk(value):
+        return "openai-chat"
     kind = value.get("type") if isinstance(value, dict) else None
     if not isinstance(kind, str):
         return "sse"
@@ -72,6 +80,7 @@ def make_decoder(fmt: str) -> Decoder:
     decoders: dict[str, type[Decoder]] = {
         "sse": GenericDecoder,
         "openai-responses": OpenAIResponsesDecoder,
+        "openai-chat": OpenAIChatDecoder,
         "vercel-ai": VercelAIDecoder,
         "ag-ui": AGUIDecoder,
     }
@@ -83,8 +92,11 @@ def make_encoder(fmt: str, session_id: str = "session") -> Encoder:
     canonical = normalize_format(fmt)
     if canonical == "sse":
         return GenericEncoder()
-    encoders: dict[str, type[OpenAIResponsesEncoder | VercelAIEncoder | AGUIEncoder]] = {
+    encoders: dict[
+        str, type[OpenAIResponsesEncoder | OpenAIChatEncoder | VercelAIEncoder | AGUIEncoder]
+    ] = {
         "openai-responses": OpenAIResponsesEncoder,
+        "openai-chat": OpenAIChatEncoder,
         "vercel-ai": VercelAIEncoder,
         "ag-ui": AGUIEncoder,
     }

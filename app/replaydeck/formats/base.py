@@ -93,3 +93,83 @@ def is_synthetic_final(envelope: Mapping[str, Any]) -> bool:
         and isinstance(data, Mapping)
         and bool(data.get("synthetic"))
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Token counts of a stored `final.usage`, whatever protocol named them."""
+
+    input: int
+    output: int
+    total: int
+    cached: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+
+    @classmethod
+    def of(cls, usage: Any) -> Tokens | None:
+        """Responses names (`input_tokens` …) or Chat names (`prompt_tokens` …); None
+        when the usage holds no counts, so an encoder leaves usage out, not zeroed."""
+        if not isinstance(usage, Mapping):
+            return None
+        given = _count(usage, "input_tokens", "prompt_tokens")
+        taken = _count(usage, "output_tokens", "completion_tokens")
+        if given is None and taken is None:
+            return None
+        given, taken = given or 0, taken or 0
+        total = _count(usage, "total_tokens")
+        cached = _count(
+            usage, "input_tokens_details.cached_tokens", "prompt_tokens_details.cached_tokens"
+        )
+        cache_write = _count(
+            usage,
+            "input_tokens_details.cache_write_tokens",
+            "prompt_tokens_details.cache_write_tokens",
+        )
+        reasoning = _count(
+            usage,
+            "output_tokens_details.reasoning_tokens",
+            "completion_tokens_details.reasoning_tokens",
+        )
+        return cls(
+            input=given,
+            output=taken,
+            total=given + taken if total is None else total,
+            cached=cached or 0,
+            cache_write=cache_write or 0,
+            reasoning=reasoning or 0,
+        )
+
+    def responses(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input,
+            "input_tokens_details": {
+                "cached_tokens": self.cached,
+                "cache_write_tokens": self.cache_write,
+            },
+            "output_tokens": self.output,
+            "output_tokens_details": {"reasoning_tokens": self.reasoning},
+            "total_tokens": self.total,
+        }
+
+    def chat(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.input,
+            "completion_tokens": self.output,
+            "total_tokens": self.total,
+            "prompt_tokens_details": {
+                "cached_tokens": self.cached,
+                "cache_write_tokens": self.cache_write,
+            },
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning},
+        }
+
+
+def _count(usage: Mapping[str, Any], *paths: str) -> int | None:
+    for path in paths:
+        value: Any = usage
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None

@@ -16,6 +16,7 @@ from typing import Any
 
 from replaydeck.formats.base import (
     Captured,
+    Tokens,
     dumps,
     free_form_type,
     is_control,
@@ -125,7 +126,7 @@ class OpenAIResponsesEncoder:
             events.append(
                 {
                     "type": "error",
-                    "message": data.get("message"),
+                    "message": str(data.get("message", "")),
                     "code": None if code is None else str(code),
                     "param": None,
                 }
@@ -133,8 +134,10 @@ class OpenAIResponsesEncoder:
         elif kind == "final":
             events += self._close_message()
             response = self._response("completed")
-            if isinstance(data.get("usage"), Mapping):
-                response["usage"] = data["usage"]
+            tokens = Tokens.of(data.get("usage"))
+            if tokens is not None:
+                # The SDK's ResponseUsage requires every count and both details objects.
+                response["usage"] = tokens.responses()
             events.append({"type": "response.completed", "response": response})
         return [self._frame(event) for event in events]
 
@@ -222,7 +225,7 @@ class OpenAIResponsesEncoder:
             "type": "function_call",
             "id": f"fc_{call_id}",
             "call_id": call_id,
-            "name": data.get("name"),
+            "name": str(data.get("name", "")),
             "arguments": "",
             "status": "in_progress",
         }

@@ -4,14 +4,17 @@ recorded session.
 
 The replay stream's frames are parsed back and re-encoded here, at the route, so the
 core's pacing code stays one code path for every format; replay is not a hot path.
-Each output frame keeps the seq as its `id:`, so Last-Event-ID resumption still works.
-Control frames (`replay.end`) are not sent: the foreign protocols have their own ends.
+Each stored event's frames end with one that carries its seq as `id:`, so Last-Event-ID
+resumption still works. The framing suits clients stricter than the SSE rules
+(replaydeck.formats.sse.INLINE_HEARTBEAT). Control frames (`replay.end`) are not sent: the
+foreign protocols have their own ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 import orjson
 
@@ -23,7 +26,7 @@ from replaydeck.formats import (
     make_encoder,
     normalize_format,
 )
-from replaydeck.formats.sse import SSEParser, frame_bytes
+from replaydeck.formats.sse import INLINE_HEARTBEAT, SSEParser, frame_bytes
 
 
 def parse_format(value: str) -> str:
@@ -35,8 +38,20 @@ def parse_format(value: str) -> str:
         ) from e
 
 
-async def reformat(frames: AsyncIterator[bytes], fmt: str, session_id: str) -> AsyncIterator[bytes]:
+async def reformat(
+    frames: AsyncIterator[bytes],
+    fmt: str,
+    session_id: str,
+    *,
+    before: Iterable[Mapping[str, Any]] = (),
+) -> AsyncIterator[bytes]:
+    """Re-encode a replay's frames; `before` are the envelopes a resumed client already
+    has (up to its Last-Event-ID), run through the encoder unsent, so the stream goes on
+    where it left off (same response id, sequence numbers, output indexes) instead of
+    starting a second response."""
     encoder = make_encoder(fmt, session_id)
+    for envelope in before:
+        encoder.encode(envelope)
     parser = SSEParser()
     async for chunk in frames:
         out: list[bytes] = []
@@ -45,9 +60,13 @@ async def reformat(frames: AsyncIterator[bytes], fmt: str, session_id: str) -> A
             found = True
             if frame.event is not None and frame.event.startswith(RESERVED_PREFIXES):
                 continue
-            envelope = orjson.loads(frame.data)
-            out += [frame_bytes(replace(f, id=frame.id)) for f in encoder.encode(envelope)]
+            encoded = encoder.encode(orjson.loads(frame.data))
+            # Only the last frame of a stored event's group carries its seq as `id:`: a
+            # client holds that id once it has the whole group, so a resume never skips
+            # the group's rest (the frames before it keep the previous id in force).
+            out += [frame_bytes(replace(f, id=None)) for f in encoded[:-1]]
+            out += [frame_bytes(replace(f, id=frame.id)) for f in encoded[-1:]]
         if not found and chunk.startswith(b":"):
-            out.append(chunk)  # a keep-alive comment passes as it is
+            out.append(INLINE_HEARTBEAT)  # a keep-alive that dispatches no empty event
         if out:
             yield b"".join(out)

@@ -108,6 +108,15 @@ def parse_all(body: bytes) -> list[SSEFrame]:
 
 HEARTBEAT = b": keep-alive\n\n"
 
+# The framing of a stream in another protocol (`?format=`, the fake upstream). The WHATWG
+# rules ignore a comment and a block without data, but not every client follows them:
+# openai-python's SSEDecoder keeps the last `id` across events (as the spec says) and then
+# dispatches an empty event on *any* blank line once it has seen one, or on a block with
+# only `retry:`, and fails to parse its JSON. So a keep-alive there is a comment line with
+# no blank line after it (it joins the next event's block, where every parser ignores it),
+# and `retry:` is sent as a field of the first event's block (`encode_retry_field`).
+INLINE_HEARTBEAT = b": keep-alive\n"
+
 
 def encode_frame(
     data: bytes | str,
@@ -139,6 +148,11 @@ def encode_event(seq: int, event_type: str, envelope: bytes) -> bytes:
 
 def encode_retry(milliseconds: int) -> bytes:
     return b"retry: %d\n\n" % milliseconds
+
+
+def encode_retry_field(milliseconds: int) -> bytes:
+    """`retry:` without the blank line: the first event's block that follows carries it."""
+    return b"retry: %d\n" % milliseconds
 
 
 def encode_comment(text: str) -> bytes:

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import Any
 
 import orjson
 
@@ -161,6 +162,18 @@ async def replay_frames(
                     yield end_frame("incomplete", sent)
                     return
                 yield HEARTBEAT
+
+
+async def already_played(
+    store: EventStore, session_id: str, first_seq: int, params: ReplayParams
+) -> list[dict[str, Any]]:
+    """The envelopes from `first_seq` up to a resumed replay's start that pass its
+    `types`: what the client already has, for an encoder that must carry on from there."""
+    if params.from_seq <= first_seq:
+        return []
+    played = await store.read(session_id, after=first_seq - 1, limit=params.from_seq - first_seq)
+    types = params.types
+    return [event.as_dict() for event in played if types is None or event.type in types]
 
 
 def _seq(row: EventRow) -> int:

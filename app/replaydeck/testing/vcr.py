@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from replaydeck.formats.sse import HEARTBEAT, encode_event
+from replaydeck.formats.sse import INLINE_HEARTBEAT, encode_event
 from replaydeck.replay.clock import Clock, LoopClock
 from replaydeck.replay.pacing import Pacer
 from replaydeck.sse import EventStreamResponse, StreamCounter
@@ -76,6 +76,9 @@ class _Player:
             counter=self.counter,
             retry_ms=RETRY_MS,
             send_timeout=SEND_TIMEOUT,
+            # It stands in for an LLM service, whose clients (openai-python) dispatch
+            # an empty event on a `retry:`-only block or a blank line after a comment.
+            inline=True,
         )
 
     async def frames(self, events: list[dict[str, Any]]) -> AsyncIterator[bytes]:
@@ -86,7 +89,7 @@ class _Player:
             # Keep-alives through long recorded pauses, as the real service would.
             while due - clock.now() > self.heartbeat_interval:
                 await clock.sleep_until(clock.now() + self.heartbeat_interval)
-                yield HEARTBEAT
+                yield INLINE_HEARTBEAT
             await clock.sleep_until(due)
             yield encode_event(int(event["seq"]), str(event["type"]), orjson.dumps(event))
 

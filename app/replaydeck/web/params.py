@@ -58,7 +58,12 @@ class ReplayQuery(BaseModel):
     max_gap_ms: Annotated[OptionalNonNegativeNumber, Field(description="Cap on any wait.")] = None
     format: Annotated[
         str | None,
-        Field(description="Re-encode as sse, openai-responses, vercel-ai or ag-ui."),
+        Field(
+            description=(
+                "Re-encode as sse, openai-responses, openai-chat (Chat Completions chunks"
+                " and [DONE]), vercel-ai or ag-ui."
+            )
+        ),
     ] = None
 
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from replaydeck.errors import InvalidParameter
 from replaydeck.formats.replay import parse_format, reformat
 from replaydeck.live.idle import Quiet, last_activity_us
-from replaydeck.replay.stream import ReplayParams, replay_frames
+from replaydeck.replay.stream import ReplayParams, already_played, replay_frames
 from replaydeck.sessions.models import PLAIN_NUMBER, SessionIdPath, check_session_id
 from replaydeck.sse import EventStreamResponse
 from replaydeck.web.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
@@ -73,6 +73,7 @@ async def replay(
     quiet = Quiet(
         settings.trace_idle_timeout, last_activity_us(session, hub.last_moved(session_id))
     )
+    start_seq = params.from_seq
     if last_event_id is not None:
         end = session.last_seq if params.to_seq is None else min(params.to_seq, session.last_seq)
         ended = session.status == "complete" or quiet.abandoned() or params.to_seq == end
@@ -99,7 +100,8 @@ async def replay(
         quiet=quiet,
     )
     if wire_format is not None:
-        frames = reformat(frames, wire_format, session_id)
+        before = await already_played(store, session_id, start_seq, params)
+        frames = reformat(frames, wire_format, session_id, before=before)
     return EventStreamResponse(
         frames,
         kind="replay",
@@ -107,4 +109,5 @@ async def replay(
         retry_ms=settings.sse_retry_ms,
         send_timeout=settings.send_timeout,
         lease=lease,
+        inline=wire_format is not None,
     )
