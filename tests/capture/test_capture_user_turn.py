@@ -342,7 +342,7 @@ def test_a_body_that_is_not_a_protocols_request_records_no_user_message(
         ("/v1/responses", REQUESTS[0][2], "openai-responses"),
         ("/agent", REQUESTS[6][2], "ag-ui"),
         ("/api/chat", REQUESTS[7][2], "vercel-ai"),
-        ("/v1/chat/completions", REQUESTS[3][2], "sse"),
+        ("/v1/chat/completions", REQUESTS[3][2], "openai-chat"),
     ],
 )
 def test_a_session_with_the_users_turn_replays_its_stream_as_it_was(
