@@ -22,7 +22,7 @@ BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench"
 COMMANDS = {
     "append.py": ["append"],
     "ingest.py": ["HTTP ingest"] * 3,
-    "fanout.py": ["fan-out"] * 2,
+    "fanout.py": ["fan-out"] * 12,  # two measures in each of six workload shapes
     "idle.py": ["idle connections"],
     "replay_timing.py": ["replay timing"] * 2,
     "catchup.py": ["catch-up"],

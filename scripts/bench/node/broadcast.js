@@ -1,6 +1,6 @@
 // Baseline for the live fan-out benchmark: the smallest honest SSE broadcast
-// server one would write with node:http alone. POST /publish takes one event,
-// gives it the next seq, builds the same envelope replaydeck streams, encodes
+// server one would write with node:http alone. POST /publish takes one event
+// (or a JSON array of them), gives each the next seq, builds the same envelope replaydeck streams, encodes
 // the frame once and writes it to every open GET /stream response.
 // Usage: node broadcast.js PORT [HEARTBEAT_MS]
 'use strict';
@@ -53,8 +53,10 @@ const server = http.createServer((req, res) => {
         res.end(JSON.stringify({ detail: 'body is not JSON' }));
         return;
       }
-      const s = publish(event);
-      const body = JSON.stringify({ seqs: [s], last_seq: s });
+      // One event or a JSON array of them (a batch), as replaydeck's append takes.
+      const seqs = (Array.isArray(event) ? event : [event]).map(publish);
+      const s = seqs[seqs.length - 1];
+      const body = JSON.stringify({ seqs, last_seq: s });
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
     });
