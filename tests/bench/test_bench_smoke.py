@@ -21,7 +21,7 @@ from tests.store.pg import require_postgres
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench"
 COMMANDS = {
     "append.py": ["append"],
-    "ingest.py": ["HTTP ingest"] * 3,
+    "ingest.py": ["HTTP ingest"] * 4,
     "fanout.py": ["fan-out"] * 12,  # two measures in each of six workload shapes
     "idle.py": ["idle connections"],
     "replay_timing.py": ["replay timing"] * 2,
