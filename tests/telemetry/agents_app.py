@@ -1,0 +1,79 @@
+"""A real Agents SDK agent on a fake Chat Completions server (no network).
+
+The SDK's own OpenAIChatCompletionsModel talks to an `openai.AsyncOpenAI` whose HTTP
+transport answers in-process: first a tool call, then the answer, so every span the
+SDK makes (task, agent, turn, generation, function) is its own code's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from agents import Agent, OpenAIChatCompletionsModel, function_tool, set_trace_processors
+from agents.tracing import TracingProcessor
+from openai import AsyncOpenAI
+
+ANSWER = "It is sunny in Paris, 21 °C."
+
+
+@function_tool
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return f"sunny, 21 C in {city}"
+
+
+def _completion(message: dict[str, Any], finish: str, usage: tuple[int, int]) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "fake-model",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": usage[0],
+            "completion_tokens": usage[1],
+            "total_tokens": sum(usage),
+        },
+    }
+
+
+def fake_chat(request: httpx.Request) -> httpx.Response:
+    body = json.loads(request.content)
+    if body["messages"][-1]["role"] != "tool":
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+        }
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        return httpx.Response(200, json=_completion(message, "tool_calls", (12, 5)))
+    message = {"role": "assistant", "content": ANSWER}
+    return httpx.Response(200, json=_completion(message, "stop", (30, 9)))
+
+
+def weather_agent() -> Agent[Any]:
+    client = AsyncOpenAI(
+        api_key="sk-test",
+        base_url="http://model.invalid/v1",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(fake_chat)),
+    )
+    return Agent(
+        name="Weather",
+        instructions="Answer with the weather.",
+        tools=[get_weather],
+        model=OpenAIChatCompletionsModel(model="fake-model", openai_client=client),
+    )
+
+
+@contextmanager
+def tracing_to(*processors: TracingProcessor) -> Iterator[None]:
+    """The SDK's global processors for one test (the default one would call OpenAI)."""
+    set_trace_processors(list(processors))
+    try:
+        yield
+    finally:
+        set_trace_processors([])
