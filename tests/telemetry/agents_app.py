@@ -17,7 +17,7 @@ from agents import Agent, OpenAIChatCompletionsModel, function_tool, set_trace_p
 from agents.tracing import TracingProcessor
 from openai import AsyncOpenAI
 
-ANSWER = "It is sunny in Paris, 21 °C."
+from tests.telemetry.recorded_run import ANSWER
 
 
 @function_tool

@@ -16,16 +16,10 @@ from replaydeck.config import Settings
 from replaydeck.web.app import create_app
 from tests.keys import create_keys
 from tests.servers import serve
-from tests.telemetry.agents_app import ANSWER, tracing_to, weather_agent
+from tests.telemetry.agents_app import tracing_to, weather_agent
+from tests.telemetry.recorded_run import ANSWER, QUESTION, check_recorded_run
 
 pytestmark = pytest.mark.anyio
-
-
-async def _events(client: httpx.AsyncClient, session_id: str) -> list[dict[str, Any]]:
-    page = await client.get(f"/v1/sessions/{session_id}/events", params={"limit": 1000})
-    assert page.status_code == 200, page.text
-    events: list[dict[str, Any]] = page.json()["events"]
-    return events
 
 
 async def test_an_agent_run_with_a_tool_call_becomes_one_complete_session(
@@ -41,56 +35,16 @@ async def test_an_agent_run_with_a_tool_call_becomes_one_complete_session(
         processor = BatchTraceProcessor(exporter, schedule_delay=60)
         with tracing_to(processor):
             with trace("Weather workflow") as current:
-                result = await Runner.run(weather_agent(), "What is the weather in Paris?")
+                result = await Runner.run(weather_agent(), QUESTION)
             processor.force_flush()
         assert result.final_output == ANSWER
         session_id = current.trace_id
         read = {"authorization": f"Bearer {reader.secret}"}
         async with httpx.AsyncClient(base_url=running.url, headers=read, timeout=10) as client:
-            events = await _events(client, session_id)
-            session = (await client.get(f"/v1/sessions/{session_id}")).json()
-            types = [e["type"] for e in events]
-            assert types[-1] == "final"
-            assert session["status"] == "complete"
-            assert session["metadata"]["workflow_name"] == "Weather workflow"
-            (said,) = [e for e in events if e["type"] == "user.message"]
-            assert said["data"]["text"] == "What is the weather in Paris?"
-            (call,) = [e for e in events if e["type"] == "tool.call"]
-            (done,) = [e for e in events if e["type"] == "tool.result"]
-            assert call["data"]["name"] == "get_weather"
-            assert call["data"]["args"] == {"city": "Paris"}
-            assert done["data"]["call_id"] == call["data"]["call_id"]
-            assert done["data"]["result"] == "sunny, 21 C in Paris"
-            assert done["data"]["duration_ms"] >= 0
-            assert done["offset_ms"] >= call["offset_ms"]
-            deltas = [e for e in events if e["type"] == "message.delta"]
-            assert "".join(d["data"]["text"] for d in deltas) == ANSWER
-            assert types.index("tool.result") < types.index("message.delta")
-            final = events[-1]["data"]
-            assert final["usage"]["input_tokens"] == 42
-            assert final["usage"]["output_tokens"] == 14
-            # The events keep the SDK's times: offsets never run backwards.
-            offsets = [e["offset_ms"] for e in events]
-            assert offsets == sorted(offsets)
-
-            # The trace has the tool span, and the replay plays the session.
-            document = (await client.get(f"/v1/sessions/{session_id}/trace")).json()
-            spans = [
-                span
-                for resource in document["resourceSpans"]
-                for scope in resource["scopeSpans"]
-                for span in scope["spans"]
-            ]
-            names = {span["name"] for span in spans}
-            assert "execute_tool get_weather" in names
-            assert "invoke_agent Weather workflow" in names
-            replay = await client.get(f"/v1/sessions/{session_id}/replay", params={"speed": "max"})
-            assert replay.status_code == 200
-            assert replay.text.count("event: message.delta") == len(deltas)
-            assert "event: final" in replay.text
+            await check_recorded_run(client, session_id)
+            last_seq = (await client.get(f"/v1/sessions/{session_id}")).json()["last_seq"]
 
         # The exporter's retry of the same batches adds nothing.
-        last_seq = session["last_seq"]
         again = BackendSpanExporter(
             api_key=ingest_key.secret, endpoint=f"{running.url}/v1/traces/ingest", max_retries=1
         )
