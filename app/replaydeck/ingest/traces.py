@@ -33,7 +33,7 @@ import orjson
 from cachetools import LRUCache
 
 from replaydeck import ids
-from replaydeck.errors import PayloadTooLarge, SessionClosed, SessionExists
+from replaydeck.errors import InvalidParameter, PayloadTooLarge, SessionClosed, SessionExists
 from replaydeck.events import NewEvent
 from replaydeck.ingest.service import Ingest
 from replaydeck.telemetry.batch import TraceBatch, TraceEnd, TraceHeader
@@ -82,6 +82,10 @@ def session_name(value: str, kind: str) -> str:
     """`value` itself when it is a valid session id, else `{kind}-{hash}`."""
     if ids.is_session_id(value):
         return value
+    return _hashed(value, kind)
+
+
+def _hashed(value: str, kind: str) -> str:
     return f"{kind}-{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
@@ -95,23 +99,30 @@ class TraceIngest:
     def _trace(self, trace_id: str) -> _Trace:
         known = self._traces.get(trace_id)
         if known is None:
-            known = self._traces[trace_id] = _Trace(session_name(trace_id, "trace"), False)
+            known = self._traces[trace_id] = _Trace(self._session_id(trace_id, "trace"), False)
         return known
 
     def _start(self, header: TraceHeader) -> _Trace:
         if header.group_id:
-            trace = _Trace(session_name(header.group_id, "group"), True)
+            trace = _Trace(self._session_id(header.group_id, "group"), True)
         else:
-            trace = _Trace(session_name(header.trace_id, "trace"), False)
+            trace = _Trace(self._session_id(header.trace_id, "trace"), False)
         self._traces[header.trace_id] = trace
         return trace
+
+    def _session_id(self, value: str, kind: str) -> str:
+        name = session_name(value, kind)
+        try:
+            return self.ingest.check_session_id(name)
+        except InvalidParameter:
+            # An id holding a secret (a user's email as thread id, a key): the hash names
+            # the session, so the id is never stored, logged or shown as sent.
+            return _hashed(value, kind)
 
     async def record(self, batch: TraceBatch) -> TraceIngestResult:
         """Validate everything, then create sessions and append; nothing is written when
         any event is refused."""
         starts = [(self._start(header), header) for header in batch.headers]
-        for trace, _ in starts:
-            self.ingest.check_session_id(trace.session_id)
         for trace_id, parent_id in batch.handoff_parents:
             self._trace(trace_id).handed_off.add(parent_id)
         raw: dict[str, list[dict[str, Any]]] = {}
@@ -127,10 +138,7 @@ class TraceIngest:
                 f"The export maps to {total} events, more than {limit} "
                 "(REPLAYDECK_MAX_BATCH_EVENTS); export smaller batches."
             )
-        validated = {
-            self.ingest.check_session_id(session_id): self._ordered(events)
-            for session_id, events in raw.items()
-        }
+        validated = {session_id: self._ordered(events) for session_id, events in raw.items()}
         for trace, header in starts:
             await self._create(trace.session_id, header.metadata)
         writes = [await self._append(sid, events) for sid, events in validated.items()]
