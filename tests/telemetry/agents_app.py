@@ -41,8 +41,35 @@ def _completion(message: dict[str, Any], finish: str, usage: tuple[int, int]) ->
     }
 
 
+# The answer as a streamed model sends it, piece by piece.
+PIECES = ("It is ", "sunny in Paris, ", "21 °C.")
+
+
+def _chunks(body: dict[str, Any]) -> httpx.Response:
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1,
+                "model": "fake-model", "choices": [choice]}  # fmt: skip
+
+    if body["messages"][-1]["role"] != "tool":
+        call = {"index": 0, "id": "call_1", "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}  # fmt: skip
+        frames = [chunk({"role": "assistant", "tool_calls": [call]}), chunk({}, "tool_calls")]
+        usage = (12, 5)
+    else:
+        frames = [chunk({"role": "assistant", "content": piece}) for piece in PIECES]
+        frames.append(chunk({}, "stop"))
+        usage = (30, 9)
+    tokens = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
+    frames.append({**chunk({}), "choices": [], "usage": tokens})
+    text = "".join(f"data: {json.dumps(frame)}\n\n" for frame in frames) + "data: [DONE]\n\n"
+    return httpx.Response(200, text=text, headers={"content-type": "text/event-stream"})
+
+
 def fake_chat(request: httpx.Request) -> httpx.Response:
     body = json.loads(request.content)
+    if body.get("stream"):
+        return _chunks(body)
     if body["messages"][-1]["role"] != "tool":
         call = {
             "id": "call_1",

@@ -24,7 +24,6 @@ spans are recorded under the trace's own id.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,16 +31,19 @@ from typing import Any
 import orjson
 from cachetools import LRUCache
 
-from replaydeck import ids
 from replaydeck.errors import InvalidParameter, PayloadTooLarge, SessionClosed, SessionExists
 from replaydeck.events import NewEvent
 from replaydeck.ingest.service import Ingest
-from replaydeck.telemetry.batch import TraceBatch, TraceEnd, TraceHeader
+from replaydeck.telemetry.batch import (
+    TraceBatch,
+    TraceEnd,
+    TraceHeader,
+    hashed_session_name,
+    session_name,
+)
 
 log = logging.getLogger("replaydeck.ingest")
 
-# A group's session goes on after one of its traces ends.
-TRACE_END = "trace.end"
 _REMEMBERED_TRACES = 10_000
 _LAST = 2**63
 
@@ -78,17 +80,6 @@ class TraceIngestResult:
         }
 
 
-def session_name(value: str, kind: str) -> str:
-    """`value` itself when it is a valid session id, else `{kind}-{hash}`."""
-    if ids.is_session_id(value):
-        return value
-    return _hashed(value, kind)
-
-
-def _hashed(value: str, kind: str) -> str:
-    return f"{kind}-{hashlib.sha256(value.encode()).hexdigest()[:32]}"
-
-
 @dataclass
 class TraceIngest:
     ingest: Ingest
@@ -117,7 +108,7 @@ class TraceIngest:
         except InvalidParameter:
             # An id holding a secret (a user's email as thread id, a key): the hash names
             # the session, so the id is never stored, logged or shown as sent.
-            return _hashed(value, kind)
+            return hashed_session_name(value, kind)
 
     async def record(self, batch: TraceBatch) -> TraceIngestResult:
         """Validate everything, then create sessions and append; nothing is written when
@@ -148,10 +139,7 @@ class TraceIngest:
         trace = self._trace(end.trace_id)
         if end.unless_handed_off and end.span_id in trace.handed_off:
             return None
-        if not trace.grouped:
-            return end.final
-        data = {"trace_id": end.trace_id, **end.final.get("data", {})}
-        return {**end.final, "type": TRACE_END, "data": data}
+        return end.event(grouped=trace.grouped)
 
     def _ordered(self, raw: list[dict[str, Any]]) -> list[NewEvent]:
         events = [self._validate(event, index) for index, event in enumerate(raw)]

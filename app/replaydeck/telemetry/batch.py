@@ -8,8 +8,25 @@ in, and appends. So a second framework's ingest needs only its own mapping.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
+
+from replaydeck import ids
+
+# A group's session goes on after one of its traces ends.
+TRACE_END = "trace.end"
+
+
+def session_name(value: str, kind: str) -> str:
+    """`value` itself when it is a valid session id, else `{kind}-{hash}`."""
+    if ids.is_session_id(value):
+        return value
+    return hashed_session_name(value, kind)
+
+
+def hashed_session_name(value: str, kind: str) -> str:
+    return f"{kind}-{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +59,13 @@ class TraceEnd:
     final: dict[str, Any]
     # An agent span ends its trace only if it did not hand off to another agent.
     unless_handed_off: bool = False
+
+    def event(self, *, grouped: bool) -> dict[str, Any]:
+        """`final`, or in a group's session `trace.end` with the trace's id."""
+        if not grouped:
+            return self.final
+        data = {"trace_id": self.trace_id, **self.final.get("data", {})}
+        return {**self.final, "type": TRACE_END, "data": data}
 
 
 @dataclass(slots=True)
