@@ -35,6 +35,9 @@ SOURCE = "openai-agents"
 MAX_TRACE_METADATA_BYTES = 8 * 1024
 # Audio in transcription and speech spans: base64 that nobody reads in a replay.
 _AUDIO_SPANS = frozenset({"transcription", "speech"})
+# The deepest a model span's output is searched for text (a list of responses, each
+# with a list of items, each with a list of parts).
+_MAX_OUTPUT_DEPTH = 6
 
 
 def read_export(payload: Any) -> TraceBatch:
@@ -89,7 +92,11 @@ def _header(item: Mapping[str, Any], index: int) -> TraceHeader:
         metadata["group_id"] = group_id
     extra = item.get("metadata")
     if isinstance(extra, Mapping) and extra:
-        if len(orjson.dumps(extra, default=str)) <= MAX_TRACE_METADATA_BYTES:
+        try:
+            fits = len(orjson.dumps(extra, default=str)) <= MAX_TRACE_METADATA_BYTES
+        except orjson.JSONEncodeError:  # nested deeper than JSON encoders go
+            fits = False
+        if fits:
             metadata["trace_metadata"] = dict(extra)
         else:
             metadata["trace_metadata_omitted"] = True
@@ -101,14 +108,17 @@ def _time(item: Mapping[str, Any], name: str, index: int) -> str | None:
     if value is None:
         return None
     try:
+        if not isinstance(value, str):
+            raise InvalidEvent("not text")
         parse_ts(value)
     except InvalidEvent:
+        shown = repr(value[:64]) if isinstance(value, str) else f"of type {type(value).__name__}"
         raise InvalidEvent(
-            f"data[{index}] (span {str(item.get('id'))[:64]}) has {name} {str(value)[:64]!r}, "
-            "which is not an ISO 8601 time with a zone in years 1 to 9999 (the SDKs send "
-            "e.g. 2026-12-03T10:00:00.250000+00:00)."
+            f"data[{index}] (span {item['id'][:64]}) has {name} {shown}, which is not an "
+            "ISO 8601 time with a zone in years 1 to 9999 (the SDKs send e.g. "
+            "2026-12-03T10:00:00.250000+00:00)."
         ) from None
-    return str(value)
+    return value
 
 
 def _span(item: Mapping[str, Any], index: int, batch: TraceBatch) -> None:
@@ -125,7 +135,7 @@ def _span(item: Mapping[str, Any], index: int, batch: TraceBatch) -> None:
     started = started or ended
     error = item.get("error")
     if error is not None and not isinstance(error, Mapping):
-        error = {"message": str(error)}
+        error = {"message": _label(error, "error")}
     span = _Span(span_id, started, ended, data, error, item.get("metadata"))
     events = span.events()
     if span.is_task and parent_id is not None:
@@ -213,7 +223,7 @@ class _Span:
         if kind in ("generation", "response"):
             return self._model()
         if kind == "agent":
-            name = str(self.data.get("name") or "agent")
+            name = _label(self.data.get("name"), "agent")
             info = {k: self.data.get(k) for k in ("tools", "handoffs", "output_type")}
             return [
                 self.event(
@@ -225,7 +235,7 @@ class _Span:
             ]
         if kind == "handoff":
             source, target = self.data.get("from_agent"), self.data.get("to_agent")
-            label = f"handoff {source or '?'} → {target or '?'}"
+            label = f"handoff {_label(source, '?')} → {_label(target, '?')}"
             return [
                 self.event(
                     "status",
@@ -250,7 +260,7 @@ class _Span:
         return [self.event("agents.span", {"span_type": kind, **payload}, "span", self.ended)]
 
     def _tool(self) -> list[dict[str, Any]]:
-        name = str(self.data.get("name") or "tool")
+        name = _label(self.data.get("name"), "tool")
         raw = self.data.get("input")
         args: Any = None
         if isinstance(raw, str) and raw:
@@ -299,12 +309,17 @@ class _Span:
     def error_event(self) -> dict[str, Any]:
         assert self.error is not None
         data: dict[str, Any] = {
-            "message": str(self.error.get("message") or "error"),
+            "message": _label(self.error.get("message"), "error"),
             "code": self.kind,
         }
         if self.error.get("data") is not None:
             data["data"] = self.error["data"]
         return self.event("error", data, "error", self.ended)
+
+
+def _label(value: Any, default: str) -> str:
+    # Not str(value): a crafted body nests a list deep enough for repr to overflow.
+    return value if isinstance(value, str) and value else default
 
 
 def output_texts(output: Any) -> list[str]:
@@ -317,20 +332,22 @@ def output_texts(output: Any) -> list[str]:
     """
     texts: list[str] = []
 
-    def visit(value: Any) -> None:
+    def visit(value: Any, depth: int = 0) -> None:
+        if depth > _MAX_OUTPUT_DEPTH:
+            return  # no SDK nests its output this deep; a crafted body may
         if isinstance(value, str):
             if value:
                 texts.append(value)
         elif isinstance(value, list):
             for item in value:
-                visit(item)
+                visit(item, depth + 1)
         elif isinstance(value, Mapping):
             if isinstance(value.get("choices"), list):
                 for choice in value["choices"]:
                     if isinstance(choice, Mapping):
-                        visit(choice.get("message"))
+                        visit(choice.get("message"), depth + 1)
             elif isinstance(value.get("output"), list):
-                visit(value["output"])
+                visit(value["output"], depth + 1)
             elif value.get("role", "assistant") == "assistant" and value.get("type") in (
                 None,
                 "message",
