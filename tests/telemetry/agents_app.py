@@ -13,7 +13,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from agents import Agent, OpenAIChatCompletionsModel, function_tool, set_trace_processors
+from agents import (
+    Agent,
+    OpenAIChatCompletionsModel,
+    OpenAIResponsesModel,
+    function_tool,
+    set_trace_processors,
+)
 from agents.tracing import TracingProcessor
 from openai import AsyncOpenAI
 
@@ -104,3 +110,50 @@ def tracing_to(*processors: TracingProcessor) -> Iterator[None]:
         yield
     finally:
         set_trace_processors([])
+
+
+def _response(output: list[dict[str, Any]], usage: tuple[int, int]) -> dict[str, Any]:
+    return {
+        "id": f"resp_{len(output)}{usage[0]}",
+        "object": "response",
+        "created_at": 1,
+        "model": "fake-model",
+        "status": "completed",
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": usage[0],
+            "output_tokens": usage[1],
+            "total_tokens": sum(usage),
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
+
+
+def fake_responses(request: httpx.Request) -> httpx.Response:
+    """The Responses API's side: a function call, then (after its output) the answer."""
+    body = json.loads(request.content)
+    given = body["input"]
+    if not any(isinstance(i, dict) and i.get("type") == "function_call_output" for i in given):
+        call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "status": "completed",
+                "name": "get_weather", "arguments": '{"city": "Paris"}'}  # fmt: skip
+        return httpx.Response(200, json=_response([call], (12, 5)))
+    text = {"type": "output_text", "text": ANSWER, "annotations": []}
+    message = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+               "content": [text]}  # fmt: skip
+    return httpx.Response(200, json=_response([message], (30, 9)))
+
+
+def responses_agent() -> Agent[Any]:
+    """The weather agent on the SDK's default model class, OpenAIResponsesModel."""
+    client = AsyncOpenAI(
+        api_key="sk-test",
+        base_url="http://model.invalid/v1",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(fake_responses)),
+    )
+    agent = weather_agent()
+    agent.model = OpenAIResponsesModel(model="fake-model", openai_client=client)
+    return agent
