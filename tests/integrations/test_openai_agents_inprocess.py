@@ -130,3 +130,24 @@ async def test_a_responses_model_run_has_its_text_only_in_process(
     assert all(u["response_id"].startswith("resp_") for u in usage)
     assert types[-1] == "final"
     assert events[-1]["data"]["usage"]["input_tokens"] == 42
+
+
+async def test_the_processor_records_a_group_s_traces_in_one_open_session(
+    server: RunningServer,
+) -> None:
+    recorder = Recorder(server.url)
+    with tracing_to(ReplaydeckTracingProcessor(recorder)):
+        for _ in range(2):
+            with trace("Weather workflow", group_id="thread-9"):
+                await Runner.run(weather_agent(), QUESTION)
+    with anyio.fail_after(20):
+        await recorder.aclose()
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        events = await read_events(client, "thread-9")
+        session = (await client.get("/v1/sessions/thread-9")).json()
+    types = [e["type"] for e in events]
+    assert session["status"] == "open"
+    assert types.count("trace.end") == 2
+    assert types[-1] == "trace.end"
+    assert types.count("message.delta") == 2
+    assert "final" not in types
