@@ -151,3 +151,15 @@ async def test_the_processor_records_a_group_s_traces_in_one_open_session(
     assert types[-1] == "trace.end"
     assert types.count("message.delta") == 2
     assert "final" not in types
+
+
+def test_a_trace_begun_outside_an_event_loop_is_skipped_with_a_warning(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The Recorder sends from an event loop; `with trace()` around run_sync has none.
+    processor = ReplaydeckTracingProcessor(Recorder(server.url))
+    with tracing_to(processor), trace("Weather workflow") as current:
+        result = Runner.run_sync(weather_agent(), QUESTION)
+    assert result.final_output == ANSWER
+    assert f"trace {current.trace_id} began outside an event loop" in caplog.text
+    assert httpx.get(f"{server.url}/v1/sessions/{current.trace_id}").status_code == 404

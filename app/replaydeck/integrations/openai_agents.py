@@ -61,6 +61,17 @@ class ReplaydeckTracingProcessor(TracingProcessor):
         if batch is None or not batch.headers:
             return
         header = batch.headers[0]
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # The Recorder sends from the app's event loop; a trace begun outside one
+            # (`with trace(): Runner.run_sync(...)`) has none to send from.
+            log.warning(
+                "replaydeck: trace %s began outside an event loop and is not recorded; "
+                "export it to POST /v1/traces/ingest instead",
+                header.trace_id,
+            )
+            return
         grouped = header.group_id is not None
         session_id = session_name(
             header.group_id or header.trace_id, "group" if grouped else "trace"
