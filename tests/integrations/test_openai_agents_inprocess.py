@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -156,10 +157,10 @@ async def test_the_processor_records_a_group_s_traces_in_one_open_session(
 def test_a_trace_begun_outside_an_event_loop_is_skipped_with_a_warning(
     server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The Recorder sends from an event loop; `with trace()` around run_sync has none.
+    # The Recorder sends from an event loop; a trace begun before one has none.
     processor = ReplaydeckTracingProcessor(Recorder(server.url))
     with tracing_to(processor), trace("Weather workflow") as current:
-        result = Runner.run_sync(weather_agent(), QUESTION)
+        result = asyncio.run(Runner.run(weather_agent(), QUESTION))
     assert result.final_output == ANSWER
     assert f"trace {current.trace_id} began outside an event loop" in caplog.text
     assert httpx.get(f"{server.url}/v1/sessions/{current.trace_id}").status_code == 404

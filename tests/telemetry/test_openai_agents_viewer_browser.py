@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,8 @@ def test_the_viewer_plays_an_exported_agent_run(tmp_path: Path) -> None:
         processor = BatchTraceProcessor(exporter, schedule_delay=60)
         # Synchronous, before the browser starts: Playwright's sync API holds a loop.
         with tracing_to(processor), trace("Weather workflow") as current:
-            Runner.run_sync(weather_agent(), QUESTION)
+            # asyncio.run, not Runner.run_sync, which leaves its event loop open.
+            asyncio.run(Runner.run(weather_agent(), QUESTION))
         processor.force_flush()
         exporter.close()
         with chromium() as browser:
