@@ -11,6 +11,10 @@ controller, which sees no fixture): ``--golden-prune`` deletes such files,
 ``--golden-allow-unused`` only lists them. Two tests that use one golden name
 fail, naming both.
 
+The ``recorded_upstream`` fixture (upstream_fixture.py) plays a test's recorded
+upstream; ``--upstream-record-mode`` (ini ``upstream_record_mode``) says whether it
+may record, and ``@pytest.mark.recorded_upstream(...)`` passes it options.
+
 This module is loaded into every pytest run in an environment where replaydeck
 is installed, so it imports only the pure golden modules.
 """
@@ -37,6 +41,12 @@ ALLOW_UNUSED_FLAG = "--golden-allow-unused"
 DIR_INI = "golden_dir"
 NORMALIZER_INI = "golden_normalizer"
 SUFFIX = ".jsonl"
+# Not pytest-recording's --record-mode: both plugins may be installed in one project.
+RECORD_MODE_FLAG = "--upstream-record-mode"
+RECORD_MODE_INI = "upstream_record_mode"
+RECORD_MODES = ("none", "once", "new_episodes", "rewrite")
+UPSTREAM_DIR_INI = "upstream_dir"
+UPSTREAM_MARK = "recorded_upstream"
 
 
 @dataclass
@@ -105,6 +115,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="list golden files no test used instead of failing the run",
     )
+    upstreams = parser.getgroup("replaydeck-upstreams", "replaydeck recorded upstreams")
+    upstreams.addoption(
+        RECORD_MODE_FLAG,
+        choices=RECORD_MODES,
+        default=None,
+        help="none (default): play recorded upstreams only, refuse the rest; once: record "
+        "the tests that have no recording yet; new_episodes: record what is missing; "
+        "rewrite: record everything afresh",
+    )
+    parser.addini(RECORD_MODE_INI, "record mode when the command line gives none", default="none")
+    parser.addini(
+        UPSTREAM_DIR_INI,
+        "folder of recorded upstreams, relative to each test module (default: upstreams)",
+        default="upstreams",
+    )
     parser.addini(
         DIR_INI,
         "folder of golden files, relative to each test module (default: golden)",
@@ -119,6 +144,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{UPSTREAM_MARK}(name=None, *, match='order', body=None, speed='max', upstream=None): "
+        "options of the recorded_upstream fixture",
+    )
     config.stash[_REGISTRY] = _Registry(
         update=bool(config.getoption(UPDATE_FLAG)),
         rootpath=config.rootpath,
@@ -329,3 +359,46 @@ def golden(request: pytest.FixtureRequest) -> Golden:
         request.config.stash[_REGISTRY],
         request.node.nodeid,
     )
+
+
+@pytest.fixture
+def recorded_upstream(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The test's recorded upstream (replaydeck.testing.upstream_fixture.Upstream)."""
+    from replaydeck.testing.upstream_fixture import Upstream
+
+    mode = request.config.getoption(RECORD_MODE_FLAG) or str(request.config.getini(RECORD_MODE_INI))
+    if mode not in RECORD_MODES:
+        raise pytest.UsageError(
+            f"{RECORD_MODE_INI} = {mode!r} is not a record mode; use one of "
+            + ", ".join(RECORD_MODES)
+        )
+    marker = request.node.get_closest_marker(UPSTREAM_MARK)
+    options = dict(marker.kwargs) if marker is not None else {}
+    name = (marker.args[0] if marker is not None and marker.args else None) or options.pop(
+        "name", None
+    )
+    options.pop("name", None)
+    folder = request.path.parent / str(request.config.getini(UPSTREAM_DIR_INI))
+    stem = name or re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-.")
+    upstream = Upstream(folder / request.path.stem / f"{stem}.json", mode=mode, **options)
+    try:
+        yield upstream
+    finally:
+        upstream.close()
+    refused = upstream.transport.refused
+    if refused:
+        pytest.fail(
+            f"{len(refused)} request(s) had no recorded exchange in "
+            f"{_shown(request.config, upstream.path)}:\n- "
+            + "\n- ".join(refused)
+            + f"\nrecord them with `pytest {RECORD_MODE_FLAG}=once` (no recording yet), "
+            "new_episodes (add the missing ones) or rewrite (start afresh)",
+            pytrace=False,
+        )
+
+
+def _shown(config: pytest.Config, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.rootpath))
+    except ValueError:
+        return str(path)
