@@ -150,6 +150,12 @@ class Playlist:
     def unplayed(self) -> list[Exchange]:
         return [e for e, done in zip(self.exchanges, self.played, strict=True) if not done]
 
+    def give_back(self, exchange: Exchange) -> None:
+        """A request abandoned before its answer began leaves its exchange for a retry."""
+        for index, candidate in enumerate(self.exchanges):
+            if candidate is exchange:
+                self.played[index] = False
+
     def take(self, request: RecordedRequest) -> Exchange | None:
         """The exchange that answers `request`, now played; None when there is none."""
         for index, exchange in enumerate(self.exchanges):

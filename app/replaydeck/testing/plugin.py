@@ -379,8 +379,11 @@ def recorded_upstream(request: pytest.FixtureRequest) -> Iterator[Any]:
     )
     options.pop("name", None)
     folder = request.path.parent / str(request.config.getini(UPSTREAM_DIR_INI))
-    stem = name or re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-.")
-    upstream = Upstream(folder / request.path.stem / f"{stem}.json", mode=mode, **options)
+    # A name with a folder in it ("test_agent/weather") is another module's recording.
+    stem = str(name) if name else re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-.")
+    if "/" not in stem:
+        stem = f"{request.path.stem}/{stem}"
+    upstream = Upstream(folder / f"{stem}.json", mode=mode, **options)
     try:
         yield upstream
     finally:

@@ -17,6 +17,9 @@ Record modes, as pytest-recording's (vcrpy's):
 - ``new_episodes``: play what is recorded, record what is not, and add it to the file;
 - ``rewrite``: ignore the file, record everything afresh.
 
+``inject(fault)`` spoils the next answer played (faults.py): a disconnect mid-stream,
+a 429 with Retry-After, a malformed frame, added latency.
+
 Recording sends the request to its own URL, through httpx's own transport, and keeps
 the response's bytes as the socket delivered them (before any decoding).
 """
@@ -27,6 +30,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,7 @@ from replaydeck.testing.cassette import (
     UnrecordedRequest,
     kept_headers,
 )
+from replaydeck.testing.faults import Fault, Plan, plan
 from replaydeck.testing.playback import parse_speed
 
 MODES = ("none", "once", "new_episodes", "rewrite")
@@ -78,6 +83,7 @@ class RecordedUpstream(httpx.BaseTransport, httpx.AsyncBaseTransport):
         # Requests refused for want of a recording; the pytest fixture fails the test on them.
         self.refused: list[str] = []
         self.new: list[Exchange] = []
+        self.faults: list[Fault] = []
         self._lock = threading.Lock()
 
     # -- playing ----------------------------------------------------------------------
@@ -97,23 +103,57 @@ class RecordedUpstream(httpx.BaseTransport, httpx.AsyncBaseTransport):
             "new_episodes or rewrite)"
         )
 
+    def inject(self, *faults: Fault) -> None:
+        """Spoil the next requests' answers (faults.py), one fault after the other."""
+        with self._lock:
+            self.faults.extend(faults)
+
+    def _plan(self, request: httpx.Request) -> tuple[Plan, Exchange | None] | None:
+        """What to play for `request` and the exchange it plays; None to record it."""
+        fault = None
+        with self._lock:
+            if self.faults:
+                fault = self.faults[0]
+                remaining = replace(fault, times=fault.times - 1)
+                self.faults[0:1] = [remaining] if remaining.times > 0 else []
+        if fault is not None and fault.response is not None:
+            return plan(fault.response, fault), None
+        exchange = self._find(request)
+        return None if exchange is None else (plan(exchange.response, fault), exchange)
+
+    def _give_back(self, exchange: Exchange | None) -> None:
+        if exchange is not None:
+            with self._lock:
+                self.playlist.give_back(exchange)
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
-        exchange = self._find(request)
-        if exchange is None:
+        planned = self._plan(request)
+        if planned is None:
             return self._record(request)
-        pace = self._pacing()
-        time.sleep(max(0.0, pace(exchange.response.at_ms) - time.monotonic()))
-        return _response(exchange.response, SyncPlayback(exchange.response.chunks, pace))
+        answer, exchange = planned
+        playback = Playback(answer, self._pacing(), read_timeout(request))
+        try:
+            playback.wait(answer.response.at_ms, sleep=time.sleep)
+        except httpx.ReadTimeout:
+            self._give_back(exchange)
+            raise
+        return _response(answer.response, SyncPlayback(playback))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
-        exchange = self._find(request)
-        if exchange is None:
+        planned = self._plan(request)
+        if planned is None:
             return await self._arecord(request)
-        pace = self._pacing()
-        await anyio.sleep(max(0.0, pace(exchange.response.at_ms) - time.monotonic()))
-        return _response(exchange.response, AsyncPlayback(exchange.response.chunks, pace))
+        answer, exchange = planned
+        playback = Playback(answer, self._pacing(), read_timeout(request))
+        try:
+            await playback.await_(answer.response.at_ms)
+        except (httpx.ReadTimeout, anyio.get_cancelled_exc_class()):
+            # Cancelled: the real-port server's client went away before the headers.
+            self._give_back(exchange)
+            raise
+        return _response(answer.response, AsyncPlayback(playback))
 
     def _pacing(self) -> Callable[[float], float]:
         """Recorded milliseconds → a monotonic deadline, from this request on."""
@@ -196,26 +236,81 @@ def _response_like(response: httpx.Response, stream: Any) -> httpx.Response:
     )
 
 
-class SyncPlayback(httpx.SyncByteStream):
-    def __init__(self, chunks: tuple[Chunk, ...], pace: Callable[[float], float]) -> None:
-        self.chunks = chunks
+def read_timeout(request: httpx.Request) -> float | None:
+    timeout = request.extensions.get("timeout") or {}
+    value = timeout.get("read")
+    return float(value) if value is not None else None
+
+
+class InjectedDisconnect(httpx.RemoteProtocolError):
+    """The connection dropped mid-body, as the `disconnect` fault asked."""
+
+
+class Playback:
+    """One answer as played: its deadlines, the client's read timeout, the fault's break.
+
+    A wait longer than the client's read timeout ends in `httpx.ReadTimeout` once that
+    timeout has passed, as on a real socket: httpx enforces its timeouts in the network
+    layer, which a transport replaces."""
+
+    def __init__(self, answer: Plan, pace: Callable[[float], float], timeout: float | None) -> None:
+        self.chunks = answer.response.chunks
+        self.disconnect_after = answer.disconnect_after
+        self.added = answer.delay_ms / 1000
         self.pace = pace
+        self.timeout = timeout
+
+    def delay(self, at_ms: float) -> tuple[float, bool]:
+        wait = max(0.0, self.pace(at_ms) + self.added - time.monotonic())
+        if self.timeout is not None and wait > self.timeout:
+            return self.timeout, True
+        return wait, False
+
+    def wait(self, at_ms: float, *, sleep: Callable[[float], None]) -> None:
+        wait, times_out = self.delay(at_ms)
+        sleep(wait)
+        if times_out:
+            raise httpx.ReadTimeout(f"no byte within the read timeout of {self.timeout} s")
+
+    async def await_(self, at_ms: float) -> None:
+        wait, times_out = self.delay(at_ms)
+        await anyio.sleep(wait)
+        if times_out:
+            raise httpx.ReadTimeout(f"no byte within the read timeout of {self.timeout} s")
+
+    def played(self) -> tuple[Chunk, ...]:
+        return (
+            self.chunks if self.disconnect_after is None else self.chunks[: self.disconnect_after]
+        )
+
+    def end(self) -> None:
+        if self.disconnect_after is not None:
+            raise InjectedDisconnect(
+                "peer closed connection without sending complete message body "
+                "(a disconnect injected by the recorded upstream)"
+            )
+
+
+class SyncPlayback(httpx.SyncByteStream):
+    def __init__(self, playback: Playback) -> None:
+        self.playback = playback
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.chunks:
-            time.sleep(max(0.0, self.pace(chunk.at_ms) - time.monotonic()))
+        for chunk in self.playback.played():
+            self.playback.wait(chunk.at_ms, sleep=time.sleep)
             yield chunk.data
+        self.playback.end()
 
 
 class AsyncPlayback(httpx.AsyncByteStream):
-    def __init__(self, chunks: tuple[Chunk, ...], pace: Callable[[float], float]) -> None:
-        self.chunks = chunks
-        self.pace = pace
+    def __init__(self, playback: Playback) -> None:
+        self.playback = playback
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            await anyio.sleep(max(0.0, self.pace(chunk.at_ms) - time.monotonic()))
+        for chunk in self.playback.played():
+            await self.playback.await_(chunk.at_ms)
             yield chunk.data
+        self.playback.end()
 
 
 class Tape:

@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from replaydeck.testing.faults import Fault
 from replaydeck.testing.upstream import RecordedUpstream
 
 
@@ -40,6 +41,11 @@ class Upstream:
                 serve_upstream(self.transport, upstream=self.upstream)
             )
         return self._url
+
+    def inject(self, *faults: Fault) -> None:
+        """Spoil the next answers: ``disconnect``, ``rate_limit``, ``malformed_frame``,
+        ``latency`` or ``status`` from ``replaydeck.testing.faults``."""
+        self.transport.inject(*faults)
 
     def close(self) -> None:
         self._stack.close()

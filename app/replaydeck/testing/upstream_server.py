@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from replaydeck.capture.proxy import send_body
 from replaydeck.testing.cassette import UnrecordedRequest
-from replaydeck.testing.upstream import RecordedUpstream
+from replaydeck.testing.upstream import InjectedDisconnect, RecordedUpstream
 from replaydeck.testing.vcr import serve
 
 # Where a request goes when nothing is recorded and no upstream was given: never sent.
@@ -65,11 +65,36 @@ class UpstreamApp:
         ]
         request = httpx.Request(scope["method"], url, headers=headers, content=body)
         try:
-            response = await self.upstream.handle_async_request(request)
+            response = await self.answer(request, receive)
         except UnrecordedRequest as e:
             await problem(send, 404, "No recorded exchange", str(e))
             return
-        await self.relay(response, receive, send)
+        if response is not None:
+            await self.relay(response, receive, send)
+
+    async def answer(self, request: httpx.Request, receive: Receive) -> httpx.Response | None:
+        """The upstream's answer; None when the client left first (an injected latency
+        past its timeout), which leaves the exchange for the client's retry."""
+        response: httpx.Response | None = None
+        refusal: UnrecordedRequest | None = None
+        with anyio.CancelScope() as scope:
+
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                scope.cancel()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch_disconnect)
+                try:
+                    response = await self.upstream.handle_async_request(request)
+                except UnrecordedRequest as e:
+                    refusal = e  # raised out here, not wrapped in the group's ExceptionGroup
+                finally:
+                    tg.cancel_scope.cancel()
+        if refusal is not None:
+            raise refusal
+        return response
 
     async def relay(self, response: httpx.Response, receive: Receive, send: Send) -> None:
         headers = [
@@ -82,6 +107,10 @@ class UpstreamApp:
         assert isinstance(stream, httpx.AsyncByteStream)
         try:
             await send_body(stream, receive, send)
+        except* InjectedDisconnect:
+            # Returning with the body unfinished makes the server drop the connection,
+            # which is the fault asked for (it logs that the response was incomplete).
+            pass
         finally:
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
