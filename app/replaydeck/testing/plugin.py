@@ -21,7 +21,7 @@ is installed, so it imports only the pure golden modules.
 
 from __future__ import annotations
 
-import importlib
+import json
 import re
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ import pytest
 
 from replaydeck.testing import golden as golden_files
 from replaydeck.testing.diff import diff
-from replaydeck.testing.normalize import Normalizer, Transform
+from replaydeck.testing.normalize import Normalizer, Transform, import_callable
 
 UPDATE_FLAG = "--golden-update"
 UPDATE_NEW_FLAG = "--golden-update-new-only"
@@ -286,9 +286,11 @@ class Golden:
     def _compare(self, events: list[Mapping[str, Any]], name: str, options: dict[str, Any]) -> None:
         __tracebackhide__ = True
         try:
-            actual = Normalizer.build(**options)(events)
+            normalizer = Normalizer.build(**options)
+            actual = normalizer(events)
         except ValueError as e:
             pytest.fail(str(e), pytrace=False)
+        normalization = normalizer.describe()
         path = self.path(name)
         registry = self._registry
         shown = registry.show(path)
@@ -296,8 +298,10 @@ class Golden:
         if registry.update:
             # Tests may share a golden file to say they must agree; two that would
             # write different contents to it are an error, not an update.
-            owner, written = registry.written.setdefault(path.resolve(), (self._nodeid, actual))
-            if written != actual:
+            owner, written = registry.written.setdefault(
+                path.resolve(), (self._nodeid, [normalization, *actual])
+            )
+            if written != [normalization, *actual]:
                 pytest.fail(
                     f"golden file {shown} is written by two tests with different output, "
                     f"{owner} and {self._nodeid}; give each its own name",
@@ -305,25 +309,36 @@ class Golden:
                 )
             if owner != self._nodeid:
                 return
-            outcome = golden_files.write(path, actual)
+            outcome = golden_files.write(path, actual, normalization)
             if outcome == "created":
                 registry.created.append(path)
             elif outcome == "updated":
                 registry.updated.append(path)
             return
         if not path.exists() and registry.create_new:
-            golden_files.write(path, actual)
+            golden_files.write(path, actual, normalization)
             registry.created.append(path)
             return
         if not path.exists():
-            preview = golden_files.dumps(actual).decode()
+            preview = golden_files.dumps(actual, normalization=normalization).decode()
             pytest.fail(
                 f"golden file {shown} does not exist; run `pytest {UPDATE_FLAG}` to create it "
                 "from this test's output, review it, and commit it. It would hold:\n"
                 + (preview if len(preview) <= 4000 else preview[:4000] + "…\n"),
                 pytrace=False,
             )
-        report = diff(golden_files.read(path), actual, verbose=registry.verbose)
+        entries = golden_files.read_all(path)
+        recorded = golden_files.normalization_of(entries)
+        if recorded != normalization:
+            # The file would otherwise claim a normalization that did not make it, and
+            # `replaydeck golden check` would apply the wrong one.
+            pytest.fail(
+                f"golden file {shown} was made with normalization {_show(recorded)}; this "
+                f"test now uses {_show(normalization)}. If that is intended, run "
+                f"`pytest {UPDATE_FLAG}` and commit the change",
+                pytrace=False,
+            )
+        report = diff(golden_files.without_header(entries), actual, verbose=registry.verbose)
         if report is not None:
             pytest.fail(
                 f"output differs from golden file {shown}\n{report}\n"
@@ -332,20 +347,17 @@ class Golden:
             )
 
 
+def _show(normalization: Mapping[str, Any]) -> str:
+    return json.dumps(normalization, sort_keys=True) if normalization else "(the defaults)"
+
+
 def _load_normalizer(spec: str) -> Transform | None:
     if not spec:
         return None
-    module_name, _, name = spec.partition(":")
     try:
-        function = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise pytest.UsageError(
-            f"{NORMALIZER_INI} = {spec!r} names no callable ({e}); write it as module:function"
-        ) from None
-    if not callable(function):
-        raise pytest.UsageError(f"{NORMALIZER_INI} = {spec!r} is not callable")
-    normalizer: Transform = function
-    return normalizer
+        return import_callable(spec)
+    except ValueError as e:
+        raise pytest.UsageError(f"{NORMALIZER_INI} = {spec!r}: {e}") from None
 
 
 def _folder(config: pytest.Config, module_path: Path) -> Path:
