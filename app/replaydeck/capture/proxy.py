@@ -171,11 +171,13 @@ async def bad_gateway(send: Send, detail: str) -> None:
 class ProxyApp:
     """The proxy as one ASGI app: the lifespan closes the recorder and the upstream client."""
 
-    def __init__(self, upstream: str, recorder: Recorder, *, format: str = "auto") -> None:
+    def __init__(
+        self, upstream: str, recorder: Recorder, *, format: str = "auto", record_wire: bool = False
+    ) -> None:
         self.client = upstream_client()
         self.recorder = recorder
         self.app: ASGIApp = RecordingMiddleware(
-            Forwarder(upstream, self.client), recorder, format=format
+            Forwarder(upstream, self.client), recorder, format=format, record_wire=record_wire
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -21,7 +21,6 @@ Pure: no I/O besides reading and writing the file, no clock.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -29,11 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from replaydeck.capture import wire
+from replaydeck.testing import archive
+
 VERSION = 1
-# Headers that describe one connection, or that the player recomputes.
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding"}
-)
 
 # Called with (recorded body, sent body), each parsed JSON when it is JSON, else bytes.
 BodyMatcher = Callable[[Any, Any], bool]
@@ -82,16 +80,12 @@ class Exchange:
 
 
 def parse_body(body: bytes, content_type: str) -> Any:
-    if body and "json" in content_type.lower():
-        try:
-            return json.loads(body)
-        except ValueError:
-            pass
-    return body
+    encoded = wire.encode_body(body, content_type)
+    return encoded.get("json", body)
 
 
 def kept_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    return tuple((k.lower(), v) for k, v in headers if k.lower() not in HOP_BY_HOP)
+    return tuple(wire.parse_header_line(line) for line in wire.header_lines(headers))
 
 
 @dataclass
@@ -102,8 +96,19 @@ class Cassette:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Cassette:
+        """A cassette file, or a session export archive recorded with its wire."""
+        file = Path(path)
+        with file.open("rb") as f:
+            first = f.readline()
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            opening = json.loads(first) if first.strip() else None
+        except ValueError:
+            opening = None  # an indented cassette's first line is just "{"
+        if archive.is_header(opening):
+            _, events = archive.read(file)
+            return cls.from_events(events, source=str(path))
+        try:
+            document = json.loads(file.read_text(encoding="utf-8"))
         except ValueError as e:
             raise ValueError(f"{path} is not a recorded upstream (invalid JSON: {e})") from e
         if not isinstance(document, dict) or document.get("replaydeck_upstream") != VERSION:
@@ -112,6 +117,44 @@ class Cassette:
                 f'"replaydeck_upstream": {VERSION} (was it written by replaydeck?)'
             )
         return cls([_exchange(item) for item in document.get("exchanges") or []])
+
+    @classmethod
+    def from_events(
+        cls, events: Iterable[Mapping[str, Any]], *, source: str = "the session"
+    ) -> Cassette:
+        """The exchanges a captured session's wire events hold (capture/wire.py)."""
+        exchanges: list[Exchange] = []
+        request: RecordedRequest | None = None
+        start, status, at_ms = 0.0, 0, 0.0
+        headers: tuple[tuple[str, str], ...] = ()
+        chunks: list[Chunk] = []
+        for event in events:
+            kind, data = event.get("type"), event.get("data") or {}
+            offset = float(event.get("offset_ms") or 0.0)
+            if kind == wire.REQUEST:
+                if request is not None:
+                    exchanges.append(_assembled(request, status, headers, at_ms, chunks))
+                request = RecordedRequest(
+                    str(data.get("method", "GET")).upper(),
+                    str(data.get("path", "/")),
+                    str(data.get("content_type") or ""),
+                    wire.decode_body(data),
+                )
+                start, status, headers, at_ms, chunks = offset, 0, (), 0.0, []
+            elif kind == wire.RESPONSE and request is not None:
+                status = int(data.get("status", 200))
+                headers = tuple(wire.parse_header_line(h) for h in data.get("headers") or [])
+                at_ms = offset - start
+            elif kind == wire.CHUNK and request is not None:
+                chunks.append(Chunk(offset - start, wire.decode_bytes(data)))
+        if request is not None:
+            exchanges.append(_assembled(request, status, headers, at_ms, chunks))
+        if not exchanges:
+            raise ValueError(
+                f"{source} holds no http.request event: record it with its wire "
+                "(RecordingMiddleware(record_wire=True), `replaydeck proxy --record-wire`)"
+            )
+        return cls(exchanges)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         document = {
@@ -193,41 +236,28 @@ def _same_route(recorded: RecordedRequest, sent: RecordedRequest) -> bool:
     return recorded.method == sent.method and recorded.path == sent.path
 
 
-def _encode_bytes(data: bytes) -> dict[str, str]:
-    try:
-        return {"text": data.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {"base64": base64.b64encode(data).decode("ascii")}
-
-
-def _decode_bytes(item: Mapping[str, Any]) -> bytes:
-    if "base64" in item:
-        return base64.b64decode(item["base64"])
-    return str(item.get("text", "")).encode("utf-8")
+def _assembled(
+    request: RecordedRequest,
+    status: int,
+    headers: tuple[tuple[str, str], ...],
+    at_ms: float,
+    chunks: list[Chunk],
+) -> Exchange:
+    return Exchange(request, RecordedResponse(status, headers, at_ms, tuple(chunks)))
 
 
 def _document(exchange: Exchange) -> dict[str, Any]:
-    request = exchange.request
-    body: dict[str, Any] = {}
-    parsed = request.parsed_body()
-    if request.body and not isinstance(parsed, bytes):
-        body = {"json": parsed}
-    elif request.body:
-        body = _encode_bytes(request.body)
-    response = exchange.response
+    request, response = exchange.request, exchange.response
     return {
-        "request": {
-            "method": request.method,
-            "path": request.path,
-            "content_type": request.content_type,
-            **body,
-        },
+        "request": wire.request_data(
+            request.method, request.path, request.content_type, request.body
+        ),
         "response": {
             "status": response.status,
             "at_ms": round(response.at_ms, 3),
-            "headers": [f"{name}: {value}" for name, value in response.headers],
+            "headers": wire.header_lines(response.headers),
             "chunks": [
-                {"at_ms": round(chunk.at_ms, 3), **_encode_bytes(chunk.data)}
+                {"at_ms": round(chunk.at_ms, 3), **wire.encode_bytes(chunk.data)}
                 for chunk in response.chunks
             ],
         },
@@ -236,11 +266,7 @@ def _document(exchange: Exchange) -> dict[str, Any]:
 
 def _exchange(item: Mapping[str, Any]) -> Exchange:
     request, response = item["request"], item["response"]
-    if "json" in request:
-        # Compact, as most clients send it; only matching reads it back.
-        body = json.dumps(request["json"], separators=(",", ":"), ensure_ascii=False).encode()
-    else:
-        body = _decode_bytes(request)
+    body = wire.decode_body(request)
     return Exchange(
         RecordedRequest(
             method=str(request["method"]).upper(),
@@ -250,16 +276,11 @@ def _exchange(item: Mapping[str, Any]) -> Exchange:
         ),
         RecordedResponse(
             status=int(response["status"]),
-            headers=tuple(_header(line) for line in response.get("headers") or []),
+            headers=tuple(wire.parse_header_line(line) for line in response.get("headers") or []),
             at_ms=float(response.get("at_ms") or 0.0),
             chunks=tuple(
-                Chunk(at_ms=float(c.get("at_ms") or 0.0), data=_decode_bytes(c))
+                Chunk(at_ms=float(c.get("at_ms") or 0.0), data=wire.decode_bytes(c))
                 for c in response.get("chunks") or []
             ),
         ),
     )
-
-
-def _header(line: str) -> tuple[str, str]:
-    name, _, value = str(line).partition(":")
-    return name.strip().lower(), value.strip()

@@ -8,7 +8,9 @@ runs of the same agent:
 - consecutive `message.delta`s of one message become one `{"type": "message",
   "data": {"text": ...}}` entry, because an LLM's chunk boundaries are not
   deterministic (``strict=True`` keeps the chunks as they were);
-- the store's own control events (`replay.*`, `stream.*`) are dropped;
+- the store's own control events (`replay.*`, `stream.*`) are dropped, and so is
+  the wire of a capture with `record_wire` (`http.request`, `http.response`,
+  `http.chunk`);
 - masks replace values that are volatile *inside* payloads: JSON paths
   (``data.result.created_at``, ``data.items[*].id``, ``*`` matches any key or
   index) and regexes become placeholders. By default: dates and UUIDs; the
@@ -30,6 +32,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from replaydeck.formats.base import WIRE_TYPES
 
 VOLATILE_FIELDS = frozenset({"ts", "offset_ms", "id", "seq", "trace_id", "span_id"})
 CONTROL_PREFIXES = ("replay.", "stream.")
@@ -190,7 +194,7 @@ def normalize(
     kept = [
         _strip(event)
         for event in events
-        if opts.keep_control or not str(event.get("type", "")).startswith(CONTROL_PREFIXES)
+        if opts.keep_control or not _is_control(str(event.get("type", "")))
     ]
     merged = kept if opts.strict else _coalesce(kept)
     compiled = [(re.compile(p) if isinstance(p, str) else p, ph) for p, ph in opts.patterns]
@@ -208,6 +212,12 @@ def normalize(
     for transform in opts.transforms:
         masked = transform(masked)
     return masked
+
+
+def _is_control(kind: str) -> bool:
+    # The wire of a capture with record_wire is the same stream as the parsed events,
+    # unparsed, in chunks that differ from run to run.
+    return kind.startswith(CONTROL_PREFIXES) or kind in WIRE_TYPES
 
 
 def _strip(event: Mapping[str, Any]) -> Event:
