@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, OpenAI
 
 from replaydeck.testing.cassette import (
     Cassette,
@@ -200,3 +200,26 @@ def test_the_real_port_refuses_an_unrecorded_request(tmp_path: Path) -> None:
     assert response.headers["content-type"] == "application/problem+json"
     assert "POST /v1/chat/completions: nothing is recorded" in response.json()["detail"]
     assert upstream.refused == ["POST /v1/chat/completions: nothing is recorded"]
+
+
+def test_the_real_port_records_through_to_the_upstream(tmp_path: Path) -> None:
+    cassette = tmp_path / "port.json"
+    with (
+        serve(llm_app()) as llm,  # type: ignore[arg-type]
+        serve_upstream(cassette, mode="rewrite", upstream=llm.url) as url,
+    ):
+        live = chunks_of(OpenAI(base_url=f"{url}/v1", api_key="sk-test", max_retries=0))
+    assert [e.describe() for e in Cassette.load(cassette).exchanges] == [
+        "POST /v1/chat/completions"
+    ]
+    # Played back with the service gone, through the other door: the same chunks.
+    transport = httpx.Client(transport=RecordedUpstream(cassette))
+    client = OpenAI(base_url="http://llm.invalid/v1", api_key="sk-test", http_client=transport)
+    assert chunks_of(client) == live
+
+
+def chunks_of(client: OpenAI) -> list[dict[str, Any]]:
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Paris?"}], stream=True
+    )
+    return [chunk.model_dump() for chunk in stream]
