@@ -1,6 +1,6 @@
 """Faults a recorded upstream can inject into one response: what agents must survive.
 
-    recorded_upstream.transport.inject(rate_limit(retry_after=0.05))
+    recorded_upstream.inject(rate_limit(retry_after=0.05))
 
 Each injected fault spoils the next request (`times` requests, with `times=2` …), in
 the order injected. Pure: `plan()` turns a recorded response and a fault into what
@@ -32,10 +32,6 @@ class Fault:
     data: bytes = b""
     # latency: added before the headers, so before everything
     delay_ms: float = 0.0
-
-
-class Disconnected(Exception):
-    """The injected mid-stream disconnect, inside the player."""
 
 
 def disconnect(after_chunks: int = 1, *, times: int = 1) -> Fault:
@@ -88,8 +84,6 @@ class Plan:
     """What to play for one request."""
 
     response: RecordedResponse
-    # True when the recorded exchange was answered (a status fault leaves it for later).
-    uses_exchange: bool = True
     disconnect_after: int | None = None
     # Added to every deadline, whatever the speed ("max" included).
     delay_ms: float = 0.0
@@ -99,7 +93,7 @@ def plan(recorded: RecordedResponse, fault: Fault | None) -> Plan:
     if fault is None:
         return Plan(recorded)
     if fault.response is not None:
-        return Plan(fault.response, uses_exchange=False)
+        return Plan(fault.response)
     if fault.kind == "disconnect":
         return Plan(recorded, disconnect_after=fault.after_chunks)
     if fault.kind == "malformed":
