@@ -23,7 +23,8 @@ from starlette.types import Receive, Scope, Send
 
 from replaydeck.capture.proxy import send_body
 from replaydeck.testing.cassette import UnrecordedRequest
-from replaydeck.testing.upstream import InjectedDisconnect, RecordedUpstream
+from replaydeck.testing.streams import InjectedDisconnect
+from replaydeck.testing.upstream import RecordedUpstream
 from replaydeck.testing.vcr import serve
 
 # Where a request goes when nothing is recorded and no upstream was given: never sent.
