@@ -66,11 +66,7 @@ async def read_events(
         if declared in JSON_TYPES:
             return await _read_json(chunks, validate, max_request_bytes, max_events)
     except ClientDisconnect:
-        # Nobody is left to answer; nothing was stored. A 400, not a logged 500.
-        raise InvalidRequest(
-            "The client disconnected before the request body was complete; nothing was "
-            "stored. Send the whole body again."
-        ) from None
+        raise _disconnected() from None
     said = f"Content-Type {declared!r} is" if declared else "A body without a Content-Type is"
     raise UnsupportedMediaType(
         f"{said} not accepted here; send Content-Type: application/json (one event or an "
@@ -96,14 +92,32 @@ async def json_body_declared(request: Request) -> None:
     )
 
 
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """A whole request body, refused past `limit` bytes (and as a 400 when its client
+    left before the end)."""
+    body = bytearray()
+    try:
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(limit)
+    except ClientDisconnect:
+        raise _disconnected() from None
+    return bytes(body)
+
+
+def _disconnected() -> InvalidRequest:
+    # Nobody is left to answer; nothing was stored. A 400, not a logged 500.
+    return InvalidRequest(
+        "The client disconnected before the request body was complete; nothing was "
+        "stored. Send the whole body again."
+    )
+
+
 async def _read_json(
     chunks: AsyncIterator[bytes], validate: Validate, limit: int, max_events: int
 ) -> list[NewEvent]:
-    body = bytearray()
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit)
+    body = await read_limited(chunks, limit)
     if not body.strip():
         raise InvalidRequest(
             'The request body is empty; send an event such as {"type": "status", '

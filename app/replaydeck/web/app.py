@@ -39,6 +39,7 @@ from replaydeck.web.logs import RequestIdMiddleware
 from replaydeck.web.metrics import Metrics
 from replaydeck.web.metrics import router as metrics_router
 from replaydeck.web.routes import ingest as ingest_routes
+from replaydeck.web.routes import langsmith as langsmith_routes
 from replaydeck.web.routes import live as live_routes
 from replaydeck.web.routes import replay as replay_routes
 from replaydeck.web.routes import sessions as session_routes
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(share_routes.router)
     app.include_router(share_routes.public)
     app.include_router(tracing_routes.router)
+    app.include_router(langsmith_routes.router)
     app.include_router(metrics_router)
     # Pure ASGI middleware, every route behind all of it, the streams included; a
     # middleware added later (app.add_middleware) wraps all of these. Added

@@ -1,0 +1,471 @@
+"""LangSmith runs (what LangChain, LangGraph and the LangSmith SDKs export) → events.
+
+A run reaches replaydeck in pieces: a `post` when it starts (with its inputs) and a
+`patch` when it ends (outputs, error, events), or both merged into one `post` when the
+SDK sends them in the same batch. Both SDKs repeat the run's name, type, times,
+parents and metadata in every piece, so each piece maps on its own: no state is kept
+between requests, and an event's id is derived from the run's own id, so a piece sent
+twice (the SDKs retry) stores nothing new. See README, "LangChain and LangGraph".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from replaydeck.errors import InvalidEvent
+from replaydeck.events import format_ts, parse_ts
+from replaydeck.ids import is_session_id
+
+# Metadata keys that name a conversation: LangGraph copies `thread_id` from its
+# config into every run's metadata; LangSmith's threads view reads all three.
+THREAD_KEYS = ("thread_id", "session_id", "conversation_id")
+MAX_RUN_ID = 64
+# A long answer becomes at most this many deltas (words are grouped beyond it).
+MAX_DELTAS = 256
+_WORDS = re.compile(r"\S*\s*")
+_RUN_FIELDS = {
+    "id": str,
+    "trace_id": str,
+    "parent_run_id": str,
+    "name": str,
+    "run_type": str,
+    "inputs": dict,
+    "outputs": dict,
+    "error": str,
+    "events": list,
+    "extra": dict,
+}
+
+
+@dataclass
+class Run:
+    """One run as far as this request knows it (its pieces merged)."""
+
+    id: str
+    trace_id: str
+    parent_run_id: str | None = None
+    name: str = ""
+    run_type: str = "chain"
+    start_us: int | None = None
+    end_us: int | None = None
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    events: list[Any] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    posted: bool = False
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_run_id is None
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        metadata = self.extra.get("metadata")
+        return metadata if isinstance(metadata, dict) else {}
+
+    @property
+    def thread(self) -> str | None:
+        """The conversation this run belongs to, from its metadata, if any."""
+        for key in THREAD_KEYS:
+            value = self.metadata.get(key)
+            if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+                return str(value)
+        return None
+
+    @property
+    def session_id(self) -> str:
+        """The thread names the session, else the trace; a thread id that is no valid
+        session id is replaced by a digest of it (kept in the session's metadata)."""
+        thread = self.thread
+        if thread is None:
+            return self.trace_id
+        if is_session_id(thread):
+            return thread
+        return "thread-" + hashlib.sha256(thread.encode()).hexdigest()[:32]
+
+
+def _where(section: str, index: int) -> str:
+    return f"Run {index} of '{section}'"
+
+
+def _check_id(value: Any, name: str, where: str) -> str:
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MAX_RUN_ID
+        or not is_session_id(value)
+    ):
+        raise InvalidEvent(
+            f"{where} has {name} {str(value)[:80]!r}, which is not a run id (a UUID, as "
+            "the LangSmith SDKs make, or up to 64 letters, digits, '.', '_', ':' or '-')."
+        )
+    return value
+
+
+def _time(value: Any, name: str, where: str) -> int | None:
+    if value is None:
+        return None
+    # The SDKs send ISO 8601 with an offset; a time without one is UTC (as LangSmith
+    # reads it), and a number is epoch milliseconds.
+    if isinstance(value, str):
+        try:
+            naive = datetime.fromisoformat(value).tzinfo is None
+        except ValueError:
+            naive = False  # parse_ts says what is wrong with it
+        if naive:
+            value += "+00:00"
+    try:
+        return parse_ts(value)
+    except InvalidEvent as e:
+        raise InvalidEvent(f"{where}: '{name}' is not usable. {e.detail}") from None
+
+
+def parse_run(raw: Any, section: str, index: int, *, run_id: str | None = None) -> Run:
+    """One run object of a request, checked; InvalidEvent says what is wrong."""
+    where = _where(section, index)
+    if not isinstance(raw, dict):
+        raise InvalidEvent(
+            f"{where} is a JSON {type(raw).__name__}; each run is an object such as the "
+            "LangSmith SDK sends ({'id': ..., 'trace_id': ..., 'run_type': ...})."
+        )
+    for name, kind in _RUN_FIELDS.items():
+        value = raw.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise InvalidEvent(
+                f"{where} has '{name}' of type {type(value).__name__}; it must be a JSON "
+                f"{'string' if kind is str else 'object' if kind is dict else 'array'} or null."
+            )
+    identifier = _check_id(run_id if run_id is not None else raw.get("id"), "id", where)
+    parent = raw.get("parent_run_id")
+    if parent is not None:
+        _check_id(parent, "parent_run_id", where)
+    trace = raw.get("trace_id")
+    if trace is None:
+        if parent is not None:
+            raise InvalidEvent(
+                f"{where} has a parent but no 'trace_id'; send the trace id the SDK "
+                "gives every run (its root run's id)."
+            )
+        trace = identifier
+    return Run(
+        id=identifier,
+        trace_id=_check_id(trace, "trace_id", where),
+        parent_run_id=parent,
+        name=raw.get("name") or "",
+        run_type=raw.get("run_type") or "chain",
+        start_us=_time(raw.get("start_time"), "start_time", where),
+        end_us=_time(raw.get("end_time"), "end_time", where),
+        inputs=raw.get("inputs"),
+        outputs=raw.get("outputs"),
+        error=raw.get("error"),
+        events=raw.get("events") or [],
+        extra=raw.get("extra") or {},
+        posted=section == "post",
+    )
+
+
+def merge_runs(runs: Iterable[Run]) -> list[Run]:
+    """Pieces of the same run in one request, as one run (later pieces win)."""
+    merged: dict[str, Run] = {}
+    for run in runs:
+        known = merged.get(run.id)
+        if known is None:
+            merged[run.id] = run
+            continue
+        for name in ("start_us", "end_us", "inputs", "outputs", "error", "parent_run_id"):
+            value = getattr(run, name)
+            if value is not None:
+                setattr(known, name, value)
+        known.events = run.events or known.events
+        known.extra = {**known.extra, **run.extra}
+        known.name = run.name or known.name
+        known.run_type = run.run_type if run.run_type != "chain" else known.run_type
+        known.posted = known.posted or run.posted
+    return list(merged.values())
+
+
+# -- what a run says --------------------------------------------------------------------
+
+
+def _kwargs(message: Any) -> dict[str, Any]:
+    """A LangChain message as a plain dict, serialized (lc constructor) or not."""
+    if not isinstance(message, dict):
+        return {}
+    kwargs = message.get("kwargs")
+    if message.get("lc") == 1 and isinstance(kwargs, dict):
+        kind = message.get("id")
+        role = str(kind[-1]) if isinstance(kind, list) and kind else ""
+        return {"_class": role, **kwargs}
+    return message
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part if isinstance(part, str) else str(part.get("text", ""))
+            for part in content
+            if isinstance(part, str) or (isinstance(part, dict) and part.get("type") == "text")
+        )
+    return ""
+
+
+def _generation(run: Run) -> dict[str, Any]:
+    generations = (run.outputs or {}).get("generations")
+    while isinstance(generations, list) and generations:
+        generations = generations[0]
+    return generations if isinstance(generations, dict) else {}
+
+
+def output_text(run: Run) -> str:
+    """The text a model run produced."""
+    outputs = run.outputs or {}
+    generation = _generation(run)
+    if generation:
+        message = _kwargs(generation.get("message"))
+        text = _text(message.get("content")) if message else ""
+        return text or _text(generation.get("text"))
+    choices = outputs.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        choice = choices[0].get("message")
+        if isinstance(choice, dict):
+            return _text(choice.get("content"))
+    for name in ("content", "output", "text"):
+        if isinstance(outputs.get(name), str | list):
+            return _text(outputs[name])
+    return ""
+
+
+_USAGE_NAMES = {"prompt_tokens": "input_tokens", "completion_tokens": "output_tokens"}
+
+
+def _counts(usage: Any) -> dict[str, int]:
+    if not isinstance(usage, dict):
+        return {}
+    return {
+        _USAGE_NAMES.get(str(name), str(name)): value
+        for name, value in usage.items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    }
+
+
+def usage_of(run: Run) -> dict[str, int]:
+    """Token counts of a model run, under OpenTelemetry's names (input_/output_tokens)."""
+    outputs = run.outputs or {}
+    message = _kwargs(_generation(run).get("message"))
+    llm_output = outputs.get("llm_output")
+    for candidate in (
+        run.metadata.get("usage_metadata"),
+        message.get("usage_metadata"),
+        outputs.get("usage_metadata"),
+        outputs.get("usage"),
+        llm_output.get("token_usage") if isinstance(llm_output, dict) else None,
+    ):
+        counts = _counts(candidate)
+        if counts:
+            return counts
+    return {}
+
+
+def sum_usage(usages: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for usage in usages:
+        for name, value in _counts(dict(usage)).items():
+            total[name] = total.get(name, 0) + value
+    return total
+
+
+def _token_events(run: Run) -> list[tuple[int, str | None]]:
+    """(time, token text if the SDK kept it) of each streamed token, in time order."""
+    tokens: list[tuple[int, str | None]] = []
+    for event in run.events:
+        if not isinstance(event, dict) or event.get("name") != "new_token":
+            continue
+        try:
+            at = _time(event.get("time"), "events.time", "A new_token event")
+        except InvalidEvent:
+            continue  # one odd token time must not cost the run's text
+        if at is None:
+            continue
+        kwargs = event.get("kwargs")
+        token = kwargs.get("token") if isinstance(kwargs, dict) else None
+        tokens.append((at, token if isinstance(token, str) else None))
+    return sorted(tokens, key=lambda token: token[0])
+
+
+def _groups(words: Sequence[str], count: int) -> list[str]:
+    """`words` joined into `count` consecutive pieces of about equal length."""
+    size = len(words)
+    return ["".join(words[k * size // count : (k + 1) * size // count]) for k in range(count)]
+
+
+def timed_text(run: Run) -> list[tuple[int | None, str, bool]]:
+    """(time, text, recorded) pieces of a model run's answer.
+
+    The SDKs keep the time of streamed tokens but not always their text: Python's
+    LangChain tracer sends only the first token's time, the JS one every token's time
+    without the token. So the text is laid over what was recorded: each token's own
+    text and time when present; else the words spread over the recorded token times,
+    from the first token to the run's end (`recorded` is False for those).
+    """
+    text = output_text(run)
+    tokens = _token_events(run)
+    if tokens and all(token is not None for _, token in tokens):
+        return [(at, token or "", True) for at, token in tokens if token]
+    if not text:
+        return []
+    if not tokens:
+        return [(run.end_us, text, True)]
+    words = [word for word in _WORDS.findall(text) if word]
+    times = [at for at, _ in tokens]
+    end = max(run.end_us or times[-1], times[-1])
+    if len(times) == 1:
+        count = min(len(words), MAX_DELTAS)
+        first = times[0]
+        times = [first + (end - first) * k // max(count - 1, 1) for k in range(count)]
+    elif len(times) > MAX_DELTAS:
+        times = [times[k * len(times) // MAX_DELTAS] for k in range(MAX_DELTAS)]
+    count = min(len(times), len(words))
+    pieces = _groups(words, count)
+    step = len(times) / count
+    return [(times[int(k * step)], piece, False) for k, piece in enumerate(pieces) if piece]
+
+
+def _tool_args(run: Run) -> dict[str, Any]:
+    inputs = run.inputs or {}
+    # LangChain JS sends a tool's input as one JSON string.
+    if set(inputs) == {"input"} and isinstance(inputs["input"], str):
+        try:
+            parsed = orjson.loads(inputs["input"])
+        except orjson.JSONDecodeError:
+            return inputs
+        return parsed if isinstance(parsed, dict) else inputs
+    return inputs
+
+
+def _tool_output(run: Run) -> tuple[Any, bool]:
+    output = (run.outputs or {}).get("output", run.outputs)
+    message = _kwargs(output)
+    if message.get("type") == "tool" or message.get("_class") == "ToolMessage":
+        return message.get("content"), message.get("status") == "error"
+    return output, False
+
+
+def call_id_of(run: Run) -> str:
+    for source in (run.extra, run.metadata):
+        value = source.get("tool_call_id")
+        if isinstance(value, str) and value:
+            return value
+    return run.id
+
+
+def error_message(error: str) -> str:
+    """The exception line of a traceback (the same at every level it passed through)."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "error")[:1000]
+
+
+def user_text(run: Run) -> str | None:
+    """What the user asked, from a root run's inputs: its last message when that is the
+    user's (LangGraph's `messages`), else an `input`, `question` or `query` string."""
+    inputs = run.inputs or {}
+    messages = inputs.get("messages")
+    while isinstance(messages, list) and messages and isinstance(messages[-1], list):
+        messages = messages[-1]
+    if isinstance(messages, list) and messages:
+        last = messages[-1]
+        if isinstance(last, list | tuple) and len(last) == 2 and last[0] in ("user", "human"):
+            return _text(last[1]) or None
+        message = _kwargs(last)
+        role = message.get("type") or message.get("role") or message.get("_class")
+        if role in ("human", "user", "HumanMessage", "HumanMessageChunk"):
+            return _text(message.get("content")) or None
+        return None
+    for name in ("input", "question", "query"):
+        if isinstance(inputs.get(name), str) and inputs[name]:
+            return str(inputs[name])
+    return None
+
+
+def _event(kind: str, event_id: str, ts_us: int | None, data: dict[str, Any]) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": kind, "id": event_id, "data": data}
+    if ts_us is not None:
+        event["ts"] = format_ts(ts_us)
+    return event
+
+
+def run_events(run: Run) -> list[dict[str, Any]]:
+    """The events one run (as far as this request knows it) maps to, `final` aside."""
+    events: list[dict[str, Any]] = []
+    base = {"run_id": run.id, "run_name": run.name}
+    if run.is_root and run.posted and (text := user_text(run)) is not None:
+        events.append(_event("user.message", f"{run.id}:user", run.start_us, {"text": text}))
+    ended = run.end_us is not None
+    if run.run_type == "tool" and (run.posted or ended):
+        call_id = call_id_of(run)
+        tool = {"name": run.name or "tool", "call_id": call_id}
+        start = run.start_us if run.start_us is not None else run.end_us
+        events.append(
+            _event("tool.call", f"{run.id}:call", start, {**tool, "args": _tool_args(run)})
+        )
+        if ended:
+            result, failed = _tool_output(run)
+            data: dict[str, Any] = {**tool, "result": result}
+            if run.error is not None:
+                data["result"] = error_message(run.error)
+            if run.error is not None or failed:
+                data["is_error"] = True
+            if run.start_us is not None and run.end_us is not None:
+                data["duration_ms"] = (run.end_us - run.start_us) / 1000
+            events.append(_event("tool.result", f"{run.id}:result", run.end_us, data))
+    elif run.run_type == "llm" and ended:
+        for index, (at, text, recorded) in enumerate(timed_text(run)):
+            delta = {
+                "text": text,
+                "message_id": run.id,
+                "timing": "recorded" if recorded else "estimated",
+            }
+            events.append(_event("message.delta", f"{run.id}:delta:{index}", at, delta))
+        usage = usage_of(run)
+        metadata = run.metadata
+        model = metadata.get("ls_model_name") or (run.extra.get("invocation_params") or {}).get(
+            "model"
+        )
+        usage_data: dict[str, Any] = {**base, "trace_id": run.trace_id, "usage": usage}
+        if isinstance(model, str):
+            usage_data["model"] = model
+        if isinstance(metadata.get("ls_provider"), str):
+            usage_data["provider"] = metadata["ls_provider"]
+        if run.start_us is not None and run.end_us is not None:
+            usage_data["duration_ms"] = (run.end_us - run.start_us) / 1000
+        events.append(_event("model.usage", f"{run.id}:usage", run.end_us, usage_data))
+    # A chain's error is its child's, passed up: the innermost run and the root report it.
+    if run.error is not None and (run.is_root or run.run_type not in ("tool", "chain")):
+        message = error_message(run.error)
+        digest = hashlib.sha256(message.encode()).hexdigest()[:16]
+        data = {"message": message, **base, "run_type": run.run_type}
+        events.append(_event("error", f"{run.trace_id}:error:{digest}", run.end_us, data))
+    return events
+
+
+def turn_end(run: Run, usage: Mapping[str, int]) -> dict[str, Any]:
+    """The root run's end: `final` for a session of its own, `turn.end` in a thread's
+    session (which later turns continue)."""
+    data: dict[str, Any] = {"run_id": run.id, "run_name": run.name, "trace_id": run.trace_id}
+    if usage:
+        data["usage"] = dict(usage)
+    if run.start_us is not None and run.end_us is not None:
+        data["duration_ms"] = (run.end_us - run.start_us) / 1000
+    if run.error is not None:
+        data["reason"] = "error"
+    kind = "final" if run.thread is None else "turn.end"
+    return _event(kind, f"{run.id}:end", run.end_us, data)
