@@ -94,7 +94,9 @@ def read_batch(body: bytes, *, max_runs: int) -> Batch:
         )
     batch = Batch()
     for section in ("post", "patch"):
-        items = parsed.get(section) or []
+        items = parsed.get(section)
+        if items is None:
+            continue
         if not isinstance(items, list):
             raise InvalidEvent(
                 f"'{section}' is a JSON {type(items).__name__}; it must be an array of runs."

@@ -374,12 +374,18 @@ def error_message(error: str) -> str:
     return (lines[-1] if lines else "error")[:1000]
 
 
+def _is_batch(value: Any) -> bool:
+    # A list of messages, not a ("user", "text") pair.
+    return isinstance(value, list) and not (len(value) == 2 and isinstance(value[0], str))
+
+
 def user_text(run: Run) -> str | None:
     """What the user asked, from a root run's inputs: its last message when that is the
     user's (LangGraph's `messages`), else an `input`, `question` or `query` string."""
     inputs = run.inputs or {}
     messages = inputs.get("messages")
-    while isinstance(messages, list) and messages and isinstance(messages[-1], list):
+    # A chat model run's inputs are a batch of message lists: the last list counts.
+    while isinstance(messages, list) and messages and _is_batch(messages[-1]):
         messages = messages[-1]
     if isinstance(messages, list) and messages:
         last = messages[-1]
