@@ -6,6 +6,7 @@ handler sees every token with its own time, so the deltas are the model's own ch
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import anyio
@@ -32,7 +33,7 @@ def assert_recorded_turn(events: list[dict[str, Any]], end: str = "final") -> No
     deltas = [e for e in events if e["type"] == "message.delta"]
     # Every chunk the model streamed, as it streamed it.
     assert [d["data"]["text"] for d in deltas] == words(agent.FIRST) + words(agent.ANSWER)
-    gaps = [b["offset_ms"] - a["offset_ms"] for a, b in zip(deltas[1:4], deltas[2:5], strict=True)]
+    gaps = [b["offset_ms"] - a["offset_ms"] for a, b in itertools.pairwise(deltas)]
     assert all(gap >= agent.TOKEN_PAUSE_S * 1000 * 0.9 for gap in gaps), gaps
     call = next(e for e in events if e["type"] == "tool.call")
     result = next(e for e in events if e["type"] == "tool.result")
