@@ -72,8 +72,11 @@ def assert_app_turn(events: list[dict[str, Any]]) -> None:
     assert kinds[-1] == "final"
     call = next(e for e in events if e["type"] == "tool.call")
     result = next(e for e in events if e["type"] == "tool.result")
-    assert call["data"]["name"] == "get_weather"
-    assert call["data"]["args"] == {"city": "Paris"}
+    assert call["data"] == {
+        "name": "get_weather",
+        "args": {"city": "Paris"},
+        "call_id": "call_weather_1",
+    }
     assert result["data"]["result"] == "Sunny in Paris"
     assert result["data"]["duration_ms"] >= agent.TOOL_PAUSE_S * 1000
     deltas = [e for e in events if e["type"] == "message.delta"]
