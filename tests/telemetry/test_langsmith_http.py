@@ -269,6 +269,10 @@ async def test_wrong_types_and_encodings(client: httpx.AsyncClient) -> None:
     problem(
         await client.post("/langsmith/runs/batch", content=b"nope", headers=bad_zstd), 400, "zstd"
     )
+    # Run ids are UUIDs: /runs/batch is no run to patch.
+    not_a_run = await client.patch("/langsmith/runs/batch", json=run())
+    assert not_a_run.status_code == 405
+    assert not_a_run.headers["allow"] == "POST"
     gzipped = {"content-encoding": "gzip", "content-type": "application/json"}
     response = await client.post(
         "/langsmith/runs/batch", content=gzip.compress(batch), headers=gzipped
