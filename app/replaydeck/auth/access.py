@@ -1,4 +1,4 @@
-"""Bearer-key check for every /v1 request, by scope.
+"""API key check for every /v1 and /langsmith request, by scope.
 
 `check_key` runs for every request, in a middleware in front of all routes
 (replaydeck.web.access), and the scope a request needs is derived from its

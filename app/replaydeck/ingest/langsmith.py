@@ -54,7 +54,9 @@ _SCALE = {
 
 def server_info(max_request_bytes: int) -> dict[str, Any]:
     return {
-        "version": "replaydeck",
+        # No LangSmith version: the SDKs compare one only before calling LangSmith's
+        # query APIs (which replaydeck does not serve), and skip the check without it.
+        "version": "",
         "license_expiration_time": None,
         "batch_ingest_config": {
             "use_multipart_endpoint": True,
