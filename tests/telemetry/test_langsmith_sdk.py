@@ -20,10 +20,15 @@ from httpx_sse import aconnect_sse
 from langchain_core.tracers.langchain import LangChainTracer
 from langsmith import Client
 
-from tests.servers import RunningServer
+from replaydeck.config import Settings
+from replaydeck.web.app import create_app
+from tests.servers import RunningServer, serve
 from tests.sse_client import dispatched
+from tests.store.pg import pg_template, pg_url
 from tests.telemetry import langgraph_agent as agent
 from tests.telemetry.sessions import events_of, langsmith_sessions, only_session
+
+__all__ = ["pg_template", "pg_url"]
 
 
 def texts(events: list[dict[str, Any]], message_id: str) -> str:
@@ -184,26 +189,54 @@ def test_every_way_the_sdk_sends_gives_the_same_session(
     assert_agent_turn(events)
 
 
+def root_run(
+    suffix: str, name: str, run_type: str, inputs: dict[str, Any], outputs: dict[str, Any]
+) -> dict[str, Any]:
+    """A whole root run as `Client.batch_ingest_runs` takes it."""
+    run_id = f"0190a5c2-0000-7000-8000-0000000000{suffix}"
+    return {
+        "id": run_id,
+        "trace_id": run_id,
+        "dotted_order": f"20260101T000000000000Z{run_id}",
+        "name": name,
+        "run_type": run_type,
+        "start_time": "2026-01-01T00:00:00+00:00",
+        "end_time": "2026-01-01T00:00:01+00:00",
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+
+
 def test_runs_sent_again_store_nothing_new(server: RunningServer, langsmith: Client) -> None:
     run_agent(langsmith)
     session, events = only_session(server.url)
     # The SDK's retry of an accepted request: the same pieces once more.
-    runs = [
-        {
-            "id": "0190a5c2-0000-7000-8000-000000000001",
-            "trace_id": "0190a5c2-0000-7000-8000-000000000001",
-            "dotted_order": "20260101T000000000000Z0190a5c2-0000-7000-8000-000000000001",
-            "name": "again",
-            "run_type": "chain",
-            "start_time": "2026-01-01T00:00:00+00:00",
-            "end_time": "2026-01-01T00:00:01+00:00",
-            "inputs": {"input": "hello"},
-            "outputs": {"output": "hi"},
-        }
-    ]
+    runs = [root_run("01", "again", "chain", {"input": "hello"}, {"output": "hi"})]
     for _ in range(2):
         langsmith.batch_ingest_runs(create=runs)
     (first, second) = sorted(langsmith_sessions(server.url), key=lambda s: s["id"] != session["id"])
     assert events_of(server.url, first["id"]) == events
     again = events_of(server.url, second["id"])
     assert [e["type"] for e in again] == ["user.message", "final"]
+
+
+@pytest.mark.postgres
+def test_the_same_session_on_postgresql(pg_url: str) -> None:
+    app = create_app(Settings(database_url=pg_url))
+    with serve(app) as running:
+        client = Client(api_url=f"{running.url}/langsmith", api_key="unused")
+        try:
+            run_agent(client)
+            # Text that PostgreSQL cannot hold in jsonb stays in event data as sent.
+            nul = root_run("e1", "nul", "tool", {"q": "a\x00b"}, {"output": "c\x00d"})
+            nul["extra"] = {"metadata": {"thread_id": "t\x00"}}
+            client.batch_ingest_runs(create=[nul])
+        finally:
+            client.cleanup()
+        sessions = {s["metadata"].get("agent_name"): s for s in langsmith_sessions(running.url)}
+        assert_agent_turn(events_of(running.url, sessions["LangGraph"]["id"]))
+        odd = sessions["nul"]
+        assert odd["id"].startswith("thread-")
+        call = events_of(running.url, odd["id"])[0]
+        assert call["data"]["args"] == {"q": "a\x00b"}
+        assert "thread_id" not in odd["metadata"]

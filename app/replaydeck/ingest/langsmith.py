@@ -37,6 +37,7 @@ from replaydeck.ingest.langsmith_body import (
 )
 from replaydeck.ingest.service import Ingest
 from replaydeck.sessions.metadata import check_metadata
+from replaydeck.storable import flaw
 from replaydeck.telemetry.langsmith import Run, merge_runs, run_events, sum_usage, turn_end
 
 log = logging.getLogger("replaydeck.langsmith")
@@ -114,8 +115,11 @@ def _metadata(runs: list[Run]) -> dict[str, Any]:
 
 
 async def _open(ingest: Ingest, session_id: str, runs: list[Run]) -> None:
-    """Create the session with its metadata unless it exists (a later piece's request)."""
-    metadata = ingest.redact_metadata(_metadata(runs))
+    """Create the session with its metadata unless it exists (a later piece's request).
+    A value no backend can store (a NUL in a thread id) is left out, not refused."""
+    found = _metadata(runs)
+    storable = {key: value for key, value in found.items() if flaw(str(value)) is None}
+    metadata = ingest.redact_metadata(storable)
     try:
         check_metadata(metadata, max_bytes=ingest.settings.max_metadata_bytes)
     except (InvalidParameter, PayloadTooLarge):
