@@ -21,7 +21,6 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from replaydeck.errors import InvalidEvent, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from replaydeck.telemetry.langsmith import Run, parse_run
 
-ENCODINGS = ("zstd", "gzip", "identity")
 # The pieces of a run each multipart part may hold (`post.<id>.<field>`).
 RUN_FIELDS = frozenset({"inputs", "outputs", "events", "extra", "error", "serialized"})
 

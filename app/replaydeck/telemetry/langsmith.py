@@ -52,7 +52,8 @@ class Run:
     trace_id: str
     parent_run_id: str | None = None
     name: str = ""
-    run_type: str = "chain"
+    # None when no piece said (a chain, then): a later piece that says wins.
+    run_type: str | None = None
     start_us: int | None = None
     end_us: int | None = None
     inputs: dict[str, Any] | None = None
@@ -160,7 +161,7 @@ def parse_run(raw: Any, section: str, index: int, *, run_id: str | None = None) 
         trace_id=_check_id(trace, "trace_id", where),
         parent_run_id=parent,
         name=raw.get("name") or "",
-        run_type=raw.get("run_type") or "chain",
+        run_type=raw.get("run_type") or None,
         start_us=_time(raw.get("start_time"), "start_time", where),
         end_us=_time(raw.get("end_time"), "end_time", where),
         inputs=raw.get("inputs"),
@@ -187,7 +188,7 @@ def merge_runs(runs: Iterable[Run]) -> list[Run]:
         known.events = run.events or known.events
         known.extra = {**known.extra, **run.extra}
         known.name = run.name or known.name
-        known.run_type = run.run_type if run.run_type != "chain" else known.run_type
+        known.run_type = run.run_type or known.run_type
         known.posted = known.posted or run.posted
     return list(merged.values())
 
@@ -416,7 +417,8 @@ def run_events(run: Run) -> list[dict[str, Any]]:
     if run.is_root and run.posted and (text := user_text(run)) is not None:
         events.append(_event("user.message", f"{run.id}:user", run.start_us, {"text": text}))
     ended = run.end_us is not None
-    if run.run_type == "tool" and (run.posted or ended):
+    kind = run.run_type or "chain"
+    if kind == "tool" and (run.posted or ended):
         call_id = call_id_of(run)
         tool = {"name": run.name or "tool", "call_id": call_id}
         start = run.start_us if run.start_us is not None else run.end_us
@@ -433,7 +435,7 @@ def run_events(run: Run) -> list[dict[str, Any]]:
             if run.start_us is not None and run.end_us is not None:
                 data["duration_ms"] = (run.end_us - run.start_us) / 1000
             events.append(_event("tool.result", f"{run.id}:result", run.end_us, data))
-    elif run.run_type == "llm" and ended:
+    elif kind == "llm" and ended:
         for index, (at, text, recorded) in enumerate(timed_text(run)):
             delta = {
                 "text": text,
@@ -455,10 +457,10 @@ def run_events(run: Run) -> list[dict[str, Any]]:
             usage_data["duration_ms"] = (run.end_us - run.start_us) / 1000
         events.append(_event("model.usage", f"{run.id}:usage", run.end_us, usage_data))
     # A chain's error is its child's, passed up: the innermost run and the root report it.
-    if run.error is not None and (run.is_root or run.run_type not in ("tool", "chain")):
+    if run.error is not None and (run.is_root or kind not in ("tool", "chain")):
         message = error_message(run.error)
         digest = hashlib.sha256(message.encode()).hexdigest()[:16]
-        data = {"message": message, **base, "run_type": run.run_type}
+        data = {"message": message, **base, "run_type": kind}
         events.append(_event("error", f"{run.trace_id}:error:{digest}", run.end_us, data))
     return events
 
