@@ -339,3 +339,15 @@ async def test_nul_bytes_in_values_are_kept_as_sent(client: httpx.AsyncClient) -
     got = await events(client, TOOL)
     assert got[0]["data"]["args"] == {"a\x00": "b\x00"}
     assert got[1]["data"]["result"] == "n\x00l"
+
+
+async def test_a_thread_id_that_looks_like_a_secret_does_not_name_the_session(
+    client: httpx.AsyncClient,
+) -> None:
+    secret = "sk-proj-" + "Zz9Yy8Xx" * 6
+    body = {"post": [run(inputs={"input": "hi"}, extra={"metadata": {"thread_id": secret}})]}
+    assert (await client.post("/langsmith/runs/batch", json=body)).status_code == 202
+    (session,) = (await client.get("/v1/sessions")).json()["sessions"]
+    assert session["id"].startswith("thread-")
+    assert secret not in orjson.dumps(session).decode()
+    assert session["metadata"]["thread_id"] == "[REDACTED]"
