@@ -69,6 +69,7 @@ def run(command: list[str], env: dict[str, str], cwd: Path) -> None:
 def assert_app_turn(events: list[dict[str, Any]]) -> None:
     kinds = [e["type"] for e in events]
     assert kinds[0] == "user.message"
+    assert events[0]["data"]["text"] == agent.QUESTION
     assert kinds[-1] == "final"
     call = next(e for e in events if e["type"] == "tool.call")
     result = next(e for e in events if e["type"] == "tool.result")
