@@ -287,6 +287,7 @@ def small(tmp_path: Path) -> FastAPI:
             database_url=f"sqlite+aiosqlite:///{tmp_path}/small.db",
             max_request_bytes=64 * 1024,
             max_event_bytes=4096,
+            max_batch_events=2,
         )
     )
 
@@ -302,6 +303,13 @@ async def test_huge_bodies_and_values(small: FastAPI) -> None:
             assert len(bomb) < 2000
             zstd = {"content-encoding": "zstd"}
             problem(await client.post("/langsmith/runs/batch", content=bomb, headers=zstd), 413)
+            many = {"post": [run(), run(TOOL), run(TOOL[:-1] + "c")]}
+            problem(await client.post("/langsmith/runs/batch", json=many), 413, "more than 2 runs")
+            parts = [(f"post.{r['id']}", orjson.dumps(r), "application/json") for r in many["post"]]
+            response = await client.post(
+                "/langsmith/runs/multipart", content=multipart(parts), headers=MULTIPART
+            )
+            problem(response, 413, "more than 2 runs")
             # A value over the event limit is kept as a preview, not refused.
             big = {
                 "post": [tool(end_time="2026-11-23T10:00:02Z", outputs={"output": "y" * 30_000})]
