@@ -82,3 +82,32 @@ async def test_a_sync_run_in_a_worker_thread_and_turns_of_a_conversation(
     assert len(ends) == 2
     assert_recorded_turn(events[: ends[0] + 1], end="turn.end")
     assert_recorded_turn(events[ends[0] + 1 :], end="turn.end")
+
+
+async def test_a_failing_tool_is_an_error_result(server: RunningServer) -> None:
+    async with Recorder(server.url) as recorder, recorder.session("lc-broken") as session:
+        handler = ReplaydeckCallbackHandler(session)
+        graph = agent.build(tool_name="broken_tool")
+        await graph.ainvoke({"messages": [HumanMessage(agent.QUESTION)]}, {"callbacks": [handler]})
+        await session.flush()
+    events = events_of(server.url, "lc-broken")
+    result = next(e for e in events if e["type"] == "tool.result")
+    assert result["data"]["is_error"] is True
+    assert result["data"]["result"] == "ValueError: no weather station in Paris"
+    assert events[-1]["type"] == "final"
+
+
+async def test_a_failing_model_is_one_error_and_ends_the_session(server: RunningServer) -> None:
+    async with Recorder(server.url) as recorder, recorder.session("lc-model-fails") as session:
+        handler = ReplaydeckCallbackHandler(session)
+        graph = agent.build(overloaded=True)
+        inputs = {"messages": [HumanMessage(agent.QUESTION)]}
+        with pytest.raises(ValueError, match="overloaded"):
+            await graph.ainvoke(inputs, {"callbacks": [handler]})
+        await session.flush()
+    events = events_of(server.url, "lc-model-fails")
+    # Raised in the model, passed up through the node and the graph: one error.
+    errors = [e["data"]["message"] for e in events if e["type"] == "error"]
+    assert errors == ["ValueError: the model is overloaded"]
+    assert events[-1]["type"] == "final"
+    assert events[-1]["data"]["reason"] == "error"

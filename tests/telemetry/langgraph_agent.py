@@ -74,6 +74,16 @@ class StreamingToolModel(GenericFakeChatModel):
         )
 
 
+class OverloadedModel(StreamingToolModel):
+    """A model whose provider fails the call."""
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        raise ValueError("the model is overloaded")
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("the model is overloaded")
+
+
 @tool
 def get_weather(city: str) -> str:
     """The weather in a city."""
@@ -87,9 +97,11 @@ def broken_tool(city: str) -> str:
     raise ValueError(f"no weather station in {city}")
 
 
-def build(*, tool_name: str = "get_weather") -> CompiledStateGraph[Any, Any, Any, Any]:
+def build(
+    *, tool_name: str = "get_weather", overloaded: bool = False
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     call = {"name": tool_name, "args": {"city": "Paris"}, "id": "call_weather_1"}
-    model = StreamingToolModel(
+    model = (OverloadedModel if overloaded else StreamingToolModel)(
         messages=iter(
             [
                 AIMessage(content=FIRST, id="msg-1", tool_calls=[call], usage_metadata=USAGE[0]),  # type: ignore[arg-type]

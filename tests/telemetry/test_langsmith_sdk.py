@@ -89,10 +89,14 @@ def langsmith(server: RunningServer) -> Iterator[Client]:
     client.cleanup()
 
 
-def run_agent(client: Client, **config: Any) -> None:
-    agent.ask(agent.build(), {"callbacks": [LangChainTracer(client=client)], **config})
+def run_agent_graph(client: Client, graph: Any, **config: Any) -> None:
+    agent.ask(graph, {"callbacks": [LangChainTracer(client=client)], **config})
     # The SDK sends from a background thread; flush() returns once all is sent.
     client.flush()
+
+
+def run_agent(client: Client, **config: Any) -> None:
+    run_agent_graph(client, agent.build(), **config)
 
 
 def test_a_langgraph_run_becomes_one_complete_session(
@@ -240,3 +244,29 @@ def test_the_same_session_on_postgresql(pg_url: str) -> None:
         call = events_of(running.url, odd["id"])[0]
         assert call["data"]["args"] == {"q": "a\x00b"}
         assert "thread_id" not in odd["metadata"]
+
+
+def test_a_failing_tool_is_an_error_result(server: RunningServer, langsmith: Client) -> None:
+    agent.ask(
+        agent.build(tool_name="broken_tool"), {"callbacks": [LangChainTracer(client=langsmith)]}
+    )
+    langsmith.flush()
+    session, events = only_session(server.url)
+    result = next(e for e in events if e["type"] == "tool.result")
+    assert result["data"]["is_error"] is True
+    assert result["data"]["result"] == "ValueError: no weather station in Paris"
+    # LangGraph's ToolNode handed the error to the model, which answered: no error event.
+    assert "error" not in [e["type"] for e in events]
+    assert session["status"] == "complete"
+
+
+def test_a_failing_model_is_one_error_and_a_final(server: RunningServer, langsmith: Client) -> None:
+    with pytest.raises(ValueError, match="overloaded"):
+        run_agent_graph(langsmith, agent.build(overloaded=True))
+    langsmith.flush()
+    session, events = only_session(server.url)
+    errors = [e["data"]["message"] for e in events if e["type"] == "error"]
+    assert errors == ["ValueError: the model is overloaded"]
+    assert events[-1]["type"] == "final"
+    assert events[-1]["data"]["reason"] == "error"
+    assert session["status"] == "complete"

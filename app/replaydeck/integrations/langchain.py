@@ -27,6 +27,11 @@ from replaydeck.capture.sdk import RecordingSession
 from replaydeck.telemetry.langsmith import Run, error_message, sum_usage, user_text
 
 
+def _describe(error: BaseException) -> str:
+    # As the last line of a traceback reads, which is what /langsmith records.
+    return error_message(f"{type(error).__name__}: {error}")
+
+
 def _plain(value: Any) -> Any:
     """A value as JSON can carry it: messages as their dicts, other objects as text."""
     if isinstance(value, BaseMessage):
@@ -61,6 +66,7 @@ class ReplaydeckCallbackHandler(BaseCallbackHandler):
         self._tools: dict[UUID, dict[str, str]] = {}
         self._streamed: set[UUID] = set()
         self._usage: list[dict[str, int]] = []
+        self._errors: set[str] = set()
 
     # -- emitting, from the loop or from a worker thread (sync LangChain) ---------------
 
@@ -92,9 +98,17 @@ class ReplaydeckCallbackHandler(BaseCallbackHandler):
             data["usage"] = usage
         if error is not None:
             data["reason"] = "error"
-            self._emit("error", {"message": error_message(repr(error))})
+            self._error(error)
         self._usage = []
+        self._errors = set()
         self._emit("final" if self.final else "turn.end", data)
+
+    def _error(self, error: BaseException) -> None:
+        # An exception passes up through every run around it: recorded once per turn.
+        message = _describe(error)
+        if message not in self._errors:
+            self._errors.add(message)
+            self._emit("error", {"message": message})
 
     def _duration(self, run_id: UUID) -> float:
         started = self._started.pop(run_id, None)
@@ -156,7 +170,7 @@ class ReplaydeckCallbackHandler(BaseCallbackHandler):
         self._end(run_id)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._emit("error", {"message": error_message(repr(error)), "run_id": str(run_id)})
+        self._error(error)
         self._end(run_id, error)
 
     # -- tools ---------------------------------------------------------------------------
@@ -185,7 +199,7 @@ class ReplaydeckCallbackHandler(BaseCallbackHandler):
         self._tool_result(run_id, _plain(result), failed)
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._tool_result(run_id, error_message(repr(error)), True)
+        self._tool_result(run_id, _describe(error), True)
 
     def _tool_result(self, run_id: UUID, result: Any, failed: bool) -> None:
         tool = self._tools.pop(run_id, {"name": "tool", "call_id": str(run_id)})

@@ -30,6 +30,7 @@ MAX_RUN_ID = 64
 # A long answer becomes at most this many deltas (words are grouped beyond it).
 MAX_DELTAS = 256
 _WORDS = re.compile(r"\S*\s*")
+_EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*: .*")
 _RUN_FIELDS = {
     "id": str,
     "trace_id": str,
@@ -370,9 +371,15 @@ def call_id_of(run: Run) -> str:
 
 
 def error_message(error: str) -> str:
-    """The exception line of a traceback (the same at every level it passed through)."""
-    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else "error")[:1000]
+    """The exception line of a traceback (the same at every level it passed through):
+    the last unindented `Name: message` line, since notes (LangGraph adds "During task
+    with name …") follow it; else the last line."""
+    lines = [line.rstrip() for line in error.strip().splitlines() if line.strip()]
+    exception = next(
+        (line for line in reversed(lines) if _EXCEPTION_LINE.fullmatch(line)),
+        lines[-1].strip() if lines else "error",
+    )
+    return exception[:1000]
 
 
 def _is_batch(value: Any) -> bool:
