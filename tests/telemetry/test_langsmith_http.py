@@ -5,8 +5,10 @@ Every refusal is a 4xx problem+json with a sentence; nothing half-written is sto
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,10 @@ from fastapi import FastAPI
 
 from replaydeck.auth.keys import Scope
 from replaydeck.config import Settings
+from replaydeck.ingest import langsmith as langsmith_service
+from replaydeck.ingest.langsmith_body import Batch, read_batch
 from replaydeck.web.app import create_app
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -359,3 +364,31 @@ async def test_a_thread_id_that_looks_like_a_secret_does_not_name_the_session(
     assert session["id"].startswith("thread-")
     assert secret not in orjson.dumps(session).decode()
     assert session["metadata"]["thread_id"] == "[REDACTED]"
+
+
+async def test_a_root_end_waits_for_pieces_that_arrived_before_it(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK's thread pool may send a frame of child pieces and, right after, the
+    # frame with the root's end; here the first is held in its reading until the
+    # second has had every chance to finish first.
+    reading, release = threading.Event(), threading.Event()
+
+    def held(body: bytes, *, max_runs: int) -> Batch:
+        if b"lookup" in body:
+            reading.set()
+            release.wait(timeout=10)
+        return read_batch(body, max_runs=max_runs)
+
+    monkeypatch.setattr(langsmith_service, "read_batch", held)
+    children = {"post": [tool(end_time="2026-11-23T10:00:01.5Z", outputs={"output": "ok"})]}
+    first = asyncio.create_task(client.post("/langsmith/runs/batch", json=children))
+    await eventually(reading.is_set)
+    end = {"patch": [run(end_time="2026-11-23T10:00:02Z")]}
+    second = asyncio.create_task(client.post("/langsmith/runs/batch", json=end))
+    done, _ = await asyncio.wait({second}, timeout=0.5)
+    assert not done, "the root's end was stored before the pieces sent before it"
+    release.set()
+    assert (await first).json()["late"] == 0
+    assert (await second).json()["late"] == 0
+    assert [e["type"] for e in await events(client)] == ["tool.call", "tool.result", "final"]

@@ -10,10 +10,12 @@ run of the trace, read back from the session's `model.usage` events.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +69,34 @@ def server_info(max_request_bytes: int) -> dict[str, Any]:
         # Compressed multipart (zstd from Python, gzip or zstd from JS) is read.
         "instance_flags": {"zstd_compression_enabled": True, "gzip_body_enabled": True},
     }
+
+
+class Arrivals:
+    """Requests in the order their bodies arrived. A root run's end waits until every
+    request that arrived before its own is done: the SDKs send a trace's pieces in
+    order but may send them concurrently, and a `final` stored first would leave the
+    pieces still in flight `late`. (Within one process: see README.)"""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._open: set[int] = set()
+        self._changed = asyncio.Condition()
+
+    def enter(self) -> int:
+        ticket = self._next
+        self._next += 1
+        self._open.add(ticket)
+        return ticket
+
+    async def leave(self, ticket: int) -> None:
+        with anyio.CancelScope(shield=True):
+            async with self._changed:
+                self._open.discard(ticket)
+                self._changed.notify_all()
+
+    async def wait_for_earlier(self, ticket: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: min(self._open, default=ticket) >= ticket)
 
 
 @dataclass
@@ -170,7 +200,9 @@ async def _append(ingest: Ingest, session_id: str, events: list[NewEvent], repor
     report.stored += len(result.appended)
 
 
-async def ingest_runs(ingest: Ingest, runs: list[Run]) -> Report:
+async def ingest_runs(
+    ingest: Ingest, runs: list[Run], *, before_ends: Callable[[], Awaitable[None]] | None = None
+) -> Report:
     merged = merge_runs(runs)
     report = Report(runs=len(merged))
     sessions: dict[str, list[Run]] = defaultdict(list)
@@ -186,6 +218,8 @@ async def ingest_runs(ingest: Ingest, runs: list[Run]) -> Report:
     for session_id, session_runs, events, ends in planned:
         await _open(ingest, session_id, session_runs)
         await _append(ingest, session_id, events, report)
+        if ends and before_ends is not None:
+            await before_ends()
         for root in ends:
             usage = await _usage(ingest, session_id, root.trace_id)
             await _append(ingest, session_id, [_fit(ingest, turn_end(root, usage))], report)
@@ -206,6 +240,7 @@ def _refuse_type(content_type: str, wanted: str) -> UnsupportedMediaType:
 
 async def ingest_body(
     ingest: Ingest,
+    arrivals: Arrivals,
     body: bytes,
     *,
     content_type: str,
@@ -234,6 +269,12 @@ async def ingest_body(
             return read_batch(plain, max_runs=limit)
         return Batch(runs=[read_one(plain, section=section, run_id=run_id)])
 
-    batch = await anyio.to_thread.run_sync(decode)
-    report = await ingest_runs(ingest, batch.runs)
+    ticket = arrivals.enter()
+    try:
+        batch = await anyio.to_thread.run_sync(decode)
+        report = await ingest_runs(
+            ingest, batch.runs, before_ends=lambda: arrivals.wait_for_earlier(ticket)
+        )
+    finally:
+        await arrivals.leave(ticket)
     return report.body(batch.skipped)

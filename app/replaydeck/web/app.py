@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from replaydeck.auth.keys import KeyStore
 from replaydeck.auth.startup import announce_access
 from replaydeck.config import Settings
+from replaydeck.ingest.langsmith import Arrivals
 from replaydeck.ingest.service import Ingest
 from replaydeck.live.hub import Hub
 from replaydeck.live.pg_notify import PgNotifier, listen_dsn
@@ -134,6 +135,7 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     app.state.store = store
     app.state.hub = hub
     app.state.ingest = Ingest(store=store, hub=hub, settings=settings, metrics=metrics)
+    app.state.langsmith_arrivals = Arrivals()
     open_streams: OpenStreams = app.state.open_streams
     app.state.notifier = await _listen(engine, settings, stack, hub, store, metrics, open_streams)
     notifier = app.state.notifier

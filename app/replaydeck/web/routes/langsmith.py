@@ -37,6 +37,7 @@ async def _ingest(
     body = await read_limited(request.stream(), limit)
     report = await ingest_body(
         ingest,
+        request.app.state.langsmith_arrivals,
         body,
         content_type=headers.get("content-type", ""),
         encoding=headers.get("content-encoding"),
