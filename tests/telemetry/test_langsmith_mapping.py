@@ -9,15 +9,13 @@ import pytest
 from replaydeck.errors import InvalidEvent
 from replaydeck.events import parse_ts
 from replaydeck.telemetry.langsmith import (
-    Run,
-    merge_runs,
-    parse_run,
     run_events,
     timed_text,
     turn_end,
     usage_of,
     user_text,
 )
+from replaydeck.telemetry.langsmith_runs import Run, merge_runs, parse_run
 
 T0 = parse_ts("2026-11-23T10:00:00Z")
 

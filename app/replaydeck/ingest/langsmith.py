@@ -40,7 +40,8 @@ from replaydeck.ingest.langsmith_body import (
 from replaydeck.ingest.service import Ingest
 from replaydeck.sessions.metadata import check_metadata
 from replaydeck.storable import flaw
-from replaydeck.telemetry.langsmith import Run, merge_runs, run_events, sum_usage, turn_end
+from replaydeck.telemetry.langsmith import run_events, sum_usage, turn_end
+from replaydeck.telemetry.langsmith_runs import Run, merge_runs
 
 log = logging.getLogger("replaydeck.langsmith")
 

@@ -19,7 +19,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from replaydeck.errors import InvalidEvent, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from replaydeck.telemetry.langsmith import Run, parse_run
+from replaydeck.telemetry.langsmith_runs import Run, parse_run
 
 # The pieces of a run each multipart part may hold (`post.<id>.<field>`).
 RUN_FIELDS = frozenset({"inputs", "outputs", "events", "extra", "error", "serialized"})

@@ -24,7 +24,8 @@ from langchain_core.messages import BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 from replaydeck.capture.sdk import RecordingSession
-from replaydeck.telemetry.langsmith import Run, error_message, sum_usage, user_text
+from replaydeck.telemetry.langsmith import error_message, sum_usage, user_text
+from replaydeck.telemetry.langsmith_runs import Run
 
 
 def _describe(error: BaseException) -> str:
