@@ -23,6 +23,7 @@ from replaydeck.config import Settings
 from replaydeck.ingest import langsmith as langsmith_service
 from replaydeck.ingest.langsmith_body import Batch, read_batch
 from replaydeck.web.app import create_app
+from tests.servers import serve
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
@@ -392,3 +393,27 @@ async def test_a_root_end_waits_for_pieces_that_arrived_before_it(
     assert (await first).json()["late"] == 0
     assert (await second).json()["late"] == 0
     assert [e["type"] for e in await events(client)] == ["tool.call", "tool.result", "final"]
+
+
+def test_a_page_of_an_allowed_origin_may_trace_here(settings: Settings) -> None:
+    origin = "http://localhost:3000"
+    app = create_app(settings.model_copy(update={"allowed_origins": [origin]}))
+    with serve(app) as running, httpx.Client(base_url=running.url) as http:
+        for method, path in (
+            ("POST", "/langsmith/runs/multipart"),
+            ("PATCH", f"/langsmith/runs/{ROOT}"),
+        ):
+            preflight = http.options(
+                path,
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": method,
+                    "Access-Control-Request-Headers": "x-api-key, content-type",
+                },
+            )
+            assert preflight.status_code == 200, preflight.text
+            assert preflight.headers["access-control-allow-origin"] == origin
+        page = {"Origin": origin, "Sec-Fetch-Site": "same-site", "x-api-key": "any"}
+        sent = http.post("/langsmith/runs/batch", json={"post": [run()]}, headers=page)
+        assert sent.status_code == 202
+        assert sent.headers["access-control-allow-origin"] == origin

@@ -108,7 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.allowed_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            # PATCH: the LangSmith SDK ends a run with PATCH /langsmith/runs/{id}.
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=CORS_HEADERS,
             expose_headers=["Location", "X-Request-ID"],
         )
