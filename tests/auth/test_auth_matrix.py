@@ -62,6 +62,7 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/sessions"): {"metadata": {"from": "matrix"}},
     ("POST", "/v1/sessions/{session_id}/events"): [{"type": "status", "data": {"label": "x"}}],
     ("POST", "/v1/sessions/{session_id}/shares"): {"expires_in": 3600},
+    ("POST", "/v1/traces/ingest"): {"data": [{"object": "trace", "id": "trace_matrix"}]},
 }
 
 
@@ -88,6 +89,7 @@ def test_every_route_is_either_v1_or_deliberately_public() -> None:
     [
         ("POST", "/v1/sessions", Scope.INGEST),
         ("POST", "/v1/sessions/{session_id}/events", Scope.INGEST),
+        ("POST", "/v1/traces/ingest", Scope.INGEST),
         ("GET", "/v1/sessions/{session_id}/events", Scope.READ),
         ("GET", "/v1/sessions/{session_id}/trace", Scope.READ),
         ("DELETE", "/v1/sessions/{session_id}", Scope.ADMIN),

@@ -205,6 +205,22 @@ class StoreContract:
         numbers = await store.list_sessions(metadata={"n": "7", 'a"b': "v"})
         assert [s.id for s in numbers.sessions] == ["s0"]
 
+    async def test_metadata_filters_read_values_as_json_writes_them(
+        self, store: EventStore
+    ) -> None:
+        await store.create_session("yes", metadata={"flag": True, "x": 1.5, "none": None})
+        await store.create_session("no", metadata={"flag": False, "x": 1})
+
+        async def ids(key: str, value: str) -> list[str]:
+            return [s.id for s in (await store.list_sessions(metadata={key: value})).sessions]
+
+        assert await ids("flag", "true") == ["yes"]
+        assert await ids("flag", "false") == ["no"]
+        assert await ids("flag", "1") == []  # true is not the number 1
+        assert await ids("x", "1.5") == ["yes"]
+        assert await ids("x", "1") == ["no"]
+        assert await ids("none", "null") == []  # null is no value
+
     async def test_delete_only_if_empty_keeps_a_session_with_events(
         self, store: EventStore
     ) -> None:

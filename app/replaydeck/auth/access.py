@@ -15,10 +15,11 @@ from replaydeck.auth.keys import ApiKey, KeyStore, Scope, allows
 from replaydeck.config import Settings
 from replaydeck.errors import ReplaydeckError
 
-# Writes that ingest keys may do: POST /v1/sessions and POST
-# /v1/sessions/{session_id}/events (a path or its template). Every other
-# non-GET /v1 request needs admin.
-_INGEST_PATHS = re.compile(r"/v1/sessions(?:/[^/]+/events)?")
+# Writes that ingest keys may do: POST /v1/sessions, POST
+# /v1/sessions/{session_id}/events (a path or its template) and POST
+# /v1/traces/ingest (the OpenAI Agents SDK's exporter). Every other non-GET /v1
+# request needs admin.
+_INGEST_PATHS = re.compile(r"/v1/sessions(?:/[^/]+/events)?|/v1/traces/ingest")
 # The LangSmith SDKs' endpoints (replaydeck.web.routes.langsmith): all of it is
 # ingest, the SDK's /info handshake included, and the key comes as `x-api-key`.
 LANGSMITH = "/langsmith"

@@ -40,6 +40,12 @@ from replaydeck.formats import DECODE_FORMATS
     type=click.IntRange(min=1),
     help="Events kept per session while the store is unreachable (the oldest are dropped).",
 )
+@click.option(
+    "--record-wire",
+    is_flag=True,
+    help="Also record each stream's request and raw bytes (http.* events), so that tests "
+    "can play the upstream back (replaydeck.testing.RecordedUpstream).",
+)
 def proxy(
     upstream: str,
     host: str,
@@ -48,6 +54,7 @@ def proxy(
     api_key: str | None,
     stream_format: str,
     buffer_size: int,
+    record_wire: bool,
 ) -> None:
     """Proxy an app and record its SSE responses as sessions.
 
@@ -65,7 +72,7 @@ def proxy(
             "give a URL such as http://127.0.0.1:3000", param_hint="--upstream"
         )
     recorder = Recorder(store, api_key, buffer_size=buffer_size)
-    app = ProxyApp(upstream, recorder, format=stream_format)
+    app = ProxyApp(upstream, recorder, format=stream_format, record_wire=record_wire)
     click.echo(f"replaydeck proxy on http://{host}:{port} -> {upstream}  (recording to {store})")
     # proxy_headers off: the proxy appends its peer to X-Forwarded-For itself, and
     # uvicorn's rewrite of the peer from that header would list one hop twice.

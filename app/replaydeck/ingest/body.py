@@ -95,15 +95,10 @@ async def json_body_declared(request: Request) -> None:
 async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     """A whole request body, refused past `limit` bytes (and as a 400 when its client
     left before the end)."""
-    body = bytearray()
     try:
-        async for chunk in chunks:
-            body += chunk
-            if len(body) > limit:
-                raise _too_large(limit)
+        return bytes(await _collect(chunks, limit))
     except ClientDisconnect:
         raise _disconnected() from None
-    return bytes(body)
 
 
 def _disconnected() -> InvalidRequest:
@@ -114,10 +109,39 @@ def _disconnected() -> InvalidRequest:
     )
 
 
+async def read_json_document(
+    content_type: str, chunks: AsyncIterator[bytes], *, max_request_bytes: int
+) -> Any:
+    """A whole JSON body of at most `max_request_bytes`, for routes that take one
+    document (a framework's export) rather than events."""
+    declared = content_type.split(";", 1)[0].strip().lower()
+    if declared not in JSON_TYPES:
+        said = f"Content-Type {declared!r} is" if declared else "A body without a Content-Type is"
+        raise UnsupportedMediaType(
+            f"{said} not accepted here; send the body as JSON with Content-Type: application/json."
+        )
+    body = await read_limited(chunks, max_request_bytes)
+    if not body.strip():
+        raise InvalidRequest("The request body is empty; send a JSON document.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise InvalidRequest(f"The request body is not valid JSON: {e}.") from None
+
+
+async def _collect(chunks: AsyncIterator[bytes], limit: int) -> bytearray:
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return body
+
+
 async def _read_json(
     chunks: AsyncIterator[bytes], validate: Validate, limit: int, max_events: int
 ) -> list[NewEvent]:
-    body = await read_limited(chunks, limit)
+    body = await _collect(chunks, limit)
     if not body.strip():
         raise InvalidRequest(
             'The request body is empty; send an event such as {"type": "status", '

@@ -19,6 +19,7 @@ from replaydeck.auth.startup import announce_access
 from replaydeck.config import Settings
 from replaydeck.ingest.langsmith import Arrivals
 from replaydeck.ingest.service import Ingest
+from replaydeck.ingest.traces import TraceIngest
 from replaydeck.live.hub import Hub
 from replaydeck.live.pg_notify import PgNotifier, listen_dsn
 from replaydeck.replay.clock import LoopClock
@@ -42,6 +43,7 @@ from replaydeck.web.metrics import router as metrics_router
 from replaydeck.web.routes import ingest as ingest_routes
 from replaydeck.web.routes import langsmith as langsmith_routes
 from replaydeck.web.routes import live as live_routes
+from replaydeck.web.routes import openai_agents as openai_agents_routes
 from replaydeck.web.routes import replay as replay_routes
 from replaydeck.web.routes import sessions as session_routes
 from replaydeck.web.routes import share as share_routes
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(share_routes.router)
     app.include_router(share_routes.public)
     app.include_router(tracing_routes.router)
+    app.include_router(openai_agents_routes.router)
     app.include_router(langsmith_routes.router)
     app.include_router(metrics_router)
     # Pure ASGI middleware, every route behind all of it, the streams included; a
@@ -136,6 +139,7 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     app.state.store = store
     app.state.hub = hub
     app.state.ingest = Ingest(store=store, hub=hub, settings=settings, metrics=metrics)
+    app.state.trace_ingest = TraceIngest(app.state.ingest)
     app.state.langsmith_arrivals = Arrivals()
     open_streams: OpenStreams = app.state.open_streams
     app.state.notifier = await _listen(engine, settings, stack, hub, store, metrics, open_streams)
