@@ -16,6 +16,7 @@ import orjson
 
 from replaydeck.errors import InvalidEvent
 from replaydeck.events import format_ts
+from replaydeck.telemetry.content import content_text
 from replaydeck.telemetry.langsmith_runs import Run, run_time
 
 # A long answer becomes at most this many deltas (words are grouped beyond it).
@@ -39,18 +40,6 @@ def _kwargs(message: Any) -> dict[str, Any]:
     return message
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part if isinstance(part, str) else str(part.get("text", ""))
-            for part in content
-            if isinstance(part, str) or (isinstance(part, dict) and part.get("type") == "text")
-        )
-    return ""
-
-
 def _generation(run: Run) -> dict[str, Any]:
     generations = (run.outputs or {}).get("generations")
     while isinstance(generations, list) and generations:
@@ -64,16 +53,16 @@ def output_text(run: Run) -> str:
     generation = _generation(run)
     if generation:
         message = _kwargs(generation.get("message"))
-        text = _text(message.get("content")) if message else ""
-        return text or _text(generation.get("text"))
+        text = content_text(message.get("content")) if message else ""
+        return text or content_text(generation.get("text"))
     choices = outputs.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         choice = choices[0].get("message")
         if isinstance(choice, dict):
-            return _text(choice.get("content"))
+            return content_text(choice.get("content"))
     for name in ("content", "output", "text"):
         if isinstance(outputs.get(name), str | list):
-            return _text(outputs[name])
+            return content_text(outputs[name])
     return ""
 
 
@@ -228,11 +217,11 @@ def user_text(run: Run) -> str | None:
     if isinstance(messages, list) and messages:
         last = messages[-1]
         if isinstance(last, list | tuple) and len(last) == 2 and last[0] in ("user", "human"):
-            return _text(last[1]) or None
+            return content_text(last[1]) or None
         message = _kwargs(last)
         role = message.get("type") or message.get("role") or message.get("_class")
         if role in ("human", "user", "HumanMessage", "HumanMessageChunk"):
-            return _text(message.get("content")) or None
+            return content_text(message.get("content")) or None
         return None
     for name in ("input", "question", "query"):
         if isinstance(inputs.get(name), str) and inputs[name]:
