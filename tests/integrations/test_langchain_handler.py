@@ -78,10 +78,10 @@ async def test_a_sync_run_in_a_worker_thread_and_turns_of_a_conversation(
         await session.flush()
         await session.aclose()
     events = events_of(server.url, "lc-thread")
-    ends = [i for i, e in enumerate(events) if e["type"] == "turn.end"]
+    ends = [i for i, e in enumerate(events) if e["type"] == "trace.end"]
     assert len(ends) == 2
-    assert_recorded_turn(events[: ends[0] + 1], end="turn.end")
-    assert_recorded_turn(events[ends[0] + 1 :], end="turn.end")
+    assert_recorded_turn(events[: ends[0] + 1], end="trace.end")
+    assert_recorded_turn(events[ends[0] + 1 :], end="trace.end")
 
 
 async def test_a_failing_tool_is_an_error_result(server: RunningServer) -> None:

@@ -11,7 +11,7 @@ from replaydeck.events import parse_ts
 from replaydeck.telemetry.langsmith import (
     run_events,
     timed_text,
-    turn_end,
+    trace_end,
     usage_of,
     user_text,
 )
@@ -135,9 +135,9 @@ def test_the_session_is_the_thread_else_the_trace() -> None:
     odd = Run("r", "t", extra={"metadata": {"session_id": "user 1/chat"}}).session_id
     assert odd.startswith("thread-")
     assert len(odd) == 39
-    assert turn_end(Run("r", "t", end_us=T0), {})["type"] == "final"
+    assert trace_end(Run("r", "t", end_us=T0), {})["type"] == "final"
     threaded = Run("r", "t", end_us=T0, extra={"metadata": {"thread_id": "c"}})
-    assert turn_end(threaded, {"input_tokens": 1})["type"] == "turn.end"
+    assert trace_end(threaded, {"input_tokens": 1})["type"] == "trace.end"
 
 
 def test_a_bad_time_names_the_run_and_the_field() -> None:

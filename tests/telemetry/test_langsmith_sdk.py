@@ -157,12 +157,12 @@ def test_a_thread_id_makes_turns_of_one_conversation(
     session, events = only_session(server.url)
     assert session["id"] == "chat-42"
     assert session["metadata"]["thread_id"] == "chat-42"
-    # The conversation goes on: each turn ends with turn.end, not final.
+    # The conversation goes on: each turn ends with trace.end, not final.
     assert session["status"] == "open"
-    ends = [i for i, e in enumerate(events) if e["type"] == "turn.end"]
+    ends = [i for i, e in enumerate(events) if e["type"] == "trace.end"]
     assert len(ends) == 2
-    assert_agent_turn(events[: ends[0] + 1], end="turn.end")
-    assert_agent_turn(events[ends[0] + 1 :], end="turn.end")
+    assert_agent_turn(events[: ends[0] + 1], end="trace.end")
+    assert_agent_turn(events[ends[0] + 1 :], end="trace.end")
 
 
 @pytest.mark.parametrize("transport", ["multipart-zstd", "multipart", "batch", "one-by-one"])

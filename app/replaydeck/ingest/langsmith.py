@@ -40,7 +40,7 @@ from replaydeck.ingest.langsmith_body import (
 from replaydeck.ingest.service import Ingest
 from replaydeck.sessions.metadata import check_metadata
 from replaydeck.storable import flaw
-from replaydeck.telemetry.langsmith import run_events, sum_usage, turn_end
+from replaydeck.telemetry.langsmith import run_events, sum_usage, trace_end
 from replaydeck.telemetry.langsmith_runs import Run, merge_runs
 
 log = logging.getLogger("replaydeck.langsmith")
@@ -223,7 +223,7 @@ async def ingest_runs(
             await before_ends()
         for root in ends:
             usage = await _usage(ingest, session_id, root.trace_id)
-            await _append(ingest, session_id, [_fit(ingest, turn_end(root, usage))], report)
+            await _append(ingest, session_id, [_fit(ingest, trace_end(root, usage))], report)
     return report
 
 

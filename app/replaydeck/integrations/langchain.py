@@ -50,7 +50,7 @@ class ReplaydeckCallbackHandler(BaseCallbackHandler):
     """Records one LangChain or LangGraph run (or turns of one conversation).
 
     `final=True` ends the session with `final` (token usage summed) when the outermost
-    run ends; `final=False` marks it with `turn.end` instead, so the next turn of a
+    run ends; `final=False` marks it with `trace.end` instead, so the next turn of a
     conversation continues the same session.
     """
 
@@ -102,7 +102,7 @@ class ReplaydeckCallbackHandler(BaseCallbackHandler):
             self._error(error)
         self._usage = []
         self._errors = set()
-        self._emit("final" if self.final else "turn.end", data)
+        self._emit("final" if self.final else "trace.end", data)
 
     def _error(self, error: BaseException) -> None:
         # An exception passes up through every run around it: recorded once per turn.

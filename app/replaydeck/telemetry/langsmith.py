@@ -291,8 +291,8 @@ def run_events(run: Run) -> list[dict[str, Any]]:
     return events
 
 
-def turn_end(run: Run, usage: Mapping[str, int]) -> dict[str, Any]:
-    """The root run's end: `final` for a session of its own, `turn.end` in a thread's
+def trace_end(run: Run, usage: Mapping[str, int]) -> dict[str, Any]:
+    """The root run's end: `final` for a session of its own, `trace.end` in a thread's
     session (which later turns continue)."""
     data: dict[str, Any] = {"run_id": run.id, "run_name": run.name, "trace_id": run.trace_id}
     if usage:
@@ -301,5 +301,5 @@ def turn_end(run: Run, usage: Mapping[str, int]) -> dict[str, Any]:
         data["duration_ms"] = (run.end_us - run.start_us) / 1000
     if run.error is not None:
         data["reason"] = "error"
-    kind = "final" if run.thread is None else "turn.end"
+    kind = "final" if run.thread is None else "trace.end"
     return _event(kind, f"{run.id}:end", run.end_us, data)
