@@ -54,6 +54,9 @@ def app_routes() -> list[tuple[str, str]]:
 
 ROUTES = app_routes()
 V1_ROUTES = [(method, path) for method, path in ROUTES if path.startswith("/v1/")]
+# The LangSmith SDKs' endpoints take an ingest key as x-api-key
+# (tests/telemetry/test_langsmith_http.py checks them).
+KEYED_ELSEWHERE = ("/langsmith/",)
 
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/sessions"): {"metadata": {"from": "matrix"}},
@@ -72,7 +75,11 @@ def test_the_route_table_was_read() -> None:
 
 def test_every_route_is_either_v1_or_deliberately_public() -> None:
     unclassified = sorted(
-        {path for _, path in ROUTES if not path.startswith("/v1/") and path not in PUBLIC}
+        {
+            path
+            for _, path in ROUTES
+            if not path.startswith(("/v1/", *KEYED_ELSEWHERE)) and path not in PUBLIC
+        }
     )
     assert not unclassified, f"new routes outside /v1 need a decision: {unclassified}"
 
@@ -92,6 +99,10 @@ def test_every_route_is_either_v1_or_deliberately_public() -> None:
         ("GET", "/healthz", None),
         ("GET", "/r/{token}", None),
         ("GET", "/v10/x", None),
+        ("GET", "/langsmith/info", Scope.INGEST),
+        ("POST", "/langsmith/runs/multipart", Scope.INGEST),
+        ("PATCH", "/langsmith/runs/{run_id}", Scope.INGEST),
+        ("GET", "/langsmithx", None),
     ],
 )
 def test_required_scope(method: str, path: str, expected: Scope | None) -> None:

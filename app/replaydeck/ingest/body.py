@@ -66,11 +66,7 @@ async def read_events(
         if declared in JSON_TYPES:
             return await _read_json(chunks, validate, max_request_bytes, max_events)
     except ClientDisconnect:
-        # Nobody is left to answer; nothing was stored. A 400, not a logged 500.
-        raise InvalidRequest(
-            "The client disconnected before the request body was complete; nothing was "
-            "stored. Send the whole body again."
-        ) from None
+        raise _disconnected() from None
     said = f"Content-Type {declared!r} is" if declared else "A body without a Content-Type is"
     raise UnsupportedMediaType(
         f"{said} not accepted here; send Content-Type: application/json (one event or an "
@@ -96,6 +92,23 @@ async def json_body_declared(request: Request) -> None:
     )
 
 
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """A whole request body, refused past `limit` bytes (and as a 400 when its client
+    left before the end)."""
+    try:
+        return bytes(await _collect(chunks, limit))
+    except ClientDisconnect:
+        raise _disconnected() from None
+
+
+def _disconnected() -> InvalidRequest:
+    # Nobody is left to answer; nothing was stored. A 400, not a logged 500.
+    return InvalidRequest(
+        "The client disconnected before the request body was complete; nothing was "
+        "stored. Send the whole body again."
+    )
+
+
 async def read_json_document(
     content_type: str, chunks: AsyncIterator[bytes], *, max_request_bytes: int
 ) -> Any:
@@ -107,13 +120,7 @@ async def read_json_document(
         raise UnsupportedMediaType(
             f"{said} not accepted here; send the body as JSON with Content-Type: application/json."
         )
-    try:
-        body = await _collect(chunks, max_request_bytes)
-    except ClientDisconnect:
-        raise InvalidRequest(
-            "The client disconnected before the request body was complete; nothing was "
-            "stored. Send the whole body again."
-        ) from None
+    body = await read_limited(chunks, max_request_bytes)
     if not body.strip():
         raise InvalidRequest("The request body is empty; send a JSON document.")
     try:

@@ -28,6 +28,7 @@ from replaydeck.events import MAX_ID_LENGTH, parse_ts
 from replaydeck.formats.user_input import user_message
 from replaydeck.storable import flaw
 from replaydeck.telemetry.batch import TraceBatch, TraceEnd, TraceEvents, TraceHeader
+from replaydeck.telemetry.content import content_text
 
 SOURCE = "openai-agents"
 # Trace metadata larger than this is left out of the session's metadata (which has
@@ -352,23 +353,9 @@ def output_texts(output: Any) -> list[str]:
                 None,
                 "message",
             ):
-                text = _content_text(value.get("content"))
+                text = content_text(value.get("content"))
                 if text:
                     texts.append(text)
 
     visit(output)
     return texts
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, Mapping)
-            and part.get("type") in (None, "text", "output_text")
-            and isinstance(part.get("text"), str)
-        )
-    return ""
