@@ -31,6 +31,7 @@ ASSETS: dict[str, str] = {
     "http.js": JS,
     "header.js": JS,
     "inspector.js": JS,
+    "markdown.js": JS,
     "timeline.js": JS,
     "transcript.js": JS,
     "viewer.css": "text/css; charset=utf-8",

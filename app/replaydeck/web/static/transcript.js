@@ -1,4 +1,5 @@
 import { el, formatDuration, isObject, oneLine, pretty } from "./dom.js";
+import { renderMarkdown } from "./markdown.js";
 
 const TEXT_PARTS = new Set(["text", "input_text"]);
 
@@ -24,6 +25,7 @@ export class Transcript {
     this.openBubble = null;
     this.selected = null;
     this.typingNode = null;
+    this.dirty = new Set(); // bubbles whose text grew since they were last drawn
   }
 
   item(envelope, kind) {
@@ -66,18 +68,24 @@ export class Transcript {
     let bubble = messageId !== null ? this.messages.get(messageId) : this.openBubble;
     if (!bubble) {
       const node = this.item(envelope, "message");
-      node.append(el("div", "who", "Assistant"));
-      const text = el("div", "text");
-      text.append(document.createTextNode(""));
-      node.append(text);
-      bubble = { node, text: text.firstChild };
+      const text = el("div", "text md");
+      node.append(el("div", "who", "Assistant"), text);
+      bubble = { node, text, source: "", drawn: { blocks: [] } };
       if (messageId !== null) this.messages.set(messageId, bubble);
     }
-    bubble.text.appendData(data.text);
+    bubble.source += data.text;
+    this.dirty.add(bubble);
     bubble.node.dataset.seq = String(envelope.seq);
     this.itemBySeq.set(envelope.seq, bubble.node);
     this.openBubble = bubble;
     this.typing(bubble.node);
+  }
+
+  // Markdown is drawn once per frame (or once after a seek), not once per delta:
+  // a delta of a few characters would otherwise re-parse the message each time.
+  flush() {
+    for (const bubble of this.dirty) renderMarkdown(bubble.text, bubble.source, bubble.drawn);
+    this.dirty.clear();
   }
 
   // The caret marks the message being typed; tracked rather than queried, because a
@@ -166,8 +174,9 @@ export class Transcript {
   }
 
   final(envelope, data) {
-    const node = this.item(envelope, "final");
-    const parts = ["Session complete"];
+    const [kind, text] = endOf(data);
+    const node = this.item(envelope, `final end-${kind}`);
+    const parts = [text];
     if (isObject(data.usage)) {
       for (const [key, value] of Object.entries(data.usage)) {
         if (typeof value === "number" || typeof value === "string") {
@@ -176,6 +185,15 @@ export class Transcript {
       }
     }
     node.textContent = parts.join(" · ");
+  }
+
+  // The replay ended without a final: the producer went quiet (an abandoned session).
+  abandoned() {
+    this.stopTyping();
+    if (this.list.querySelector(".end-abandoned")) return;
+    const node = el("li", "item final end-abandoned", "The session did not finish: its producer stopped sending events before the final one");
+    this.list.append(node);
+    this.openBubble = null;
   }
 
   custom(envelope) {
@@ -193,4 +211,23 @@ export class Transcript {
     if (this.selected) this.selected.classList.add("selected");
     return this.selected;
   }
+}
+
+// What a `final` says about how the session ended. Capture marks the finals it makes
+// itself (`synthetic`) with a reason: a stream cut short is not "complete".
+const END_REASONS = {
+  eof: ["interrupted", "The stream ended without a final event (the connection closed)"],
+  interrupted: ["interrupted", "Interrupted: the user's connection closed before the answer ended"],
+  cancelled: ["interrupted", "Cancelled before the answer ended"],
+  error: ["error", "Ended by an error in the app"],
+  capture_error: ["error", "Recording failed; the session ends here"],
+};
+
+function endOf(data) {
+  const reason = typeof data.reason === "string" ? data.reason : "complete";
+  const known = END_REASONS[reason];
+  if (!known) return ["complete", "Session complete"];
+  const [kind, text] = known;
+  const type = typeof data.exception_type === "string" ? ` (${data.exception_type})` : "";
+  return [kind, text + (reason === "error" ? type : "")];
 }

@@ -74,6 +74,7 @@ function apply(envelope) {
 }
 
 function showPosition() {
+  transcript.flush();
   const seq = player.position;
   body.dataset.position = String(seq);
   if (!player.scrubbing) {
@@ -231,6 +232,7 @@ async function play() {
   if (!ended) {
     notice("The replay stopped early", "The connection closed before the end. Press Play to continue from here.", { soft: true });
   } else if (incomplete) {
+    transcript.abandoned();
     notice("The session did not finish", "Its producer stopped sending events before the final one; this is everything it recorded.", { soft: true });
   }
   setState(ended ? "ended" : "paused");
