@@ -3,8 +3,9 @@
 // Event data is untrusted (it comes from whatever app was recorded): it reaches the
 // page only through textContent (see dom.js), never innerHTML.
 
+import { wireActions } from "./actions.js";
 import { $, formatMs, momentHref } from "./dom.js";
-import { clearNotice, explainFailure, notice, showSession } from "./header.js";
+import { clearNotice, explainFailure, notice, onKeyEntered, showSession } from "./header.js";
 import { getJson, HttpError, KEY_STORAGE, streamSse, useApiKey, withQuery } from "./http.js";
 import { Inspector } from "./inspector.js";
 import { TimelineMarkers } from "./timeline.js";
@@ -35,6 +36,7 @@ const player = {
   generation: 0,
   scrubbing: false, // the reader holds the timeline thumb: do not move it under them
   viewPending: false,
+  afterKey: null, // what to do once the key form is sent (default: load the session)
 };
 
 let transcript;
@@ -247,6 +249,14 @@ function pause() {
   updateAddress(player.position);
 }
 
+function askKey(scope, then) {
+  notice(`A key with the ${scope} scope is needed`, `Enter an API key with the ${scope} scope to go on.`, {
+    keyForm: true,
+    scope,
+  });
+  player.afterKey = then;
+}
+
 function failed(error, what) {
   if (error instanceof HttpError && (error.status === 401 || error.status === 403)) {
     sessionStorage.removeItem(KEY_STORAGE); // refused: do not send it again
@@ -266,6 +276,9 @@ async function load() {
     return;
   }
   clearNotice();
+  if (!player.session) {
+    wireActions({ base: config.base, mode: config.mode, sessionId: String(session.id), askKey });
+  }
   player.session = session;
   showSession(session);
   if (Number.isInteger(session.last_seq) && session.last_seq > player.lastSeq) {
@@ -332,13 +345,10 @@ function wire() {
     player.scrubbing = false;
   });
 
-  $("key-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const key = $("key-input").value.trim();
-    if (!key) return;
-    sessionStorage.setItem(KEY_STORAGE, key);
-    $("key-input").value = "";
-    load();
+  onKeyEntered(() => {
+    const next = player.afterKey || load;
+    player.afterKey = null;
+    next();
   });
 
   $("retry").addEventListener("click", () => {
