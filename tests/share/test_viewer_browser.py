@@ -26,12 +26,10 @@ def open_viewer(page: Any, url: str, query: str = "") -> None:
     page.wait_for_selector("body:not([data-state=loading])", timeout=TIMEOUT_MS)
 
 
-def click_timeline_at(page: Any, seq: int, *, of: int) -> None:
-    # A real click on the range track; the thumb's centre runs from half a thumb
-    # (8 px in Chromium) in from each end.
-    box = page.locator("#scrub").bounding_box()
-    x = 8 + (box["width"] - 16) * seq / of
-    page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
+def click_timeline_at(page: Any, ms: float, *, of: float) -> None:
+    """A real click on the timeline at `ms` into a session `of` ms long (it is laid out by time)."""
+    box = page.locator("#track").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * ms / of, box["y"] + box["height"] / 2)
 
 
 def play_at_max(page: Any) -> None:
@@ -67,7 +65,8 @@ def test_plays_to_the_final_text_and_tool_card(
 @pytest.mark.browser
 def test_seek_renders_up_to_seq_then_continues(page: Any, viewer_url: str) -> None:
     open_viewer(page, viewer_url)
-    click_timeline_at(page, 4, of=10)
+    # Seq 4 is at 1800 ms and seq 5 at 1850 ms, of 2300: between them is seq 4's moment.
+    click_timeline_at(page, 1825, of=2300)
     page.wait_for_selector("body[data-position='4'][data-state=paused]", timeout=TIMEOUT_MS)
     assert page.text_content(".message .text") == "Browsers reconnect "
     assert page.locator(".tool").count() == 1

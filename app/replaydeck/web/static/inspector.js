@@ -25,7 +25,7 @@ export class Inspector {
   }
 
   add(envelope) {
-    const row = el("li");
+    const row = el("li", `k-${filterKind(envelope.type)}`);
     const button = el("button");
     button.type = "button";
     button.dataset.seq = String(envelope.seq);
@@ -63,4 +63,19 @@ export class Inspector {
     this.link.hidden = !envelope;
     if (envelope) this.link.href = momentHref(envelope.seq);
   }
+}
+
+// Which type filter an event falls under (the final is always shown).
+const FILTER_KINDS = {
+  "user.message": "user",
+  "message.delta": "message",
+  "tool.call": "tool",
+  "tool.result": "tool",
+  status: "status",
+  error: "error",
+  final: "end",
+};
+
+export function filterKind(type) {
+  return FILTER_KINDS[type] || "other";
 }

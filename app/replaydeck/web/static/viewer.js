@@ -8,7 +8,7 @@ import { $, formatMs, momentHref } from "./dom.js";
 import { clearNotice, explainFailure, notice, onKeyEntered, showSession } from "./header.js";
 import { getJson, HttpError, KEY_STORAGE, streamSse, useApiKey, withQuery } from "./http.js";
 import { Inspector } from "./inspector.js";
-import { TimelineMarkers } from "./timeline.js";
+import { Timeline } from "./timeline.js";
 import { Transcript } from "./transcript.js";
 
 const body = document.body;
@@ -17,10 +17,12 @@ const config = {
   sessionUrl: body.dataset.sessionUrl,
   mode: body.dataset.mode === "key" ? "key" : "share",
 };
-const PAGE_SIZE = 500;
+const PAGE_SIZE = 1000;
 // "Skip idle gaps" caps every wait at this long, so minutes of thinking time play
 // as a short pause that is still visible.
 const MAX_GAP_MS = 1500;
+// Shift+arrow steps this far in time.
+const TIME_STEP_MS = 10_000;
 
 // ---------------------------------------------------------------- player
 
@@ -34,14 +36,14 @@ const player = {
   state: "loading",
   controller: null,
   generation: 0,
-  scrubbing: false, // the reader holds the timeline thumb: do not move it under them
   viewPending: false,
+  preview: false, // the whole session is drawn, dimmed, before the first Play
   afterKey: null, // what to do once the key form is sent (default: load the session)
 };
 
 let transcript;
 let inspector;
-let markers;
+let timeline;
 
 function setState(state) {
   player.state = state;
@@ -60,13 +62,12 @@ function setState(state) {
 function remember(envelope) {
   if (!Number.isInteger(envelope.seq) || envelope.seq < 1) return;
   player.known.set(envelope.seq, envelope);
-  while (player.known.has(player.contiguous + 1)) player.contiguous += 1;
-  if (envelope.seq > player.lastSeq) {
-    player.lastSeq = envelope.seq;
-    $("scrub").max = String(player.lastSeq);
-    markers.setLastSeq(player.lastSeq);
+  // The timeline takes events in seq order: it keeps their offsets by seq.
+  while (player.known.has(player.contiguous + 1)) {
+    player.contiguous += 1;
+    timeline.add(player.known.get(player.contiguous));
   }
-  markers.add(envelope);
+  if (envelope.seq > player.lastSeq) player.lastSeq = envelope.seq;
 }
 
 function apply(envelope) {
@@ -79,18 +80,20 @@ function showPosition() {
   transcript.flush();
   const seq = player.position;
   body.dataset.position = String(seq);
-  if (!player.scrubbing) {
-    $("scrub").value = String(seq);
-    $("position").textContent = `seq ${seq} / ${player.lastSeq}`;
-  }
+  $("position").textContent = `event ${seq} / ${player.lastSeq}`;
   const current = player.known.get(seq);
   const offset = current ? current.offset_ms : 0;
-  const duration = player.session && Number.isFinite(player.session.duration_ms)
-    ? player.session.duration_ms
-    : (player.known.get(player.lastSeq) || {}).offset_ms;
-  $("clock").textContent = `${formatMs(offset)} / ${formatMs(duration)}`;
+  timeline.setPosition(offset, seq);
+  $("clock").textContent = `${formatMs(offset)} / ${formatMs(timeline.duration)}`;
   $("moment-link").href = momentHref(seq);
   $("empty").hidden = seq > 0;
+  setPreview(player.preview && seq === player.lastSeq);
+}
+
+function setPreview(on) {
+  player.preview = on;
+  body.dataset.preview = String(on);
+  $("preview-note").hidden = !on;
 }
 
 function followScroll() {
@@ -176,6 +179,7 @@ async function seek(target, { resume = player.state === "playing", reveal = fals
     return;
   }
   if (generation !== player.generation) return;
+  player.preview = false;
   renderUpTo(Math.min(target, player.contiguous));
   select(player.position);
   updateAddress(player.position);
@@ -192,7 +196,39 @@ function replayUrl() {
   });
 }
 
+// A moment in time: the last event at or before it (the whole log is read first, so
+// the answer does not depend on what has been fetched so far).
+async function seekTime(ms, { atLeast = 0 } = {}) {
+  const generation = player.generation;
+  try {
+    await ensureKnown(player.lastSeq);
+  } catch (error) {
+    failed(error, "The events before this moment");
+    return;
+  }
+  if (generation !== player.generation) return;
+  await seek(Math.min(Math.max(timeline.seqAt(ms), atLeast), player.lastSeq), { resume: false });
+}
+
+// Before the first Play, the session's end state, dimmed: what happened, at a glance.
+async function showPreview() {
+  const generation = player.generation;
+  const controller = new AbortController();
+  player.controller = controller;
+  try {
+    await ensureKnown(player.lastSeq, controller.signal);
+  } catch {
+    return; // only the preview is lost; Play still works
+  }
+  if (generation !== player.generation || player.position !== 0) return;
+  player.controller = null;
+  player.preview = true;
+  renderUpTo(player.contiguous);
+  transcript.stopTyping(); // an end state: nothing is being typed
+}
+
 async function play() {
+  setPreview(false);
   if (player.state === "ended" || atEnd()) renderUpTo(0);
   stop();
   const generation = player.generation;
@@ -283,23 +319,34 @@ async function load() {
   showSession(session);
   if (Number.isInteger(session.last_seq) && session.last_seq > player.lastSeq) {
     player.lastSeq = session.last_seq;
-    $("scrub").max = String(player.lastSeq);
-    markers.setLastSeq(player.lastSeq);
   }
+  timeline.setDuration(session.duration_ms);
   $("player").hidden = false;
   $("stage").hidden = false;
   setState("paused");
   showPosition();
-  // A seq as the page writes it; parseInt would also take "5abc", " 5" or "1e3".
-  const raw = new URL(window.location.href).searchParams.get("at") || "";
-  const at = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : 0;
-  if (at > 0) {
-    await seek(at, { resume: false, reveal: true });
-  } else if (player.lastSeq > 0 && player.lastSeq <= 2000) {
-    // Small sessions: fetch the log up front so the timeline shows tool calls and
-    // errors before playing. Failure here only costs the markers.
-    ensureKnown(player.lastSeq).catch(() => {});
+  const at = parseAt(new URL(window.location.href).searchParams.get("at") || "");
+  if (at.seq > 0) {
+    await seek(at.seq, { resume: false, reveal: true });
+  } else if (at.ms !== null) {
+    await seekTime(at.ms);
+  } else if (player.lastSeq > 0 && session.status !== "open") {
+    await showPreview();
   }
+}
+
+// ?at= is a seq ("42") or a time: "12.5s", "850ms", "1:02.5" (m:ss) or "1:02:03".
+// Anything else is ignored, so a mangled link still opens the session.
+function parseAt(raw) {
+  if (/^[0-9]{1,16}$/.test(raw)) return { seq: Number(raw), ms: null };
+  let match = /^([0-9]{1,9}(?:\.[0-9]+)?)(ms|s)$/.exec(raw);
+  if (match) return { seq: 0, ms: Number(match[1]) * (match[2] === "s" ? 1000 : 1) };
+  match = /^(?:([0-9]{1,6}):)?([0-9]{1,6}):([0-5]?[0-9](?:\.[0-9]+)?)$/.exec(raw);
+  if (match) {
+    const [hours, minutes, seconds] = [Number(match[1] || 0), Number(match[2]), Number(match[3])];
+    return { seq: 0, ms: ((hours * 60 + minutes) * 60 + seconds) * 1000 };
+  }
+  return { seq: 0, ms: null };
 }
 
 // ---------------------------------------------------------------- wiring
@@ -307,7 +354,10 @@ async function load() {
 function wire() {
   transcript = new Transcript($("transcript"), select);
   inspector = new Inspector(select);
-  markers = new TimelineMarkers($("markers"));
+  timeline = new Timeline($("timeline"), {
+    onSeek: (seq) => seek(seq, { resume: false }),
+    onSeekTime: (ms) => seekTime(ms),
+  });
   useApiKey(config.mode === "key");
 
   $("play").addEventListener("click", () => {
@@ -326,24 +376,18 @@ function wire() {
   }
 
   $("skip-gaps").addEventListener("change", () => {
+    timeline.setSkipping($("skip-gaps").checked, MAX_GAP_MS);
     if (player.state === "playing") play();
   });
+  timeline.setSkipping($("skip-gaps").checked, MAX_GAP_MS);
 
-  const scrub = $("scrub");
-  scrub.addEventListener("pointerdown", () => {
-    player.scrubbing = true;
-  });
-  scrub.addEventListener("input", () => {
-    $("position").textContent = `seq ${scrub.value} / ${player.lastSeq}`;
-  });
-  scrub.addEventListener("change", () => {
-    player.scrubbing = false;
-    seek(Number(scrub.value));
-  });
-  // A press that ends without moving fires no change event: release the thumb.
-  scrub.addEventListener("pointerup", () => {
-    player.scrubbing = false;
-  });
+  for (const button of document.querySelectorAll("[data-filter]")) {
+    button.addEventListener("click", () => {
+      const shown = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-pressed", String(shown));
+      body.classList.toggle(`hide-${button.dataset.filter}`, !shown);
+    });
+  }
 
   onKeyEntered(() => {
     const next = player.afterKey || load;
@@ -358,18 +402,28 @@ function wire() {
   });
 
   document.addEventListener("keydown", (event) => {
-    // Only when focus is on the page itself, not in a control that uses these keys.
-    if (event.target !== body || !player.session || event.altKey || event.ctrlKey || event.metaKey) {
-      return;
-    }
+    // Only when focus is on the page or the timeline, not in a control that uses these keys.
+    const onPage = event.target === body || event.target === $("track");
+    if (!onPage || !player.session || event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.key === " ") {
       event.preventDefault();
       $("play").click();
+    } else if ((event.key === "ArrowLeft" || event.key === "ArrowRight") && event.shiftKey) {
+      // Ten seconds back or on, in session time.
+      event.preventDefault();
+      const now = timeline.offsetOf(player.position) ?? 0;
+      const forward = event.key === "ArrowRight";
+      const ms = Math.min(Math.max(now + (forward ? TIME_STEP_MS : -TIME_STEP_MS), 0), timeline.duration);
+      // Ten seconds on that land in an idle gap go to the event after it.
+      seekTime(ms, { atLeast: forward ? player.position + 1 : 0 });
     } else if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
-      // Step one event back or forward, as on the timeline.
+      // One event back or on.
       event.preventDefault();
       const step = event.key === "ArrowLeft" ? -1 : 1;
       seek(Math.min(Math.max(player.position + step, 0), player.lastSeq), { resume: false });
+    } else if (event.key === "Home" || event.key === "End") {
+      event.preventDefault();
+      seek(event.key === "Home" ? 0 : player.lastSeq, { resume: false });
     }
   });
 }
