@@ -4,7 +4,7 @@
 // page only through textContent (see dom.js), never innerHTML.
 
 import { wireActions } from "./actions.js";
-import { $, formatMs, momentHref } from "./dom.js";
+import { $, formatDuration, formatMs, momentHref } from "./dom.js";
 import { clearNotice, explainFailure, notice, onKeyEntered, showSession } from "./header.js";
 import { getJson, HttpError, KEY_STORAGE, streamSse, useApiKey, withQuery } from "./http.js";
 import { Inspector } from "./inspector.js";
@@ -39,6 +39,7 @@ const player = {
   viewPending: false,
   preview: false, // the whole session is drawn, dimmed, before the first Play
   afterKey: null, // what to do once the key form is sent (default: load the session)
+  pinned: true, // the reader is at the bottom of the page: new events scroll into view
 };
 
 let transcript;
@@ -49,8 +50,12 @@ function setState(state) {
   player.state = state;
   body.dataset.state = state;
   const play = $("play");
-  const playing = state === "playing";
+  const playing = state === "playing" || state === "live";
   play.textContent = playing ? "Pause" : state === "ended" ? "Replay" : "Play";
+  const badge = $("status-badge");
+  const status = state === "live" ? "live" : (player.session && player.session.status) || "";
+  badge.textContent = status;
+  badge.dataset.status = status;
   play.setAttribute("aria-label", play.textContent);
   play.classList.toggle("is-playing", playing);
   if (!playing) {
@@ -85,6 +90,10 @@ function showPosition() {
   const offset = current ? current.offset_ms : 0;
   timeline.setPosition(offset, seq);
   $("clock").textContent = `${formatMs(offset)} / ${formatMs(timeline.duration)}`;
+  // A live session's counters grow with it; the session JSON is from when it loaded.
+  const session = player.session || {};
+  $("fact-events").textContent = String(Math.max(session.event_count || 0, player.lastSeq));
+  $("fact-duration").textContent = formatDuration(Math.max(session.duration_ms || 0, timeline.duration));
   $("moment-link").href = momentHref(seq);
   $("empty").hidden = seq > 0;
   setPreview(player.preview && seq === player.lastSeq);
@@ -96,13 +105,28 @@ function setPreview(on) {
   $("preview-note").hidden = !on;
 }
 
+// Only follow new events while the reader is at the bottom: never pull someone away
+// from the part they scrolled up to read; offer a button back down instead.
 function followScroll() {
   const doc = document.scrollingElement;
-  // Only follow the text when the reader is already at the bottom: never pull
-  // someone away from the part they scrolled up to read.
-  if (doc.scrollHeight - doc.scrollTop - doc.clientHeight < 160) {
+  if (player.pinned) doc.scrollTop = doc.scrollHeight;
+  else if (doc.scrollHeight > doc.scrollTop + doc.clientHeight) $("to-latest").hidden = false;
+}
+
+function watchScroll() {
+  const doc = document.scrollingElement;
+  window.addEventListener(
+    "scroll",
+    () => {
+      player.pinned = doc.scrollHeight - doc.scrollTop - doc.clientHeight < 48;
+      if (player.pinned) $("to-latest").hidden = true;
+    },
+    { passive: true },
+  );
+  $("to-latest").addEventListener("click", () => {
+    player.pinned = true;
     doc.scrollTop = doc.scrollHeight;
-  }
+  });
 }
 
 function renderUpTo(target, { deferView = false } = {}) {
@@ -227,19 +251,22 @@ async function showPreview() {
   transcript.stopTyping(); // an end state: nothing is being typed
 }
 
-async function play() {
+// Plays the timed replay, or (`live`) follows the session's live tail, from the next
+// event on. Both read an SSE stream of envelopes; they differ in how it ends.
+async function run({ live = false } = {}) {
   setPreview(false);
-  if (player.state === "ended" || atEnd()) renderUpTo(0);
+  if (!live && (player.state === "ended" || atEnd())) renderUpTo(0);
   stop();
   const generation = player.generation;
   const controller = new AbortController();
   player.controller = controller;
   clearNotice(); // an earlier "stopped early" or network notice no longer applies
-  setState("playing");
+  setState(live ? "live" : "playing");
   let ended = false;
   let incomplete = false;
+  const url = live ? withQuery(`${config.base}/stream`, { after: player.position }) : replayUrl();
   try {
-    await streamSse(replayUrl(), controller.signal, (frame) => {
+    await streamSse(url, controller.signal, (frame) => {
       if (generation !== player.generation) return;
       if (frame.type === "replay.end") {
         ended = true;
@@ -257,16 +284,23 @@ async function play() {
         return; // not an envelope; nothing sensible to draw
       }
       if (!Number.isInteger(envelope.seq) || envelope.seq <= player.position) return;
+      if (live && envelope.type === "final") ended = true; // a tail ends with the final
       remember(envelope);
       renderUpTo(envelope.seq, { deferView: true });
     });
   } catch (error) {
     if (error.name === "AbortError" || generation !== player.generation) return;
-    failed(error, "The replay");
+    failed(error, live ? "The live session" : "The replay");
     return;
   }
   if (generation !== player.generation) return;
   player.controller = null;
+  if (live) {
+    // A tail closes at the final, or when the server finds the session abandoned.
+    incomplete = !ended;
+    ended = true;
+    await refreshSession();
+  }
   if (!ended) {
     notice("The replay stopped early", "The connection closed before the end. Press Play to continue from here.", { soft: true });
   } else if (incomplete) {
@@ -276,6 +310,17 @@ async function play() {
   setState(ended ? "ended" : "paused");
   select(player.position);
   updateAddress(player.position);
+}
+
+const play = () => run();
+
+async function refreshSession() {
+  try {
+    player.session = await getJson(config.sessionUrl);
+    showSession(player.session);
+  } catch {
+    // The header keeps what it showed; the events drawn are what matters.
+  }
 }
 
 function pause() {
@@ -330,7 +375,10 @@ async function load() {
     await seek(at.seq, { resume: false, reveal: true });
   } else if (at.ms !== null) {
     await seekTime(at.ms);
-  } else if (player.lastSeq > 0 && session.status !== "open") {
+  } else if (session.status === "open") {
+    // A session still being recorded: follow it as it happens.
+    await run({ live: true });
+  } else if (player.lastSeq > 0) {
     await showPreview();
   }
 }
@@ -360,8 +408,9 @@ function wire() {
   });
   useApiKey(config.mode === "key");
 
+  watchScroll();
   $("play").addEventListener("click", () => {
-    if (player.state === "playing") pause();
+    if (player.state === "playing" || player.state === "live") pause();
     else if (player.session) play();
   });
 
