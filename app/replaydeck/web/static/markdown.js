@@ -258,6 +258,8 @@ export function renderMarkdown(container, source, state = { blocks: [] }) {
 // ---------------------------------------------------------------- inline
 
 const BARE_URL = /^(?:https?:\/\/|mailto:)[^\s<>"]*[^\s<>".,;:!?)\]'*_~]/i;
+// Where inline markup may start: everything between is plain text.
+const SPECIAL = /[\\\n`[<*_~]|https?:\/\/|mailto:/gi;
 
 // Inline markdown as a list of nodes. Delimiters that are not closed stay text, so
 // a half-streamed "**bo" shows as typed and becomes bold once "ld**" arrives.
@@ -270,6 +272,16 @@ export function inline(text) {
   };
   let i = 0;
   while (i < text.length) {
+    // Runs of ordinary characters are copied at once: slicing the rest of the text at
+    // every character would make a long answer quadratic.
+    SPECIAL.lastIndex = i;
+    const found = SPECIAL.exec(text);
+    const next = found ? found.index : text.length;
+    if (next > i) {
+      plain += text.slice(i, next);
+      i = next;
+      continue;
+    }
     const ch = text[i];
     const rest = text.slice(i);
     let match;
@@ -294,7 +306,7 @@ export function inline(text) {
       flush();
       out.push(anchor(match[1], [document.createTextNode(match[1])], match[1]));
       i += match[0].length;
-    } else if ((ch === "h" || ch === "m") && !/\w$/.test(plain) && (match = BARE_URL.exec(rest))) {
+    } else if (!/\w$/.test(plain) && (match = BARE_URL.exec(rest))) {
       flush();
       out.push(anchor(match[0], [document.createTextNode(match[0])], match[0]));
       i += match[0].length;

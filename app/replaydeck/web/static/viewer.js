@@ -83,6 +83,7 @@ function apply(envelope) {
 
 function showPosition() {
   transcript.flush();
+  inspector.flush();
   const seq = player.position;
   body.dataset.position = String(seq);
   $("position").textContent = `event ${seq} / ${player.lastSeq}`;
@@ -207,7 +208,9 @@ async function seek(target, { resume = player.state === "playing", reveal = fals
   renderUpTo(Math.min(target, player.contiguous));
   select(player.position);
   updateAddress(player.position);
-  if (reveal && transcript.selected) transcript.selected.scrollIntoView({ block: "center" });
+  // A jump shows its moment: centred when a link opens the page, else only as far
+  // as needed, so stepping event by event does not make the page leap.
+  if (reveal && transcript.selected) transcript.selected.scrollIntoView({ block: reveal === "nearest" ? "nearest" : "center" });
   if (resume && !atEnd()) play();
   else setState(atEnd() ? "ended" : "paused");
 }
@@ -231,7 +234,8 @@ async function seekTime(ms, { atLeast = 0 } = {}) {
     return;
   }
   if (generation !== player.generation) return;
-  await seek(Math.min(Math.max(timeline.seqAt(ms), atLeast), player.lastSeq), { resume: false });
+  const target = Math.min(Math.max(timeline.seqAt(ms), atLeast), player.lastSeq);
+  await seek(target, { resume: false, reveal: "nearest" });
 }
 
 // Before the first Play, the session's end state, dimmed: what happened, at a glance.
@@ -401,9 +405,9 @@ function parseAt(raw) {
 
 function wire() {
   transcript = new Transcript($("transcript"), select);
-  inspector = new Inspector(select);
+  inspector = new Inspector(select, (seq) => player.known.get(seq));
   timeline = new Timeline($("timeline"), {
-    onSeek: (seq) => seek(seq, { resume: false }),
+    onSeek: (seq) => seek(seq, { resume: false, reveal: "nearest" }),
     onSeekTime: (ms) => seekTime(ms),
   });
   useApiKey(config.mode === "key");
@@ -435,6 +439,7 @@ function wire() {
       const shown = button.getAttribute("aria-pressed") !== "true";
       button.setAttribute("aria-pressed", String(shown));
       body.classList.toggle(`hide-${button.dataset.filter}`, !shown);
+      inspector.setHidden(button.dataset.filter, !shown);
     });
   }
 
@@ -469,7 +474,7 @@ function wire() {
       // One event back or on.
       event.preventDefault();
       const step = event.key === "ArrowLeft" ? -1 : 1;
-      seek(Math.min(Math.max(player.position + step, 0), player.lastSeq), { resume: false });
+      seek(Math.min(Math.max(player.position + step, 0), player.lastSeq), { resume: false, reveal: "nearest" });
     } else if (event.key === "Home" || event.key === "End") {
       event.preventDefault();
       seek(event.key === "Home" ? 0 : player.lastSeq, { resume: false });
