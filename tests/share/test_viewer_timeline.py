@@ -203,3 +203,31 @@ def test_type_filters_hide_items_and_inspector_rows(page: Any, trip: str) -> Non
     page.click("[data-filter=tool]")
     assert page.locator("#transcript .tool:visible").count() == 2
     assert page.locator("#event-list .k-tool:visible").count() == 4
+
+
+@pytest.mark.browser
+def test_zoom_shows_part_of_the_session_around_the_playhead(
+    page: Any, trip: str, artifacts: Path
+) -> None:
+    open_viewer(page, trip, "?at=11")  # 33 s in
+    wait_position(page, 11)
+    page.click(".zoom-in")
+    page.click(".zoom-in")  # 10 s shown, around 33 s: 28 to 38 s
+    assert page.text_content(".zoom-label") == "10.0 s shown"
+    assert page.get_attribute("#timeline", "data-zoomed") == "true"
+    visible = page.eval_on_selector_all(
+        ".marker:not([hidden])", "(ms) => ms.map((m) => m.className)"
+    )
+    # The weather call, its failed result and the error; the rest lie outside.
+    assert visible == ["marker m-tool", "marker m-error", "marker m-error"]
+    assert page.locator(".tick").all_text_contents() == [f"0:{s}" for s in range(28, 39)]
+    page.locator("#timeline").screenshot(path=str(artifacts / "timeline-zoomed.png"))
+    # A click on the zoomed track seeks within the window: at 34.3 s, the delta of 34 s.
+    box = page.locator("#track").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.63, box["y"] + box["height"] / 2)
+    wait_position(page, 13)
+    page.focus("#track")
+    page.keyboard.press("-")
+    page.keyboard.press("-")
+    assert page.text_content(".zoom-label") == "whole session"
+    assert page.eval_on_selector_all(".marker:not([hidden])", "(ms) => ms.length") == 7

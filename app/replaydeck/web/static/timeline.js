@@ -67,9 +67,13 @@ export class Timeline {
     this.progress = root.querySelector(".progress");
     this.thumb = root.querySelector(".thumb");
     this.tip = root.querySelector(".tip");
+    this.label = root.querySelector(".zoom-label");
     this.onSeek = onSeek;
     this.onSeekTime = onSeekTime;
     this.duration = 0;
+    // The part of the session the track shows: all of it, or (zoomed) `span` ms from `from`.
+    this.from = 0;
+    this.span = null;
     this.offsets = [0]; // offsets[seq], for the seqs known so far in order
     this.slots = new Map(); // "kind:bucket" -> {seq, offset, label, node}
     this.skipping = true;
@@ -80,13 +84,45 @@ export class Timeline {
 
   // ------------------------------------------------------------ geometry
 
+  get shown() {
+    return this.span === null ? this.duration : this.span;
+  }
+
+  // Where `ms` falls on the track, 0 to 1 (clamped: use `where` to know if it is shown).
   at(ms) {
-    return this.duration > 0 ? Math.min(Math.max(ms / this.duration, 0), 1) : 0;
+    return Math.min(Math.max(this.where(ms), 0), 1);
+  }
+
+  where(ms) {
+    return this.shown > 0 ? (ms - this.from) / this.shown : 0;
   }
 
   timeAtX(clientX) {
     const box = this.track.getBoundingClientRect();
-    return this.duration * Math.min(Math.max((clientX - box.left) / box.width, 0), 1);
+    return this.from + this.shown * Math.min(Math.max((clientX - box.left) / box.width, 0), 1);
+  }
+
+  // ------------------------------------------------------------ zoom
+
+  // Zoom by `factor` (2 = twice as close) around the playhead; back to the whole
+  // session once the window would hold it all.
+  zoom(factor) {
+    if (this.duration <= 0) return;
+    const span = Math.max(this.shown / factor, Math.min(1000, this.duration));
+    if (span >= this.duration) {
+      this.span = null;
+      this.from = 0;
+    } else {
+      this.span = span;
+      this.from = this.clampFrom((this.positionMs ?? 0) - span / 2);
+    }
+    this.label.textContent = this.span === null ? "whole session" : `${formatDuration(this.span)} shown`;
+    this.root.dataset.zoomed = String(this.span !== null);
+    this.draw();
+  }
+
+  clampFrom(from) {
+    return Math.min(Math.max(from, 0), Math.max(this.duration - this.shown, 0));
   }
 
   // ------------------------------------------------------------ data
@@ -111,7 +147,7 @@ export class Timeline {
     this.redraw(); // the gaps (and, past the end, the scale) change
     const kind = markerKind(envelope);
     if (!kind) return;
-    const bucket = Math.round(this.at(offset) * BUCKETS);
+    const bucket = Math.round((this.duration > 0 ? offset / this.duration : 0) * BUCKETS);
     const key = `${kind}:${bucket}`;
     if (this.slots.has(key)) return;
     const slot = { kind, seq: envelope.seq, offset, label: markerLabel(envelope, kind), node: null };
@@ -142,7 +178,9 @@ export class Timeline {
       slot.node = el("span", `marker m-${slot.kind}`);
       this.layers.markers.append(slot.node);
     }
-    slot.node.style.setProperty("--at", String(this.at(slot.offset)));
+    const where = this.where(slot.offset);
+    slot.node.hidden = where < 0 || where > 1;
+    slot.node.style.setProperty("--at", String(where));
   }
 
   redraw() {
@@ -165,8 +203,9 @@ export class Timeline {
   drawTicks() {
     const ticks = [];
     if (this.duration > 0) {
-      const step = tickStep(this.duration);
-      for (let ms = 0; ms <= this.duration + 1; ms += step) {
+      const step = tickStep(this.shown);
+      const end = this.from + this.shown;
+      for (let ms = Math.ceil(this.from / step) * step; ms <= end + 1; ms += step) {
         const tick = el("span", "tick", shortTime(ms, step));
         tick.style.setProperty("--at", String(this.at(ms)));
         ticks.push(tick);
@@ -186,7 +225,8 @@ export class Timeline {
       latest = Math.max(latest, offset);
     }
     gaps.sort((a, b) => b[1] - b[0] - (a[1] - a[0]));
-    const nodes = gaps.slice(0, MAX_GAPS).map(([from, to]) => {
+    const shown = gaps.filter(([from, to]) => this.where(to) > 0 && this.where(from) < 1);
+    const nodes = shown.slice(0, MAX_GAPS).map(([from, to]) => {
       const gap = el("span", "gap");
       gap.style.setProperty("--at", String(this.at(from)));
       gap.style.setProperty("--width", String(this.at(to) - this.at(from)));
@@ -202,6 +242,11 @@ export class Timeline {
   setPosition(ms, seq) {
     this.positionMs = ms;
     this.positionSeq = seq;
+    if (this.span !== null && (ms < this.from || ms > this.from + this.span)) {
+      // Zoomed in: the window follows the playhead, a page at a time.
+      this.from = this.clampFrom(ms - this.span * 0.1);
+      this.redraw();
+    }
     const at = this.at(ms);
     this.progress.style.setProperty("--at", String(at));
     this.thumb.style.setProperty("--at", String(at));
@@ -217,6 +262,7 @@ export class Timeline {
     let best = null;
     let bestDistance = HIT_PX + 1;
     for (const slot of this.slots.values()) {
+      if (slot.node.hidden) continue;
       const distance = Math.abs(box.left + this.at(slot.offset) * box.width - clientX);
       if (distance < bestDistance) {
         best = slot;
@@ -246,6 +292,8 @@ export class Timeline {
     track.addEventListener("pointerleave", () => {
       this.tip.hidden = true;
     });
+    this.root.querySelector(".zoom-in").addEventListener("click", () => this.zoom(2));
+    this.root.querySelector(".zoom-out").addEventListener("click", () => this.zoom(0.5));
     track.addEventListener("click", (event) => {
       const slot = this.nearest(event.clientX);
       if (slot) this.onSeek(slot.seq);

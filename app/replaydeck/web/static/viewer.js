@@ -475,6 +475,9 @@ function wire() {
       event.preventDefault();
       const step = event.key === "ArrowLeft" ? -1 : 1;
       seek(Math.min(Math.max(player.position + step, 0), player.lastSeq), { resume: false, reveal: "nearest" });
+    } else if (event.key === "+" || event.key === "=" || event.key === "-") {
+      event.preventDefault();
+      timeline.zoom(event.key === "-" ? 0.5 : 2);
     } else if (event.key === "Home" || event.key === "End") {
       event.preventDefault();
       seek(event.key === "Home" ? 0 : player.lastSeq, { resume: false });
