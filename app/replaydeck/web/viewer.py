@@ -34,6 +34,7 @@ ASSETS: dict[str, str] = {
     "inspector.js": JS,
     "markdown.js": JS,
     "actions.js": JS,
+    "follow.js": JS,
     "sessions.js": JS,
     "timeline.js": JS,
     "transcript.js": JS,

@@ -60,3 +60,17 @@ export function momentHref(seq) {
   url.searchParams.set("at", String(seq));
   return `${url.pathname}${url.search}`;
 }
+
+// ?at= is a seq ("42") or a time: "12.5s", "850ms", "1:02.5" (m:ss) or "1:02:03".
+// Anything else is ignored, so a mangled link still opens the session.
+export function parseAt(raw) {
+  if (/^[0-9]{1,16}$/.test(raw)) return { seq: Number(raw), ms: null };
+  let match = /^([0-9]{1,9}(?:\.[0-9]+)?)(ms|s)$/.exec(raw);
+  if (match) return { seq: 0, ms: Number(match[1]) * (match[2] === "s" ? 1000 : 1) };
+  match = /^(?:([0-9]{1,6}):)?([0-9]{1,6}):([0-5]?[0-9](?:\.[0-9]+)?)$/.exec(raw);
+  if (match) {
+    const [hours, minutes, seconds] = [Number(match[1] || 0), Number(match[2]), Number(match[3])];
+    return { seq: 0, ms: ((hours * 60 + minutes) * 60 + seconds) * 1000 };
+  }
+  return { seq: 0, ms: null };
+}

@@ -4,7 +4,8 @@
 // page only through textContent (see dom.js), never innerHTML.
 
 import { wireActions } from "./actions.js";
-import { $, formatDuration, formatMs, momentHref } from "./dom.js";
+import { $, formatDuration, formatMs, momentHref, parseAt } from "./dom.js";
+import { followScroll, watchScroll } from "./follow.js";
 import { clearNotice, explainFailure, notice, onKeyEntered, showSession } from "./header.js";
 import { getJson, HttpError, KEY_STORAGE, streamSse, useApiKey, withQuery } from "./http.js";
 import { Inspector } from "./inspector.js";
@@ -39,7 +40,6 @@ const player = {
   viewPending: false,
   preview: false, // the whole session is drawn, dimmed, before the first Play
   afterKey: null, // what to do once the key form is sent (default: load the session)
-  pinned: true, // the reader is at the bottom of the page: new events scroll into view
 };
 
 let transcript;
@@ -104,30 +104,6 @@ function setPreview(on) {
   player.preview = on;
   body.dataset.preview = String(on);
   $("preview-note").hidden = !on;
-}
-
-// Only follow new events while the reader is at the bottom: never pull someone away
-// from the part they scrolled up to read; offer a button back down instead.
-function followScroll() {
-  const doc = document.scrollingElement;
-  if (player.pinned) doc.scrollTop = doc.scrollHeight;
-  else if (doc.scrollHeight > doc.scrollTop + doc.clientHeight) $("to-latest").hidden = false;
-}
-
-function watchScroll() {
-  const doc = document.scrollingElement;
-  window.addEventListener(
-    "scroll",
-    () => {
-      player.pinned = doc.scrollHeight - doc.scrollTop - doc.clientHeight < 48;
-      if (player.pinned) $("to-latest").hidden = true;
-    },
-    { passive: true },
-  );
-  $("to-latest").addEventListener("click", () => {
-    player.pinned = true;
-    doc.scrollTop = doc.scrollHeight;
-  });
 }
 
 function renderUpTo(target, { deferView = false } = {}) {
@@ -385,20 +361,6 @@ async function load() {
   } else if (player.lastSeq > 0) {
     await showPreview();
   }
-}
-
-// ?at= is a seq ("42") or a time: "12.5s", "850ms", "1:02.5" (m:ss) or "1:02:03".
-// Anything else is ignored, so a mangled link still opens the session.
-function parseAt(raw) {
-  if (/^[0-9]{1,16}$/.test(raw)) return { seq: Number(raw), ms: null };
-  let match = /^([0-9]{1,9}(?:\.[0-9]+)?)(ms|s)$/.exec(raw);
-  if (match) return { seq: 0, ms: Number(match[1]) * (match[2] === "s" ? 1000 : 1) };
-  match = /^(?:([0-9]{1,6}):)?([0-9]{1,6}):([0-5]?[0-9](?:\.[0-9]+)?)$/.exec(raw);
-  if (match) {
-    const [hours, minutes, seconds] = [Number(match[1] || 0), Number(match[2]), Number(match[3])];
-    return { seq: 0, ms: ((hours * 60 + minutes) * 60 + seconds) * 1000 };
-  }
-  return { seq: 0, ms: null };
 }
 
 // ---------------------------------------------------------------- wiring
