@@ -31,7 +31,7 @@ print("<b>hi</b>")
 |------|-----|
 | tea  | 2   |
 
-Bare https://example.org/docs. and snake_case_name stay as written."""
+Bare https://example.org/docs. and snake_case_name stay as written. 3! ![a chart](https://example.com/c.png)"""
 
 
 def record(url: str, session_id: str, events: list[dict[str, Any]], step_ms: int = 50) -> None:
@@ -102,7 +102,9 @@ def test_assistant_markdown_is_rendered_as_elements(
     assert shape["links"] == [
         ["here", "https://example.com/t?id=1", "noopener noreferrer nofollow"],
         ["https://example.org/docs", "https://example.org/docs", "noopener noreferrer nofollow"],
+        ["image: a chart", "https://example.com/c.png", "noopener noreferrer nofollow"],
     ]
+    assert page.locator(".message img").count() == 0
     assert "snake_case_name" in page.text_content(".message .md")
     assert page.locator(".message .md b").count() == 0
     # The user's turn is a bubble of its own, on the right of the answer.
@@ -224,3 +226,28 @@ def test_an_end_that_is_not_complete_is_shown_as_such(
         assert "Session complete" not in end.text_content()
     if final["reason"] == "interrupted":
         end.screenshot(path=str(artifacts / "viewer-interrupted.png"))
+
+
+@pytest.mark.browser
+def test_markdown_reads_in_dark_mode(browser: Any, server: Any, artifacts: Path) -> None:
+    record(server.url, "md-dark", [*deltas(ANSWER, 50), {"type": "final", "data": {}}])
+    context = browser.new_context(viewport={"width": 900, "height": 900}, color_scheme="dark")
+    try:
+        page = context.new_page()
+        open_viewer(page, f"{server.url}/sessions/md-dark")
+        play_at_max(page)
+        colours = page.evaluate(
+            """() => {
+              const style = (sel, prop) => getComputedStyle(document.querySelector(sel))[prop];
+              return [style('.message', 'backgroundColor'),
+                      style('.md pre.md-code', 'backgroundColor'),
+                      style('.md p', 'color'), style('.md a', 'color')];
+            }"""
+        )
+        bubble, code, text, link = colours
+        assert code != bubble  # code blocks stand out from the answer around them
+        assert text == "rgb(236, 236, 239)"  # the dark palette's text colour
+        assert link == "rgb(125, 155, 255)"
+        page.locator(".message").screenshot(path=str(artifacts / "viewer-markdown-dark.png"))
+    finally:
+        context.close()

@@ -4,11 +4,13 @@
 // runs under a CSP without 'unsafe-inline', and nothing third-party is committed or
 // loaded from a CDN. Markdown libraries produce an HTML string that would then need a
 // sanitizer (a second library) before innerHTML; this renderer never makes HTML at
-// all: every character of the source reaches the page through textContent, and the
-// only attribute it sets from the source is a link's href, after checking its scheme.
+// all: every character of the source reaches the page through textContent; the only
+// attributes it sets from the source are a link's href, after checking its scheme,
+// and inert text (a code block's language, a refused link's title).
 // It covers what chat models write: headings, paragraphs, lists (nested), block
 // quotes, fenced and indented code, rules, tables, emphasis, strikethrough, inline
-// code, links and bare URLs. Raw HTML in the source is shown as the text it is.
+// code, links, images (as links to them) and bare URLs. Raw HTML in the source is
+// shown as the text it is.
 
 import { el } from "./dom.js";
 
@@ -259,7 +261,7 @@ export function renderMarkdown(container, source, state = { blocks: [] }) {
 
 const BARE_URL = /^(?:https?:\/\/|mailto:)[^\s<>"]*[^\s<>".,;:!?)\]'*_~]/i;
 // Where inline markup may start: everything between is plain text.
-const SPECIAL = /[\\\n`[<*_~]|https?:\/\/|mailto:/gi;
+const SPECIAL = /[\\\n`[<*_~!]|https?:\/\/|mailto:/gi;
 
 // Inline markdown as a list of nodes. Delimiters that are not closed stay text, so
 // a half-streamed "**bo" shows as typed and becomes bold once "ld**" arrives.
@@ -298,6 +300,13 @@ export function inline(text) {
       if (/^ .* $/.test(code)) code = code.slice(1, -1);
       out.push(el("code", "md-inline", code));
       i += match[0].length;
+    } else if (ch === "!" && text[i + 1] === "[" && (match = link(rest.slice(1)))) {
+      // An image is not loaded (the page loads nothing from other sites): it is a
+      // link to it, named as one.
+      flush();
+      const label = `image: ${match.label || match.href}`;
+      out.push(anchor(match.href, [document.createTextNode(label)], label));
+      i += 1 + match.length;
     } else if (ch === "[" && (match = link(rest))) {
       flush();
       out.push(anchor(match.href, inline(match.label), match.label));
