@@ -130,3 +130,18 @@ def test_auto_scroll_stops_when_the_reader_scrolls_up(browser: Any, server: Any)
         )
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_a_share_link_follows_an_open_session_too(page: Any, server: Any) -> None:
+    append(server.url, "live-5", statuses(1, 1))
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        url = http.post("/v1/sessions/live-5/shares", json={}).json()["url"]
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/stream?" in r.url else None)
+    page.goto(url)
+    page.wait_for_selector("body[data-state=live][data-position='1']", timeout=TIMEOUT_MS)
+    append(server.url, "live-5", [{"type": "final", "data": {}, "ts": at(200)}])
+    page.wait_for_selector("body[data-state=ended][data-position='2']", timeout=TIMEOUT_MS)
+    assert len(streams) == 1
+    assert "/r/" in streams[0]
