@@ -231,3 +231,17 @@ def test_zoom_shows_part_of_the_session_around_the_playhead(
     page.keyboard.press("-")
     assert page.text_content(".zoom-label") == "whole session"
     assert page.eval_on_selector_all(".marker:not([hidden])", "(ms) => ms.length") == 7
+
+
+@pytest.mark.browser
+def test_n_and_p_jump_between_markers(page: Any, trip: str) -> None:
+    open_viewer(page, trip, "?at=4")
+    wait_position(page, 4)
+    page.keyboard.press("n")  # past the deltas: the weather call
+    wait_position(page, 10)
+    page.keyboard.press("n")
+    wait_position(page, 11)
+    page.keyboard.press("p")
+    wait_position(page, 10)
+    page.keyboard.press("p")  # back over the deltas: the search call
+    wait_position(page, 3)

@@ -167,6 +167,17 @@ export class Timeline {
     return low;
   }
 
+  // The next marker after `seq` (dir 1) or the one before it (dir -1), as a seq; null if none.
+  markerFrom(seq, dir) {
+    let best = null;
+    for (const slot of this.slots.values()) {
+      if (dir > 0 ? slot.seq > seq && (best === null || slot.seq < best) : slot.seq < seq && (best === null || slot.seq > best)) {
+        best = slot.seq;
+      }
+    }
+    return best;
+  }
+
   offsetOf(seq) {
     return this.offsets[seq];
   }

@@ -437,6 +437,11 @@ function wire() {
       event.preventDefault();
       const step = event.key === "ArrowLeft" ? -1 : 1;
       seek(Math.min(Math.max(player.position + step, 0), player.lastSeq), { resume: false, reveal: "nearest" });
+    } else if (event.key === "n" || event.key === "p") {
+      // The next or previous marker: a user turn, tool call, status, error or the end.
+      event.preventDefault();
+      const seq = timeline.markerFrom(player.position, event.key === "n" ? 1 : -1);
+      if (seq !== null) seek(seq, { resume: false, reveal: "nearest" });
     } else if (event.key === "+" || event.key === "=" || event.key === "-") {
       event.preventDefault();
       timeline.zoom(event.key === "-" ? 0.5 : 2);
