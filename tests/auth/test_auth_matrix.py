@@ -31,6 +31,8 @@ PUBLIC = {
     "/healthz": "liveness probe",
     "/readyz": "readiness probe",
     "/metrics": "Prometheus scrape (counts only, no session data)",
+    "/": "sessions page shell; its list comes from /v1 with a key",
+    "/sessions": "sessions page shell; its list comes from /v1 with a key",
     "/sessions/{session_id}": "viewer shell; its data comes from /v1 with a key",
     "/viewer/{version}/{name}": "viewer assets",
     "/r/{token}": "share link: the signed token is the credential",

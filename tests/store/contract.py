@@ -247,6 +247,18 @@ class StoreContract:
         team_a = await store.list_sessions(metadata={"team": "a"})
         assert [s.id for s in team_a.sessions] == ["s3", "s1"]
 
+    async def test_count_types_per_session(self, store: EventStore) -> None:
+        def error(id: str) -> NewEvent:
+            return ev("error", {"message": "failed"}, id=id)
+
+        await store.append("a", [error("1"), ev(id="2"), error("3")])
+        await store.append("b", [ev(id="1")])
+        await store.append("c", [error("1")])
+        ids = ["a", "b", "c", "unknown"]
+        assert await store.count_types(ids, ["error"]) == {"a": 2, "c": 1}
+        assert await store.count_types(ids, ["error", "status"]) == {"a": 3, "b": 1, "c": 1}
+        assert await store.count_types([], ["error"]) == {}
+
     async def test_concurrent_writers_keep_seq_gapless_and_ordered(self, store: EventStore) -> None:
         async def writer(number: int) -> list[int]:
             seqs: list[int] = []
