@@ -148,10 +148,13 @@ class Reader:
             except StreamError:
                 return
             page, rows = await self._page(found, after)
-            if rows:
-                yield self._data_frame(found, rows)
+            # A data event and its control event go out together: a reader never
+            # sees data without the offset to resume after it.
+            frames = self._data_frame(found, rows) if rows else b""
             if rows or first or page.closed:
-                yield self._control(request, page)
+                frames += self._control(request, page)
+            if frames:
+                yield frames
             if page.closed:
                 return
             first = False
@@ -170,12 +173,12 @@ class Reader:
         content_type = found.record.content_type
         items = messages.payloads(rows)
         if is_json(content_type):
-            return b"event: data\ndata: " + messages.json_array(items) + b"\n\n"
+            return b"event: data\ndata:" + messages.json_array(items) + b"\n\n"
         joined = b"".join(items)
         if not is_text(content_type):
-            return b"event: data\ndata: " + base64.b64encode(joined) + b"\n\n"
+            return b"event: data\ndata:" + base64.b64encode(joined) + b"\n\n"
         lines = joined.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-        return b"event: data\n" + b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
+        return b"event: data\n" + b"".join(map(_data_line, lines)) + b"\n"
 
     def _control(self, request: ReadRequest, page: Page) -> bytes:
         control: dict[str, object] = {"streamNextOffset": offset_of(page.end)}
@@ -186,7 +189,13 @@ class Reader:
             control["streamCursor"] = next_cursor(time.time(), request.cursor)
             if page.up_to_date:
                 control["upToDate"] = True
-        return b"event: control\ndata: " + orjson.dumps(control) + b"\n\n"
+        return b"event: control\ndata:" + orjson.dumps(control) + b"\n\n"
+
+
+def _data_line(line: bytes) -> bytes:
+    # A reader drops one space after `data:`; a line's own leading space is kept
+    # by sending one more.
+    return (b"data: " if line.startswith(b" ") else b"data:") + line + b"\n"
 
 
 def _page_headers(found: Snapshot, page: Page) -> dict[str, str]:

@@ -192,7 +192,9 @@ class DurableStreams:
         found = await self.open_stream(name, touch=False)
         return Answer(200, {**metadata_headers(found), "Cache-Control": "no-store"})
 
-    async def create(self, name: str, headers: Mapping[str, str], body: bytes) -> Answer:
+    async def create(
+        self, name: str, headers: Mapping[str, str], body: bytes, *, location: str
+    ) -> Answer:
         if not name or len(name) > MAX_NAME:
             raise StreamBadRequest(f"A stream name has 1 to {MAX_NAME} characters.")
         requested = _requested_type(headers)
@@ -210,16 +212,17 @@ class DurableStreams:
             if found is not None:
                 return self._recreate(found, headers, requested, ttl, expires, closed)
             if source is not None:
-                return await self._fork(
+                fork = await self._fork(
                     name, stream_name(source), headers, requested, ttl, expires, closed, body
                 )
+                return _created(location, fork)
             content_type = requested or DEFAULT_CONTENT_TYPE
             events = messages.events_for(
                 body, json_mode=is_json(content_type), text=is_text(content_type), initial=True
             )
             record = await self._new_stream(name, content_type, ttl, expires, closed)
             tail = (await self._append(record, events)).last_seq if events else 0
-            return _created(name, Snapshot(record, tail))
+            return _created(location, Snapshot(record, tail))
 
     def _recreate(
         self,
@@ -252,6 +255,7 @@ class DurableStreams:
                 same
                 and stream_name(source) == record.forked_from
                 and (fork_offset is None or parse_offset(fork_offset) == record.fork_seq)
+                and _sub_offset_of(headers) == (record.fork_sub or 0)
             )
         if not same:
             raise StreamConflict(
@@ -302,7 +306,7 @@ class DurableStreams:
         expires: int | None,
         closed: bool,
         body: bytes,
-    ) -> Answer:
+    ) -> Snapshot:
         found = await self._find(source_name)
         if found is None:
             raise StreamNotFound(f"There is no stream {source_name!r} to fork.")
@@ -318,11 +322,13 @@ class DurableStreams:
         fork_seq = found.tail if offset is None else parse_offset(offset, "Stream-Fork-Offset")
         if fork_seq > found.tail:
             raise StreamBadRequest("Stream-Fork-Offset lies past the source stream's tail.")
-        sub_header = headers.get("stream-fork-sub-offset")
-        sub = 0 if sub_header is None else parse_counter(sub_header, "Stream-Fork-Sub-Offset")
-        rows = list(await self.store.read_rows(source.session_id, after=0, limit=fork_seq + 1))
-        inherited = [messages.new_event_of(row) for row in rows[:fork_seq]]
+        sub = _sub_offset_of(headers)
         json_mode = is_json(source.content_type)
+        # A JSON sub-offset counts messages past the fork offset; a byte one, bytes
+        # of the one append after it.
+        wanted = fork_seq + (max(sub, 1) if json_mode else 1)
+        rows = list(await self.store.read_rows(source.session_id, after=0, limit=wanted))
+        inherited = [messages.new_event_of(row) for row in rows[:fork_seq]]
         if sub:
             inherited.extend(_sub_offset(rows, fork_seq, sub, json_mode=json_mode))
         if ttl is None and expires is None:
@@ -341,7 +347,7 @@ class DurableStreams:
             body, json_mode=json_mode, text=is_text(source.content_type)
         )
         tail = (await self._append(record, events)).last_seq if events else 0
-        return _created(name, Snapshot(record, tail))
+        return Snapshot(record, tail)
 
     async def append(self, name: str, headers: Mapping[str, str], body: bytes) -> Answer:
         producer = Producer.of(headers)
@@ -388,7 +394,8 @@ class DurableStreams:
             self._notify(name)
             done = Snapshot(record, tail)
             if producer is not None:
-                return Answer(200, {**_tail_headers(done), **producer.echo})
+                # 200 says new data was stored; a close-only append stores none.
+                return Answer(200 if body else 204, {**_tail_headers(done), **producer.echo})
             return Answer(204, _tail_headers(done))
 
     async def delete(self, name: str) -> Answer:
@@ -420,6 +427,11 @@ def _expiry(headers: Mapping[str, str]) -> tuple[int | None, int | None]:
     ttl = None if ttl_header is None else parse_ttl(ttl_header)
     expires = None if expires_header is None else parse_expires_at(expires_header)
     return ttl, expires
+
+
+def _sub_offset_of(headers: Mapping[str, str]) -> int:
+    value = headers.get("stream-fork-sub-offset")
+    return 0 if value is None else parse_counter(value, "Stream-Fork-Sub-Offset")
 
 
 def _check_content_type(record: StreamRecord, content_type: str | None) -> None:
@@ -518,8 +530,8 @@ def metadata_headers(found: Snapshot) -> dict[str, str]:
     return headers
 
 
-def _created(name: str, found: Snapshot) -> Answer:
-    return Answer(201, {**metadata_headers(found), "Location": "/ds" + STREAM_PREFIX + name})
+def _created(location: str, found: Snapshot) -> Answer:
+    return Answer(201, {**metadata_headers(found), "Location": location})
 
 
 def _rfc3339(ts_us: int) -> str:

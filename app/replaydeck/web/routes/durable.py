@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from replaydeck.config import Settings
 from replaydeck.durable.reads import Reader, ReadRequest
 from replaydeck.durable.service import Answer, DurableStreams
 from replaydeck.sse import HEAD_AS_GET, EventStreamResponse
@@ -37,7 +38,8 @@ def _answer(answer: Answer) -> Response:
 
 @router.put("/{name:path}", response_class=Response)
 async def create(name: str, request: Request, streams: DurableDep) -> Response:
-    return _answer(await streams.create(name, request.headers, await request.body()))
+    body = await request.body()
+    return _answer(await streams.create(name, request.headers, body, location=str(request.url)))
 
 
 @router.post("/{name:path}", response_class=Response)
@@ -81,14 +83,26 @@ async def read(
         send_timeout=settings.send_timeout,
         lease=client.admit(),
     )
-    for key, value in headers.items():
-        if key.lower() != "content-type":
-            response.headers[key] = value
+    # The protocol's SSE: exactly `text/event-stream`, and no `retry:` block
+    # ahead of the first event (its clients reconnect from the last offset).
+    response.preamble = None
+    response.raw_headers = [
+        (key.lower().encode(), value.encode()) for key, value in headers.items()
+    ]
     return response
 
 
+# What a browser may send and read (CORS), for origins in REPLAYDECK_ALLOWED_ORIGINS.
+REQUEST_HEADERS = (
+    "Authorization, Content-Type, If-None-Match, Stream-TTL, Stream-Expires-At, Stream-Seq, "
+    "Stream-Closed, Stream-Forked-From, Stream-Fork-Offset, Stream-Fork-Sub-Offset, "
+    "Producer-Id, Producer-Epoch, Producer-Seq"
+)
+
+
 class SecurityHeaders:
-    """Section 12.7's headers on every /ds answer, refusals included."""
+    """Section 12.7's headers on every /ds answer, refusals included; and the
+    answer to a CORS preflight (a browser's OPTIONS before a fetch)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -96,6 +110,9 @@ class SecurityHeaders:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PREFIX + "/"):
             await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            await _preflight(scope, send)
             return
 
         async def with_headers(message: Message) -> None:
@@ -108,3 +125,21 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+async def _preflight(scope: Scope, send: Send) -> None:
+    """204 with what /ds accepts; the origin is allowed only when configured, so a
+    page elsewhere learns the methods but its browser still refuses the call."""
+    settings: Settings = scope["app"].state.settings
+    origin = dict(scope["headers"]).get(b"origin", b"").decode("latin-1")
+    headers = [
+        (b"access-control-allow-methods", b"GET, HEAD, POST, PUT, DELETE"),
+        (b"access-control-allow-headers", REQUEST_HEADERS.encode()),
+        (b"access-control-max-age", b"600"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"cross-origin-resource-policy", b"cross-origin"),
+    ]
+    if origin and origin in settings.allowed_origins:
+        headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
