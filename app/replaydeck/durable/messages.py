@@ -20,7 +20,7 @@ import orjson
 
 from replaydeck.errors import InvalidEvent, PayloadTooLarge, StreamBadRequest
 from replaydeck.events import DEFAULT_MAX_EVENT_BYTES, STANDARD_TYPES, NewEvent, validate_event
-from replaydeck.store.base import EventRow
+from replaydeck.store.base import StoredEvent
 
 MESSAGE = "ds.message"
 BYTES = "ds.bytes"
@@ -84,26 +84,21 @@ def event_payload(kind: str, data: dict[str, Any]) -> bytes:
     return orjson.dumps({"type": kind, "data": data})
 
 
-def payloads(rows: Sequence[EventRow]) -> list[bytes]:
-    out = []
-    for _seq, kind, _ts, envelope in rows:
-        out.append(event_payload(kind, orjson.loads(envelope)["data"]))
-    return out
+def payloads(events: Sequence[StoredEvent]) -> list[bytes]:
+    return [event_payload(e.type, orjson.loads(e.envelope)["data"]) for e in events]
 
 
-def new_event_of(row: EventRow) -> NewEvent:
+def new_event_of(event: StoredEvent) -> NewEvent:
     """A stored event again, to copy into a fork."""
-    _seq, kind, ts_us, envelope = row
-    data = orjson.loads(envelope)["data"]
-    return NewEvent(type=kind, data=data, data_json=orjson.dumps(data), ts_us=ts_us)
+    data = orjson.loads(event.envelope)["data"]
+    return NewEvent(type=event.type, data=data, data_json=orjson.dumps(data), ts_us=event.ts_us)
 
 
-def truncated(row: EventRow, size: int) -> NewEvent:
+def truncated(event: StoredEvent, size: int) -> NewEvent:
     """The first `size` bytes of a byte-mode event (a fork's sub-offset)."""
-    _seq, kind, ts_us, envelope = row
-    data = orjson.loads(envelope)["data"]
-    head = event_payload(kind, data)[:size]
-    return _with_ts(bytes_event(head, text="text" in data), ts_us)
+    data = orjson.loads(event.envelope)["data"]
+    head = event_payload(event.type, data)[:size]
+    return _with_ts(bytes_event(head, text="text" in data), event.ts_us)
 
 
 def _with_ts(event: NewEvent, ts_us: int) -> NewEvent:

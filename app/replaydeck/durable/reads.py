@@ -6,7 +6,7 @@ import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -22,7 +22,8 @@ from replaydeck.durable.protocol import (
 )
 from replaydeck.durable.service import DurableStreams, Snapshot
 from replaydeck.errors import StreamBadRequest, StreamError
-from replaydeck.store.base import EventRow
+from replaydeck.live.hub import Subscription
+from replaydeck.store.base import StoredEvent
 
 CACHEABLE = "public, max-age=60, stale-while-revalidate=300"
 KEEP_ALIVE = b": keep-alive\n\n"
@@ -51,6 +52,7 @@ class Reader:
     long_poll_timeout: float
     sse_max_seconds: float
     keep_alive: float
+    _last_frame: tuple[Sequence[StoredEvent], str, bytes] | None = field(default=None, init=False)
 
     def _start(self, request: ReadRequest, found: Snapshot) -> int:
         if request.live not in (None, "long-poll", "sse"):
@@ -68,10 +70,19 @@ class Reader:
             raise StreamBadRequest("The offset lies past the stream's tail.")
         return after
 
-    async def _page(self, found: Snapshot, after: int) -> tuple[Page, Sequence[EventRow]]:
+    async def _page(
+        self, found: Snapshot, after: int, shared: Subscription | None = None
+    ) -> tuple[Page, Sequence[StoredEvent]]:
+        """The events after `after`; `shared`, one query serves every reader that
+        waits at the same offset (the hub's shared read)."""
         record = found.record
-        rows = await self.streams.read_rows(record, after, self.page_size)
-        end = rows[-1][0] if rows else after
+        if shared is None:
+            rows = await self.streams.read(record, after, self.page_size)
+        else:
+            rows = await shared.read(
+                lambda after, limit: self.streams.read(record, after, limit), after, self.page_size
+            )
+        end = rows[-1].seq if rows else after
         items = messages.payloads(rows)
         body = messages.json_array(items) if is_json(record.content_type) else b"".join(items)
         tail = max(found.tail, end)
@@ -140,37 +151,51 @@ class Reader:
         sent, deleted, or after `sse_max_seconds` (clients reconnect from the last
         control event's offset)."""
         deadline = time.monotonic() + self.sse_max_seconds
+        try:
+            session_id = (await self.streams.open_stream(name)).record.session_id
+        except StreamError:
+            return
         first = True
-        while True:
-            changed = self.streams.changed(name)
-            try:
-                found = await self.streams.open_stream(name)
-            except StreamError:
-                return
-            page, rows = await self._page(found, after)
-            # A data event and its control event go out together: a reader never
-            # sees data without the offset to resume after it.
-            frames = self._data_frame(found, rows) if rows else b""
-            if rows or first or page.closed:
-                frames += self._control(request, page)
-            if frames:
-                yield frames
-            if page.closed:
-                return
-            first = False
-            after = page.end
-            if rows and not page.up_to_date:
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            try:
-                await asyncio.wait_for(changed.wait(), min(self.keep_alive, remaining))
-            except TimeoutError:
-                yield KEEP_ALIVE
+        with self.streams.hub.subscribe(session_id) as shared:
+            while True:
+                changed = self.streams.changed(name)
+                try:
+                    found = await self.streams.open_stream(name)
+                except StreamError:
+                    return
+                page, rows = await self._page(found, after, shared)
+                # A data event and its control event go out together: a reader
+                # never sees data without the offset to resume after it.
+                frames = self._data_frame(found, rows) if rows else b""
+                if rows or first or page.closed:
+                    frames += self._control(request, page)
+                if frames:
+                    yield frames
+                if page.closed:
+                    return
+                first = False
+                after = page.end
+                if rows and not page.up_to_date:
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                try:
+                    await asyncio.wait_for(changed.wait(), min(self.keep_alive, remaining))
+                except TimeoutError:
+                    yield KEEP_ALIVE
 
-    def _data_frame(self, found: Snapshot, rows: Sequence[EventRow]) -> bytes:
+    def _data_frame(self, found: Snapshot, rows: Sequence[StoredEvent]) -> bytes:
+        # Readers at one offset share one read (one list): encode its frame once.
+        last = self._last_frame
         content_type = found.record.content_type
+        if last is not None and last[0] is rows and last[1] == content_type:
+            return last[2]
+        frame = self._encode(content_type, rows)
+        self._last_frame = (rows, content_type, frame)
+        return frame
+
+    def _encode(self, content_type: str, rows: Sequence[StoredEvent]) -> bytes:
         items = messages.payloads(rows)
         if is_json(content_type):
             return b"event: data\ndata:" + messages.json_array(items) + b"\n\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -40,13 +41,14 @@ from replaydeck.errors import (
 from replaydeck.events import NewEvent
 from replaydeck.ids import is_session_id
 from replaydeck.live.hub import Hub
-from replaydeck.store.base import AppendResult, EventRow, EventStore
+from replaydeck.store.base import AppendResult, EventStore, StoredEvent
 from replaydeck.store.durable_streams import StreamRecord, StreamTable
 from replaydeck.store.session_locks import SessionLocks
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 STREAM_PREFIX = "/v1/stream/"
 MAX_NAME = 1024
+CACHED_STREAMS = 10_000
 
 
 def session_for(name: str) -> str:
@@ -116,6 +118,10 @@ class DurableStreams:
     _changed: dict[str, asyncio.Event] = field(default_factory=dict)
     # Reads reset a sliding TTL too; kept here rather than written on every read.
     _touched: dict[str, int] = field(default_factory=dict)
+    # The streams last used, with their tails: a live read wakes on every append,
+    # and a thousand readers must not each ask the database what it already knows.
+    # This process's writes keep it current (one replica serves /ds; see README).
+    _cache: OrderedDict[str, Snapshot] = field(default_factory=OrderedDict)
 
     # -- state -----------------------------------------------------------------
 
@@ -136,13 +142,17 @@ class DurableStreams:
         touched = max(record.touched_at_us, self._touched.get(record.name, 0))
         return now >= touched + record.ttl_s * 1_000_000
 
-    async def _find(self, name: str) -> Snapshot | None:
-        """The stream, unless unknown or expired (an expired one is deleted here)."""
+    def _remember(self, found: Snapshot) -> Snapshot:
+        name = found.record.name
+        self._cache[name] = found
+        self._cache.move_to_end(name)
+        if len(self._cache) > CACHED_STREAMS:
+            self._cache.popitem(last=False)
+        return found
+
+    async def _load(self, name: str) -> Snapshot | None:
         record = await self.table.get(name)
         if record is None:
-            return None
-        if not record.deleted and self._expired(record, self.clock()):
-            await self._remove(record)
             return None
         try:
             session = await self.store.get_session(record.session_id)
@@ -150,7 +160,17 @@ class DurableStreams:
             # Deleted through /v1/sessions: the stream went with it.
             await self.table.delete(name)
             return None
-        return Snapshot(record, session.last_seq)
+        return self._remember(Snapshot(record, session.last_seq))
+
+    async def _find(self, name: str) -> Snapshot | None:
+        """The stream, unless unknown or expired (an expired one is deleted here)."""
+        found = self._cache.get(name) or await self._load(name)
+        if found is None:
+            return None
+        if not found.record.deleted and self._expired(found.record, self.clock()):
+            await self._remove(found.record)
+            return None
+        return found
 
     async def open_stream(self, name: str, *, touch: bool = True) -> Snapshot:
         found = await self._find(name)
@@ -166,6 +186,7 @@ class DurableStreams:
         """Delete a stream and its session; then its parent, if that was deleted
         and waited only for this fork."""
         await self.table.delete(record.name)
+        self._cache.pop(record.name, None)
         self._touched.pop(record.name, None)
         with contextlib.suppress(SessionNotFound):
             await self.store.delete_session(record.session_id)
@@ -215,14 +236,14 @@ class DurableStreams:
                 fork = await self._fork(
                     name, stream_name(source), headers, requested, ttl, expires, closed, body
                 )
-                return _created(location, fork)
+                return _created(location, self._remember(fork))
             content_type = requested or DEFAULT_CONTENT_TYPE
             events = messages.events_for(
                 body, json_mode=is_json(content_type), text=is_text(content_type), initial=True
             )
             record = await self._new_stream(name, content_type, ttl, expires, closed)
             tail = (await self._append(record, events)).last_seq if events else 0
-            return _created(location, Snapshot(record, tail))
+            return _created(location, self._remember(Snapshot(record, tail)))
 
     def _recreate(
         self,
@@ -327,7 +348,7 @@ class DurableStreams:
         # A JSON sub-offset counts messages past the fork offset; a byte one, bytes
         # of the one append after it.
         wanted = fork_seq + (max(sub, 1) if json_mode else 1)
-        rows = list(await self.store.read_rows(source.session_id, after=0, limit=wanted))
+        rows = await self.store.read(source.session_id, after=0, limit=wanted)
         inherited = [messages.new_event_of(row) for row in rows[:fork_seq]]
         if sub:
             inherited.extend(_sub_offset(rows, fork_seq, sub, json_mode=json_mode))
@@ -382,17 +403,23 @@ class DurableStreams:
                 body, json_mode=is_json(record.content_type), text=is_text(record.content_type)
             )
             tail = (await self._append(record, events)).last_seq if events else found.tail
-            changes: dict[str, object] = {"producers": producers, "touched_at_us": self.clock()}
+            changes: dict[str, object] = {}
+            if producer is not None:
+                changes["producers"] = producers
             if body and stream_seq is not None:
                 changes["stream_seq"] = stream_seq
             if closing:
                 changes["closed"] = True
                 if producer is not None:
                     changes["closed_by"] = (producer.id, producer.epoch, producer.seq)
-            record = record.with_(**changes)
-            await self.table.save(record)
+            self._touched[name] = self.clock()
+            # A plain append changes no state but its time, which only a TTL needs
+            # to survive a restart: it then costs one transaction, not two.
+            if changes or record.ttl_s is not None:
+                record = record.with_(**changes, touched_at_us=self._touched[name])
+                await self.table.save(record)
+            done = self._remember(Snapshot(record, tail))
             self._notify(name)
-            done = Snapshot(record, tail)
             if producer is not None:
                 # 200 says new data was stored; a close-only append stores none.
                 return Answer(200 if body else 204, {**_tail_headers(done), **producer.echo})
@@ -402,14 +429,16 @@ class DurableStreams:
         async with self._locks.hold(name):
             found = await self.open_stream(name, touch=False)
             if await self.table.has_live_forks(name):
-                await self.table.save(found.record.with_(deleted=True))
+                record = found.record.with_(deleted=True)
+                await self.table.save(record)
+                self._remember(Snapshot(record, found.tail))
                 self._notify(name)
             else:
                 await self._remove(found.record)
         return Answer(204, {})
 
-    async def read_rows(self, record: StreamRecord, after: int, limit: int) -> list[EventRow]:
-        return list(await self.store.read_rows(record.session_id, after=after, limit=limit))
+    async def read(self, record: StreamRecord, after: int, limit: int) -> list[StoredEvent]:
+        return await self.store.read(record.session_id, after=after, limit=limit)
 
 
 def _requested_type(headers: Mapping[str, str]) -> str | None:
@@ -493,7 +522,7 @@ def _append_to_closed(
 
 
 def _sub_offset(
-    rows: list[EventRow], fork_seq: int, sub: int, *, json_mode: bool
+    rows: list[StoredEvent], fork_seq: int, sub: int, *, json_mode: bool
 ) -> list[NewEvent]:
     """The part past the fork offset that `Stream-Fork-Sub-Offset` adds."""
     following = rows[fork_seq : fork_seq + 1] if not json_mode else rows[fork_seq : fork_seq + sub]
