@@ -1,5 +1,6 @@
 """Benchmark 10, Durable Streams: replaydeck's /ds against the protocol's Node reference
-server (@durable-streams/server, file-backed so both keep what they acknowledge).
+server (@durable-streams/server; in memory, or file-backed with
+REPLAYDECK_BENCH_DS_REFERENCE=file).
 
 Measures, each on both servers in the same run, driven by the shared load client:
 - append throughput: JSON appends by `writers` connections, each to its own stream;
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,6 +37,9 @@ SIZES = {
                 "rate": 50.0, "idle": 2000},
 }  # fmt: skip
 SUITE = h.REPO / "tests" / "js" / "durable-streams"
+# `file` runs the reference server file-backed (it fsyncs every append); by
+# default it keeps its streams in memory, its fastest and its usual test set-up.
+REFERENCE_STORAGE = "REPLAYDECK_BENCH_DS_REFERENCE"
 
 
 class DsReader(lc.SseReader):
@@ -194,8 +199,9 @@ def main() -> None:
     size, p = h.parse_size(__doc__ or "", SIZES)
     with h.workdir("durable") as work:
         port = h.free_port()
-        node_cmd = [*h.node_cmd("x", port)[:1], str(SUITE / "reference-server.mjs"), str(port),
-                    str(work / "reference-data")]  # fmt: skip
+        node_cmd = [*h.node_cmd("x", port)[:1], str(SUITE / "reference-server.mjs"), str(port)]
+        if os.environ.get(REFERENCE_STORAGE) == "file":
+            node_cmd.append(str(work / "reference-data"))
         node = run(node_cmd, port, "/v1/stream/", p, work, "reference")
         port = h.free_port()
         # SSE connections last the whole run (the default ends them every 60 s).

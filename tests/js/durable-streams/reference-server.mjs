@@ -1,6 +1,6 @@
 // The Durable Streams reference server (@durable-streams/server), for
 // scripts/bench/durable.py to measure replaydeck against in the same run.
-//   node reference-server.mjs PORT DATA_DIR   (file-backed, durable like replaydeck)
+//   node reference-server.mjs PORT [DATA_DIR]   (file-backed with DATA_DIR, else in memory)
 import { DurableStreamTestServer } from "@durable-streams/server"
 
 const [port, dataDir] = process.argv.slice(2)
