@@ -85,6 +85,7 @@ async def test_bad_input_is_a_4xx_with_a_sentence(client: httpx.AsyncClient) -> 
     for response in [
         await client.get("/ds/v1/stream/s", params={"offset": "../../etc"}),
         await client.post("/ds/v1/stream/s", headers=JSON, content=b"{not json"),
+        await client.post("/ds/v1/stream/s", headers=JSON, content=b"[NaN]"),
         await client.put("/ds/v1/stream/t", headers={"Stream-TTL": "1e3"}),
         await client.post("/ds/v1/stream/s", headers={**JSON, "Producer-Id": "p"}, json=[1]),
     ]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,11 +32,11 @@ MAX_TYPED_BYTES = DEFAULT_MAX_EVENT_BYTES
 def parse_json_body(body: bytes, *, allow_empty_array: bool) -> list[Any]:
     """The messages of a JSON-mode body: an array is flattened one level."""
     try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
         raise StreamBadRequest(
-            "The body is not valid JSON; a stream of type application/json takes one JSON "
-            "value, or an array of them as a batch."
+            "The body is not valid JSON (or nests deeper than 1024 levels); a stream of "
+            "type application/json takes one JSON value, or an array of them as a batch."
         ) from None
     if isinstance(value, list):
         if not value and not allow_empty_array:
