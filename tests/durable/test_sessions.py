@@ -107,3 +107,18 @@ async def test_keys_guard_the_streams(app: FastAPI, client: httpx.AsyncClient) -
     assert (await client.put("/ds/v1/stream/k", headers=as_writer)).status_code == 201
     assert (await client.get("/ds/v1/stream/k", headers=as_reader)).status_code == 200
     assert (await client.delete("/ds/v1/stream/k", headers=as_writer)).status_code == 403
+
+
+async def test_a_session_moved_through_v1_is_followed(client: httpx.AsyncClient) -> None:
+    await client.put("/ds/v1/stream/shared", headers=JSON, json=[{"a": 1}])
+    status = {"type": "status", "data": {"label": "from /v1"}}
+    assert (await client.post("/v1/sessions/shared/events", json=status)).status_code == 200
+    appended = await client.post("/ds/v1/stream/shared", headers=JSON, json={"b": 2})
+    assert appended.headers["stream-next-offset"] == "0000000000000000_0000000000000003"
+    read = await client.get("/ds/v1/stream/shared", params={"offset": "-1"})
+    assert read.json() == [{"a": 1}, status, {"b": 2}]
+
+    assert (await client.delete("/v1/sessions/shared")).status_code == 204
+    gone = await client.post("/ds/v1/stream/shared", headers=JSON, json={"c": 3})
+    assert gone.status_code == 404
+    assert (await client.get("/v1/sessions/shared")).status_code == 404

@@ -30,6 +30,7 @@ from replaydeck.durable.protocol import (
     parse_ttl,
 )
 from replaydeck.errors import (
+    SeqConflict,
     SessionExists,
     SessionNotFound,
     StaleProducerEpoch,
@@ -201,11 +202,25 @@ class DurableStreams:
             ):
                 await self._remove(parent)
 
-    async def _append(self, record: StreamRecord, events: list[NewEvent]) -> AppendResult:
+    async def _append(self, found: Snapshot, events: list[NewEvent]) -> int:
+        """Append after the tail this process knows, and return the new tail. When the
+        session moved meanwhile (appended to or deleted through /v1), learn where it
+        is and append after that, or answer 404 for a stream whose session is gone."""
+        record = found.record
+
         def announce(result: AppendResult) -> None:
             self.hub.publish(record.session_id, result.last_seq, events=result.appended)
 
-        return await self.store.append(record.session_id, events, on_stored=announce)
+        try:
+            result = await self.store.append(
+                record.session_id, events, expected_seq=found.tail, on_stored=announce
+            )
+        except SeqConflict:
+            self._cache.pop(record.name, None)
+            if await self._load(record.name) is None:
+                raise StreamNotFound(f"The stream {record.name!r} was deleted.") from None
+            result = await self.store.append(record.session_id, events, on_stored=announce)
+        return result.last_seq
 
     # -- operations --------------------------------------------------------------
 
@@ -242,7 +257,7 @@ class DurableStreams:
                 body, json_mode=is_json(content_type), text=is_text(content_type), initial=True
             )
             record = await self._new_stream(name, content_type, ttl, expires, closed)
-            tail = (await self._append(record, events)).last_seq if events else 0
+            tail = await self._append(Snapshot(record, 0), events) if events else 0
             return _created(location, self._remember(Snapshot(record, tail)))
 
     def _recreate(
@@ -367,7 +382,7 @@ class DurableStreams:
         events = inherited + messages.events_for(
             body, json_mode=json_mode, text=is_text(source.content_type)
         )
-        tail = (await self._append(record, events)).last_seq if events else 0
+        tail = await self._append(Snapshot(record, 0), events) if events else 0
         return Snapshot(record, tail)
 
     async def append(self, name: str, headers: Mapping[str, str], body: bytes) -> Answer:
@@ -402,7 +417,7 @@ class DurableStreams:
             events = messages.events_for(
                 body, json_mode=is_json(record.content_type), text=is_text(record.content_type)
             )
-            tail = (await self._append(record, events)).last_seq if events else found.tail
+            tail = await self._append(found, events) if events else found.tail
             changes: dict[str, object] = {}
             if producer is not None:
                 changes["producers"] = producers
