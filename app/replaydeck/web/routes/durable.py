@@ -128,12 +128,14 @@ class SecurityHeaders:
 
 
 async def _preflight(scope: Scope, send: Send) -> None:
-    """204 with what /ds accepts; the origin is allowed only when configured, so a
-    page elsewhere learns the methods but its browser still refuses the call."""
+    """204 with what /ds accepts (Allow, as every path's OPTIONS says). The origin
+    is allowed only when configured, so a page elsewhere learns the methods but its
+    browser still refuses the call."""
     settings: Settings = scope["app"].state.settings
     origin = dict(scope["headers"]).get(b"origin", b"").decode("latin-1")
     headers = [
-        (b"access-control-allow-methods", b"GET, HEAD, POST, PUT, DELETE"),
+        (b"allow", b"DELETE, GET, HEAD, POST, PUT"),
+        (b"access-control-allow-methods", b"DELETE, GET, HEAD, POST, PUT"),
         (b"access-control-allow-headers", REQUEST_HEADERS.encode()),
         (b"access-control-max-age", b"600"),
         (b"x-content-type-options", b"nosniff"),
