@@ -63,9 +63,12 @@ async def test_bytes_come_back_exactly(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_name_that_is_no_session_id_gets_a_digest(client: httpx.AsyncClient) -> None:
-    name = "tenant/a/chat 1"
+    name = "tenant/a/chat 1 é"
     created = await client.put(f"/ds/v1/stream/{name}", headers=JSON, content=b'{"a": 1}')
     assert created.status_code == 201
+    assert created.headers["location"].endswith("/ds/v1/stream/tenant/a/chat%201%20%C3%A9")
+    control = await client.put("/ds/v1/stream/a%02b", headers=JSON)
+    assert control.status_code == 422
     session_id = "ds-" + hashlib.sha256(name.encode()).hexdigest()[:60]
     session = await client.get(f"/v1/sessions/{session_id}")
     assert session.status_code == 200

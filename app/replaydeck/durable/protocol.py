@@ -15,6 +15,9 @@ BEGINNING = "-1"
 NOW = "now"
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 MAX_SAFE_INTEGER = 2**53 - 1
+# A stream name: 1 to 1,024 characters, none of them control characters (they
+# could not stand in the Location header, percent-encoded or not).
+STREAM_NAME = r"^[^\x00-\x1f\x7f]{1,1024}$"
 # Section 10.1: cursors count 20 s intervals from 2024-10-09T00:00:00Z.
 CURSOR_EPOCH_S = 1_728_432_000
 CURSOR_INTERVAL_S = 20

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from replaydeck.clock import now_us
 from replaydeck.durable import messages
 from replaydeck.durable.protocol import (
+    STREAM_NAME,
     is_json,
     is_text,
     is_true,
@@ -48,7 +50,6 @@ from replaydeck.store.session_locks import SessionLocks
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 STREAM_PREFIX = "/v1/stream/"
-MAX_NAME = 1024
 CACHED_STREAMS = 10_000
 
 
@@ -231,8 +232,10 @@ class DurableStreams:
     async def create(
         self, name: str, headers: Mapping[str, str], body: bytes, *, location: str
     ) -> Answer:
-        if not name or len(name) > MAX_NAME:
-            raise StreamBadRequest(f"A stream name has 1 to {MAX_NAME} characters.")
+        if re.fullmatch(STREAM_NAME, name) is None:
+            raise StreamBadRequest(
+                "A stream name has 1 to 1024 characters, none of them control characters."
+            )
         requested = _requested_type(headers)
         ttl, expires = _expiry(headers)
         closed = is_true(headers.get("stream-closed"))

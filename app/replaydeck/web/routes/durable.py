@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from replaydeck.config import Settings
+from replaydeck.durable.protocol import STREAM_NAME
 from replaydeck.durable.reads import Reader, ReadRequest
 from replaydeck.durable.service import Answer, DurableStreams
 from replaydeck.sse import HEAD_AS_GET, EventStreamResponse
@@ -29,6 +31,7 @@ async def _reader(request: Request) -> Reader:
 
 
 DurableDep = Annotated[DurableStreams, Depends(_streams)]
+StreamName = Annotated[str, Path(pattern=STREAM_NAME, description="the stream's name")]
 ReaderDep = Annotated[Reader, Depends(_reader)]
 
 
@@ -36,25 +39,47 @@ def _answer(answer: Answer) -> Response:
     return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
 
-@router.put("/{name:path}", response_class=Response)
-async def create(name: str, request: Request, streams: DurableDep) -> Response:
+# The answers besides refusals (problem+json, documented for every route).
+_CREATED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The stream exists with this configuration already."},
+    201: {"description": "Created (or forked); Location names it."},
+}
+_APPENDED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Appended with producer headers (new data)."},
+    204: {"description": "Appended, closed, or a producer's retry already stored."},
+}
+_DELETED: dict[int | str, dict[str, Any]] = {204: {"description": "Deleted."}}
+_READ: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The stream's data from the offset (catch-up, long-poll, or SSE).",
+        "content": {"*/*": {}, "text/event-stream": {}},
+    },
+    204: {"description": "A long-poll that saw no new data before its timeout."},
+    304: {"description": "If-None-Match matched: the same data as before."},
+}
+
+
+@router.put("/{name:path}", response_class=Response, responses=_CREATED)
+async def create(name: StreamName, request: Request, streams: DurableDep) -> Response:
     body = await request.body()
-    return _answer(await streams.create(name, request.headers, body, location=str(request.url)))
+    # Percent-encoded: a header is ASCII, a stream name need not be.
+    location = str(request.base_url).rstrip("/") + quote(request.url.path, safe="/")
+    return _answer(await streams.create(name, request.headers, body, location=location))
 
 
-@router.post("/{name:path}", response_class=Response)
-async def append(name: str, request: Request, streams: DurableDep) -> Response:
+@router.post("/{name:path}", response_class=Response, responses=_APPENDED)
+async def append(name: StreamName, request: Request, streams: DurableDep) -> Response:
     return _answer(await streams.append(name, request.headers, await request.body()))
 
 
-@router.delete("/{name:path}", response_class=Response)
-async def delete(name: str, streams: DurableDep) -> Response:
+@router.delete("/{name:path}", response_class=Response, responses=_DELETED)
+async def delete(name: StreamName, streams: DurableDep) -> Response:
     return _answer(await streams.delete(name))
 
 
-@router.get("/{name:path}", response_class=Response)
+@router.get("/{name:path}", response_class=Response, responses=_READ)
 async def read(
-    name: str,
+    name: StreamName,
     request: Request,
     streams: DurableDep,
     reader: ReaderDep,
