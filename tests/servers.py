@@ -23,10 +23,12 @@ class RunningServer:
 
 
 @contextmanager
-def serve(app: FastAPI, **config: object) -> Iterator[RunningServer]:
+def serve(app: FastAPI, port: int = 0, **config: object) -> Iterator[RunningServer]:
+    """`port` 0 takes a free one; a given port lets a test restart a server where
+    its clients reconnect."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1, **config)  # type: ignore[arg-type]

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     # or with an open API a remote address) may hold open at once; 0: no limit.
     max_streams_per_client: int = Field(default=32, ge=0)
     max_list_limit: int = 1000
+    # Durable Streams (/ds): how long a long-poll read waits for data, and how long
+    # one SSE connection lasts before the client reconnects (section 10.2: ~60 s
+    # lets CDNs collapse readers).
+    ds_long_poll_timeout: float = Field(default=20.0, gt=0)
+    ds_sse_max_seconds: float = Field(default=60.0, gt=0)
 
     # Tracing. Export itself is configured by the standard OTEL_EXPORTER_OTLP_* variables.
     # A session with no append for this long (seconds) and no final is abandoned:

@@ -143,3 +143,42 @@ class StoreUnavailable(ReplaydeckError):
         "nothing was stored. Retry in a few seconds.",
     ) -> None:
         super().__init__(detail)
+
+
+class StreamError(ReplaydeckError):
+    """A Durable Streams refusal; `headers` carry what the protocol says with it
+    (Stream-Closed, Stream-Next-Offset, Producer-* …)."""
+
+    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.headers = headers
+
+
+class StreamBadRequest(StreamError):
+    status = 400
+    slug = "stream-bad-request"
+    title = "The Durable Streams request is not valid"
+
+
+class StreamNotFound(StreamError):
+    status = 404
+    slug = "stream-not-found"
+    title = "No such stream"
+
+
+class StreamConflict(StreamError):
+    status = 409
+    slug = "stream-conflict"
+    title = "The stream's state does not allow this"
+
+
+class StreamGone(StreamError):
+    status = 410
+    slug = "stream-gone"
+    title = "The stream was deleted"
+
+
+class StaleProducerEpoch(StreamError):
+    status = 403
+    slug = "stale-producer-epoch"
+    title = "A newer epoch of this producer has written"

@@ -76,16 +76,25 @@ class SseReader(asyncio.Protocol):
         # uvloop's transports do not subclass asyncio.Transport; cast, not assert.
         self.transport = cast(asyncio.Transport, transport)
 
+    def body(self, data: bytes) -> bytes | None:
+        """`data` past the response head; None while the head is incomplete."""
+        if self.headers_done.done():
+            return data
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        self.status = int(self.buffer[9:12])
+        data = self.buffer[end + 4 :]
+        self.buffer = b""
+        self.headers_done.set_result(self.status)
+        return data
+
     def data_received(self, data: bytes) -> None:
-        if not self.headers_done.done():
-            self.buffer += data
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            self.status = int(self.buffer[9:12])
-            data = self.buffer[end + 4 :]
-            self.buffer = b""
-            self.headers_done.set_result(self.status)
+        body = self.body(data)
+        if body is None:
+            return
+        data = body
         joined = self.tail + data
         new = joined.count(DATA_MARK) - self.tail.count(DATA_MARK)
         self.pings += joined.count(PING_MARK) - self.tail.count(PING_MARK)
@@ -127,15 +136,18 @@ async def open_sse(
     arrivals: bool = False,
     connect_batch: int = 200,
     limit_s: float = 120.0,
+    protocol: type[SseReader] | None = None,
 ) -> list[SseReader]:
-    """Open n SSE streams, a batch at a time so the listen backlog never overflows."""
+    """Open n SSE streams, a batch at a time so the listen backlog never overflows;
+    `protocol` reads another SSE dialect (a subclass of SseReader)."""
+    kind = protocol or SseReader
     loop = asyncio.get_running_loop()
     readers: list[SseReader] = []
 
     async def one(i: int) -> SseReader:
         sample = sample_every > 0 and i % sample_every == 0
         target = path(i) if callable(path) else path
-        _, reader = await loop.create_connection(lambda: SseReader(sample, arrivals), HOST, port)
+        _, reader = await loop.create_connection(lambda: kind(sample, arrivals), HOST, port)
         assert reader.transport is not None
         reader.transport.write(sse_request(target))
         await reader.headers_done

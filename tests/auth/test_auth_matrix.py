@@ -80,7 +80,7 @@ def test_every_route_is_either_v1_or_deliberately_public() -> None:
         {
             path
             for _, path in ROUTES
-            if not path.startswith(("/v1/", *KEYED_ELSEWHERE)) and path not in PUBLIC
+            if not path.startswith(("/v1/", "/ds/", *KEYED_ELSEWHERE)) and path not in PUBLIC
         }
     )
     assert not unclassified, f"new routes outside /v1 need a decision: {unclassified}"
@@ -98,6 +98,11 @@ def test_every_route_is_either_v1_or_deliberately_public() -> None:
         ("POST", "/v1/sessions/{session_id}/shares", Scope.ADMIN),
         ("DELETE", "/v1/shares/{share_id}", Scope.ADMIN),
         ("PATCH", "/v1/sessions/{session_id}", Scope.ADMIN),
+        ("PUT", "/ds/v1/stream/chat-1", Scope.INGEST),
+        ("POST", "/ds/v1/stream/chat-1", Scope.INGEST),
+        ("GET", "/ds/v1/stream/chat-1", Scope.READ),
+        ("HEAD", "/ds/v1/stream/chat-1", Scope.READ),
+        ("DELETE", "/ds/v1/stream/chat-1", Scope.ADMIN),
         ("GET", "/healthz", None),
         ("GET", "/r/{token}", None),
         ("GET", "/v10/x", None),

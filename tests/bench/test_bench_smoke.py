@@ -29,8 +29,9 @@ COMMANDS = {
     "tracing.py": ["tracing overhead"],
     "bench_proxy.py": ["proxy"] * 2,
     "bench_replicas.py": ["replicas"],
+    "durable.py": ["durable streams"] * 6,
 }
-NEEDS_NODE = {"fanout.py", "idle.py", "bench_proxy.py"}
+NEEDS_NODE = {"fanout.py", "idle.py", "bench_proxy.py", "durable.py"}
 NEEDS_POSTGRES = {"bench_replicas.py"}
 
 

@@ -38,8 +38,10 @@ def test_db_upgrade_builds_the_schema_with_postgres_types(pg_empty_url: str) -> 
         assert result.exit_code == 0, result.output
         assert "is up to date" in result.output
     columns = run_sync(_columns(pg_empty_url))
-    assert columns[("alembic_version", "*")] == "0002"
+    assert columns[("alembic_version", "*")] == "0003"
     assert columns[("sessions", "metadata")] == "jsonb"
+    assert columns[("ds_streams", "closed")] == "boolean"
+    assert columns[("ds_streams", "fork_seq")] == "bigint"
     assert columns[("events", "seq")] == "bigint"
     assert columns[("events", "envelope")] == "bytea"
     assert columns[("sessions", "last_seq")] == "bigint"
@@ -50,3 +52,12 @@ def test_0002_downgrades_to_portable_json(pg_empty_url: str) -> None:
     assert result.exit_code == 0, result.output
     command.downgrade(alembic_config(pg_empty_url), "0001")
     assert run_sync(_columns(pg_empty_url))[("sessions", "metadata")] == "json"
+
+
+def test_0003_downgrades_without_the_stream_table(pg_empty_url: str) -> None:
+    result = CliRunner().invoke(main, ["db", "upgrade", "--database-url", pg_empty_url])
+    assert result.exit_code == 0, result.output
+    command.downgrade(alembic_config(pg_empty_url), "0002")
+    columns = run_sync(_columns(pg_empty_url))
+    assert columns[("alembic_version", "*")] == "0002"
+    assert not [table for table, _ in columns if table == "ds_streams"]

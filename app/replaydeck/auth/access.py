@@ -1,4 +1,4 @@
-"""API key check for every /v1 and /langsmith request, by scope.
+"""API key check for every /v1, /langsmith and /ds request, by scope.
 
 `check_key` runs for every request, in a middleware in front of all routes
 (replaydeck.web.access), and the scope a request needs is derived from its
@@ -40,9 +40,16 @@ class Forbidden(ReplaydeckError):
 
 
 def required_scope(method: str, path: str) -> Scope | None:
-    """The scope a request needs, from its method and path; None outside /v1."""
+    """The scope a request needs, from its method and path; None outside /v1,
+    /langsmith and /ds."""
     if path == LANGSMITH or path.startswith(LANGSMITH + "/"):
         return Scope.INGEST
+    if path.startswith("/ds/"):
+        # Durable Streams: writers (create, append, close, fork) are producers,
+        # as on /v1; deleting a stream deletes a session, which is admin's.
+        if method in READ_METHODS:
+            return Scope.READ
+        return Scope.INGEST if method in ("POST", "PUT") else Scope.ADMIN
     if path != "/v1" and not path.startswith("/v1/"):
         return None
     if method == "POST" and _INGEST_PATHS.fullmatch(path):

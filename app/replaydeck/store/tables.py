@@ -71,3 +71,27 @@ api_keys = sa.Table(
     sa.Column("revoked_at_us", sa.BigInteger),
     sa.Column("last_used_at_us", sa.BigInteger),
 )
+
+# A Durable Streams stream's own state (/ds); its data is the session's events.
+ds_streams = sa.Table(
+    "ds_streams",
+    metadata,
+    sa.Column("name", sa.String(1024), primary_key=True),
+    sa.Column("session_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("content_type", sa.String(256), nullable=False),
+    sa.Column("ttl_s", sa.BigInteger),
+    sa.Column("expires_at_us", sa.BigInteger),
+    sa.Column("touched_at_us", sa.BigInteger, nullable=False),
+    sa.Column("closed", sa.Boolean, nullable=False, server_default=sa.false()),
+    # [producer id, epoch, seq] of the append that closed the stream.
+    sa.Column("closed_by", sa.JSON),
+    sa.Column("stream_seq", sa.String(256)),
+    # {producer id: [epoch, last seq]}
+    sa.Column("producers", sa.JSON, nullable=False),
+    sa.Column("forked_from", sa.String(1024)),
+    sa.Column("fork_seq", sa.BigInteger),
+    sa.Column("fork_sub", sa.BigInteger),
+    # Deleted while forks still read from it: answers 410 until they are gone.
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_ds_streams_forked_from", "forked_from"),
+)

@@ -17,6 +17,8 @@ from starlette.middleware.cors import CORSMiddleware
 from replaydeck.auth.keys import KeyStore
 from replaydeck.auth.startup import announce_access
 from replaydeck.config import Settings
+from replaydeck.durable.reads import Reader
+from replaydeck.durable.service import DurableStreams
 from replaydeck.ingest.langsmith import Arrivals
 from replaydeck.ingest.service import Ingest
 from replaydeck.ingest.traces import TraceIngest
@@ -28,6 +30,7 @@ from replaydeck.share.service import ShareService, signing_key
 from replaydeck.sse import StreamCounter
 from replaydeck.store.backends import open_store
 from replaydeck.store.base import EventStore
+from replaydeck.store.durable_streams import StreamTable
 from replaydeck.store.engine import make_engine
 from replaydeck.store.migrate import upgrade
 from replaydeck.store.retention import sweep_forever
@@ -40,6 +43,7 @@ from replaydeck.web.head import HeadAsGet
 from replaydeck.web.logs import RequestIdMiddleware
 from replaydeck.web.metrics import Metrics
 from replaydeck.web.metrics import router as metrics_router
+from replaydeck.web.routes import durable as durable_routes
 from replaydeck.web.routes import ingest as ingest_routes
 from replaydeck.web.routes import langsmith as langsmith_routes
 from replaydeck.web.routes import live as live_routes
@@ -99,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(openai_agents_routes.router)
     app.include_router(langsmith_routes.router)
     app.include_router(metrics_router)
+    app.include_router(durable_routes.router)
     # Pure ASGI middleware, every route behind all of it, the streams included; a
     # middleware added later (app.add_middleware) wraps all of these. Added
     # inside-out: the last added is the outermost.
@@ -107,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(KeyCheck)
     app.add_middleware(TraceparentMiddleware)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(durable_routes.SecurityHeaders)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -141,6 +147,14 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     app.state.ingest = Ingest(store=store, hub=hub, settings=settings, metrics=metrics)
     app.state.trace_ingest = TraceIngest(app.state.ingest)
     app.state.langsmith_arrivals = Arrivals()
+    app.state.durable = DurableStreams(store=store, hub=hub, table=StreamTable(engine))
+    app.state.durable_reader = Reader(
+        app.state.durable,
+        page_size=settings.read_page_size,
+        long_poll_timeout=settings.ds_long_poll_timeout,
+        sse_max_seconds=settings.ds_sse_max_seconds,
+        keep_alive=settings.heartbeat_interval,
+    )
     open_streams: OpenStreams = app.state.open_streams
     app.state.notifier = await _listen(engine, settings, stack, hub, store, metrics, open_streams)
     notifier = app.state.notifier

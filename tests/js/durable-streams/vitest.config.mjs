@@ -1,0 +1,7 @@
+export default {
+  test: {
+    include: ["conformance.test.mjs"],
+    testTimeout: 60000,
+    hookTimeout: 60000,
+  },
+}
