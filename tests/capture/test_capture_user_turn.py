@@ -233,12 +233,14 @@ def app_url(request: pytest.FixtureRequest, server: RunningServer) -> Iterator[s
     """The upstream app, recorded by the middleware inside it or by the proxy before it."""
     recorder = Recorder(server.url, linger=0.005)
     if request.param == "middleware":
-        with serve_asgi(RecordingMiddleware(upstream_app(recorder), recorder)) as url:
+        # session_idle: a run under the client's id ends (and completes) once idle.
+        app = RecordingMiddleware(upstream_app(recorder), recorder, session_idle=0.1)
+        with serve_asgi(app) as url:
             yield url
     else:
         with (
             serve_asgi(upstream_app()) as upstream_url,
-            serve_asgi(ProxyApp(upstream_url, recorder)) as url,
+            serve_asgi(ProxyApp(upstream_url, recorder, session_idle=0.1)) as url,
         ):
             yield url
 

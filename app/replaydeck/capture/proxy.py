@@ -26,6 +26,7 @@ from replaydeck.capture.middleware import (
     Send,
     is_event_stream,
 )
+from replaydeck.capture.runs import DEFAULT_SESSION_IDLE
 from replaydeck.capture.sdk import Recorder
 
 log = logging.getLogger("replaydeck.capture")
@@ -166,11 +167,18 @@ async def bad_gateway(send: Send, detail: str) -> None:
 class ProxyApp:
     """The proxy as one ASGI app: the lifespan closes the recorder and the upstream client."""
 
-    def __init__(self, upstream: str, recorder: Recorder, *, format: str = "auto") -> None:
+    def __init__(
+        self,
+        upstream: str,
+        recorder: Recorder,
+        *,
+        format: str = "auto",
+        session_idle: float = DEFAULT_SESSION_IDLE,
+    ) -> None:
         self.client = upstream_client()
         self.recorder = recorder
         self.app: ASGIApp = RecordingMiddleware(
-            Forwarder(upstream, self.client), recorder, format=format
+            Forwarder(upstream, self.client), recorder, format=format, session_idle=session_idle
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -40,6 +40,15 @@ from replaydeck.formats import DECODE_FORMATS
     type=click.IntRange(min=1),
     help="Events kept per session while the store is unreachable (the oldest are dropped).",
 )
+@click.option(
+    "--session-idle",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="A run of model calls under one X-Replaydeck-Session id ends after this long "
+    "with no call in flight.",
+)
 def proxy(
     upstream: str,
     host: str,
@@ -48,12 +57,14 @@ def proxy(
     api_key: str | None,
     stream_format: str,
     buffer_size: int,
+    session_idle: float,
 ) -> None:
     """Proxy an app and record its SSE responses as sessions.
 
     Every request passes through unchanged; each text/event-stream response is
     recorded under the id in its X-Replaydeck-Session response header (the request's
-    own X-Replaydeck-Session header chooses it).
+    own X-Replaydeck-Session header chooses it, and several model calls under one id
+    are one session).
     """
     import uvicorn
 
@@ -65,7 +76,7 @@ def proxy(
             "give a URL such as http://127.0.0.1:3000", param_hint="--upstream"
         )
     recorder = Recorder(store, api_key, buffer_size=buffer_size)
-    app = ProxyApp(upstream, recorder, format=stream_format)
+    app = ProxyApp(upstream, recorder, format=stream_format, session_idle=session_idle)
     click.echo(f"replaydeck proxy on http://{host}:{port} -> {upstream}  (recording to {store})")
     # proxy_headers off: the proxy appends its peer to X-Forwarded-For itself, and
     # uvicorn's rewrite of the peer from that header would list one hop twice.

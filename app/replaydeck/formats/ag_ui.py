@@ -58,6 +58,7 @@ EVENT_TYPES = frozenset(
 
 class AGUIDecoder:
     format = FORMAT
+    ends_turns = False
 
     def __init__(self) -> None:
         self._names: dict[str, str] = {}

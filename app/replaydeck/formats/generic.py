@@ -54,6 +54,7 @@ def is_store_type(name: str) -> bool:
 
 class GenericDecoder:
     format = FORMAT
+    ends_turns = False
 
     def decode(self, frame: SSEFrame) -> list[Captured]:
         data: dict[str, Any]
