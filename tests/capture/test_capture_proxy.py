@@ -16,7 +16,7 @@ from replaydeck.capture.proxy import ProxyApp
 from replaydeck.capture.sdk import Recorder
 from replaydeck.formats import make_decoder
 from replaydeck.formats.sse import SSEFrame, SSEParser, parse_all
-from tests.capture.helpers import node_app, serve_asgi
+from tests.capture.helpers import node_app, recorded, serve_asgi
 from tests.servers import RunningServer, wait_until
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -43,17 +43,6 @@ def frames_of(response: httpx.Response) -> Iterator[tuple[SSEFrame, float]]:
         arrived = time.time() * 1000
         for frame in parser.feed(chunk):
             yield frame, arrived
-
-
-def recorded(store: str, session_id: str) -> list[dict[str, Any]]:
-    def complete() -> bool:
-        return httpx.get(f"{store}/v1/sessions/{session_id}").json().get("status") == "complete"
-
-    wait_until(complete, timeout=10)
-    events: list[dict[str, Any]] = httpx.get(f"{store}/v1/sessions/{session_id}/events").json()[
-        "events"
-    ]
-    return events
 
 
 def as_json(frames: list[SSEFrame]) -> list[tuple[str | None, Any]]:

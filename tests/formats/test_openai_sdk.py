@@ -47,8 +47,8 @@ from replaydeck.capture.middleware import RecordingMiddleware
 from replaydeck.capture.sdk import Recorder
 from replaydeck.config import Settings
 from replaydeck.formats.sse import SSEFrame, parse_all
-from tests.capture.helpers import serve_asgi
-from tests.servers import RunningServer, wait_until
+from tests.capture.helpers import recorded, serve_asgi
+from tests.servers import RunningServer
 
 pytestmark = pytest.mark.anyio
 
@@ -174,17 +174,6 @@ def upstream_url(server: RunningServer) -> Iterator[str]:
     app = RecordingMiddleware(upstream(recorder), recorder, session_idle=0.1)
     with serve_asgi(app) as url:
         yield url
-
-
-def recorded(store: str, session_id: str) -> list[dict[str, Any]]:
-    def complete() -> bool:
-        return httpx.get(f"{store}/v1/sessions/{session_id}").json().get("status") == "complete"
-
-    wait_until(complete, timeout=10)
-    events: list[dict[str, Any]] = httpx.get(f"{store}/v1/sessions/{session_id}/events").json()[
-        "events"
-    ]
-    return events
 
 
 # --- the SDK on a replay -----------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from typing import Any
@@ -66,11 +67,19 @@ def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
 
 def is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
     content_type = header(headers, b"content-type") or ""
-    encoding = header(headers, b"content-encoding")
-    # A compressed stream cannot be parsed as it passes; it is forwarded, not recorded.
-    return content_type.split(";")[0].strip().lower() == "text/event-stream" and (
-        encoding is None or encoding.lower() == "identity"
-    )
+    return content_type.split(";")[0].strip().lower() == "text/event-stream"
+
+
+# Content codings whose copy is decoded for the recording (the client gets the bytes
+# as sent): zlib's own, so no dependency is added for them. `32 + MAX_WBITS` lets
+# zlib read a gzip or a zlib header, which covers `deflate` as servers send it.
+INFLATABLE = frozenset({"gzip", "x-gzip", "deflate"})
+
+
+def coding_of(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The response's content coding, None for none (or `identity`)."""
+    encoding = (header(headers, b"content-encoding") or "").strip().lower()
+    return None if encoding in ("", "identity") else encoding
 
 
 def has_json_body(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -163,6 +172,8 @@ class StreamTee:
         headers: list[tuple[bytes, bytes]],
         clock: Clock = utc_now,
     ) -> None:
+        coding = coding_of(headers)
+        self._inflater = None if coding is None else zlib.decompressobj(32 + zlib.MAX_WBITS)
         self.run = run
         self.session = run.session
         self._headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
@@ -187,6 +198,8 @@ class StreamTee:
 
     def _feed(self, chunk: bytes) -> None:
         now = self._clock()
+        if self._inflater is not None:
+            chunk = self._inflater.decompress(chunk)
         for frame in self._parser.feed(chunk):
             if self._decoder is None:
                 self._decoder = make_decoder(detect(frame, self._headers))
@@ -292,6 +305,18 @@ class RecordingMiddleware:
         return uuid.uuid4().hex, False
 
     @staticmethod
+    def can_read(headers: list[tuple[bytes, bytes]]) -> bool:
+        coding = coding_of(headers)
+        if coding is None or coding in INFLATABLE:
+            return True
+        log.warning(
+            "replaydeck: an event stream with content-encoding %r is passed on but not "
+            "recorded: only gzip and deflate are decoded",
+            coding[:40],
+        )
+        return False
+
+    @staticmethod
     def model_call(tap: RequestTap) -> bool:
         body = tap.body()
         return body is not None and is_model_call(body)
@@ -327,6 +352,9 @@ class RecordingMiddleware:
             nonlocal tee, answer
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                if is_event_stream(headers) and not self.can_read(headers):
+                    await send(message)
+                    return
                 if is_event_stream(headers):
                     session_id, shared = self.session_id(scope)
                     run = self.runs.begin(session_id, shared=shared)

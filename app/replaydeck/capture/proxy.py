@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import httpx
@@ -45,6 +46,17 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
+
+
+# How uvicorn must run the proxy. `proxy_headers` off: the proxy appends its peer to
+# X-Forwarded-For itself, and uvicorn's rewrite of the peer from that header would
+# list one hop twice. `server_header`/`date_header` off: the upstream's own `server`
+# and `date` pass through, and uvicorn's would make each appear twice.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "proxy_headers": False,
+    "server_header": False,
+    "date_header": False,
+}
 
 
 def upstream_client() -> httpx.AsyncClient:

@@ -68,7 +68,7 @@ def proxy(
     """
     import uvicorn
 
-    from replaydeck.capture.proxy import ProxyApp
+    from replaydeck.capture.proxy import UVICORN_OPTIONS, ProxyApp
     from replaydeck.capture.sdk import Recorder
 
     if not upstream.startswith(("http://", "https://")):
@@ -78,13 +78,11 @@ def proxy(
     recorder = Recorder(store, api_key, buffer_size=buffer_size)
     app = ProxyApp(upstream, recorder, format=stream_format, session_idle=session_idle)
     click.echo(f"replaydeck proxy on http://{host}:{port} -> {upstream}  (recording to {store})")
-    # proxy_headers off: the proxy appends its peer to X-Forwarded-For itself, and
-    # uvicorn's rewrite of the peer from that header would list one hop twice.
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level="info",
-        proxy_headers=False,
         timeout_graceful_shutdown=3,
+        **UVICORN_OPTIONS,
     )
