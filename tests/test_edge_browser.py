@@ -138,3 +138,45 @@ def test_an_allowed_origin_writes_json_but_never_an_undeclared_body(
         assert stored(replaydeck) == {
             "typeless": 404, "text": 404, "created": 404, "json": 200, "victim": 404,
         }  # fmt: skip
+
+
+# /langsmith takes multipart and untyped bodies (the LangSmith SDKs send them), which
+# a page can send unasked: a form post and an untyped fetch.
+LANGSMITH_RUN = "0190a5c2-0000-7000-8000-0000000000f1"
+LANGSMITH_ATTACK = """async ([target, run]) => {
+  const sent = [];
+  const form = new FormData();
+  form.append("post." + run, new Blob([JSON.stringify({id: run, name: "planted"})],
+                                      {type: "application/json"}));
+  for (const [name, path, body] of [
+    ["multipart", "/langsmith/runs/multipart", form],
+    ["batch", "/langsmith/runs/batch", new Blob([JSON.stringify({post: [{id: run}]})])],
+  ]) {
+    try {
+      const r = await fetch(target + path, {mode: "no-cors", method: "POST", body});
+      sent.push([name, r.type]);
+    } catch (error) { sent.push([name, "refused by the browser"]); }
+  }
+  return sent;
+}"""
+
+
+def test_a_page_on_another_site_cannot_plant_langsmith_runs(
+    browser: Any,
+    elsewhere: RunningServer,
+    server: RunningServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    context = browser.new_context()
+    with caplog.at_level("INFO", logger="replaydeck.access"):
+        tab = context.new_page()
+        tab.goto(elsewhere.url, timeout=TIMEOUT_MS)
+        target = f"http://localhost:{server.port}"
+        sent = tab.evaluate(LANGSMITH_ATTACK, [target, LANGSMITH_RUN])
+    context.close()
+    # Both reached the server (opaque answers) and were refused there.
+    assert sent == [["multipart", "opaque"], ["batch", "opaque"]]
+    lines = [r.getMessage() for r in caplog.records if r.name == "replaydeck.access"]
+    assert "POST /langsmith/runs/multipart 403" in lines
+    assert "POST /langsmith/runs/batch 403" in lines
+    assert httpx.get(f"{server.url}/v1/sessions/{LANGSMITH_RUN}").status_code == 404

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
 import os
 import platform
@@ -21,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,12 +140,27 @@ def report(rows: Sequence[Row], *, size: str, record: bool) -> None:
             f"| {cores} | {py} | {node} | {r.notes} |\n"
         )
     sys.stdout.write(HEADER + "".join(lines))
+    keep_for_summary(rows, size=size, stamp=stamp)
     if not record:
         return
     if not RESULTS.exists():
         RESULTS.write_text(INTRO + "## Runs\n\n" + HEADER)
     with RESULTS.open("a") as f:
         f.writelines(lines)
+
+
+# run_all sets this to a file: every row of every benchmark in the run is kept
+# there, one JSON object a line, and summary.py prints medians across repeats.
+ROWS_ENV = "REPLAYDECK_BENCH_ROWS"
+
+
+def keep_for_summary(rows: Sequence[Row], *, size: str, stamp: str) -> None:
+    path = os.environ.get(ROWS_ENV)
+    if not path:
+        return
+    with open(path, "a") as f:
+        for r in rows:
+            f.write(json.dumps({**asdict(r), "size": size, "stamp": stamp}, allow_nan=True) + "\n")
 
 
 # ---------------------------------------------------------------- processes

@@ -31,6 +31,8 @@ PUBLIC = {
     "/healthz": "liveness probe",
     "/readyz": "readiness probe",
     "/metrics": "Prometheus scrape (counts only, no session data)",
+    "/": "sessions page shell; its list comes from /v1 with a key",
+    "/sessions": "sessions page shell; its list comes from /v1 with a key",
     "/sessions/{session_id}": "viewer shell; its data comes from /v1 with a key",
     "/viewer/{version}/{name}": "viewer assets",
     "/r/{token}": "share link: the signed token is the credential",
@@ -54,11 +56,15 @@ def app_routes() -> list[tuple[str, str]]:
 
 ROUTES = app_routes()
 V1_ROUTES = [(method, path) for method, path in ROUTES if path.startswith("/v1/")]
+# The LangSmith SDKs' endpoints take an ingest key as x-api-key
+# (tests/telemetry/test_langsmith_http.py checks them).
+KEYED_ELSEWHERE = ("/langsmith/",)
 
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/sessions"): {"metadata": {"from": "matrix"}},
     ("POST", "/v1/sessions/{session_id}/events"): [{"type": "status", "data": {"label": "x"}}],
     ("POST", "/v1/sessions/{session_id}/shares"): {"expires_in": 3600},
+    ("POST", "/v1/traces/ingest"): {"data": [{"object": "trace", "id": "trace_matrix"}]},
 }
 
 
@@ -71,7 +77,11 @@ def test_the_route_table_was_read() -> None:
 
 def test_every_route_is_either_v1_or_deliberately_public() -> None:
     unclassified = sorted(
-        {path for _, path in ROUTES if not path.startswith("/v1/") and path not in PUBLIC}
+        {
+            path
+            for _, path in ROUTES
+            if not path.startswith(("/v1/", *KEYED_ELSEWHERE)) and path not in PUBLIC
+        }
     )
     assert not unclassified, f"new routes outside /v1 need a decision: {unclassified}"
 
@@ -81,6 +91,7 @@ def test_every_route_is_either_v1_or_deliberately_public() -> None:
     [
         ("POST", "/v1/sessions", Scope.INGEST),
         ("POST", "/v1/sessions/{session_id}/events", Scope.INGEST),
+        ("POST", "/v1/traces/ingest", Scope.INGEST),
         ("GET", "/v1/sessions/{session_id}/events", Scope.READ),
         ("GET", "/v1/sessions/{session_id}/trace", Scope.READ),
         ("DELETE", "/v1/sessions/{session_id}", Scope.ADMIN),
@@ -90,6 +101,10 @@ def test_every_route_is_either_v1_or_deliberately_public() -> None:
         ("GET", "/healthz", None),
         ("GET", "/r/{token}", None),
         ("GET", "/v10/x", None),
+        ("GET", "/langsmith/info", Scope.INGEST),
+        ("POST", "/langsmith/runs/multipart", Scope.INGEST),
+        ("PATCH", "/langsmith/runs/{run_id}", Scope.INGEST),
+        ("GET", "/langsmithx", None),
     ],
 )
 def test_required_scope(method: str, path: str, expected: Scope | None) -> None:

@@ -76,7 +76,30 @@ def test_golden(golden):
     events = [{"type": "message.delta", "data": {"text": "hi"}},
               {"type": "final", "data": {}}]
     golden.assert_match(events, "greeting")
+
+
+def test_upstream(recorded_upstream):
+    import httpx
+
+    with httpx.Client(transport=recorded_upstream.transport) as client:
+        reply = client.post("https://llm.invalid/v1/chat/completions", json={})
+    assert reply.headers["content-type"] == "text/event-stream"
+    assert reply.text == "data: [DONE]\\n\\n"
 """
+
+USER_UPSTREAM = {
+    "replaydeck_upstream": 1,
+    "exchanges": [
+        {
+            "request": {"method": "POST", "path": "/v1/chat/completions"},
+            "response": {
+                "status": 200,
+                "headers": ["content-type: text/event-stream"],
+                "chunks": [{"at_ms": 1.0, "text": "data: [DONE]\n\n"}],
+            },
+        }
+    ],
+}
 
 
 def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -158,6 +181,9 @@ def user_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (project / "tests" / "test_user.py").write_text(
         USER_TEST % {"project": str(project), "checkout": str(ROOT)}
     )
+    recording = project / "tests" / "upstreams" / "test_user" / "test_upstream.json"
+    recording.parent.mkdir(parents=True)
+    recording.write_text(json.dumps(USER_UPSTREAM))
     return project
 
 
@@ -173,13 +199,14 @@ def test_the_client_install_works_in_a_project_with_its_own_app_package(
     assert installed & server_only == set()
 
     # The user's pytest run starts with the plugin loaded, and passes; the golden
-    # fixture writes its file on --golden-update and then matches it.
+    # fixture writes its file on --golden-update and then matches it; a recorded
+    # upstream plays without any server package.
     first = _run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--golden-update",
                  cwd=user_project)  # fmt: skip
-    assert "2 passed" in first
+    assert "3 passed" in first
     assert (user_project / "tests" / "golden" / "greeting.jsonl").exists()
     again = _run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=user_project)
-    assert "2 passed" in again
+    assert "3 passed" in again
 
     # A server command says what to install, and the client commands answer.
     refused = subprocess.run(

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from replaydeck.auth.keys import KeyStore, Scope
+from replaydeck.auth.keys import Scope
 from replaydeck.config import Settings
-from replaydeck.store.engine import make_engine
 from replaydeck.web.app import create_app
 from replaydeck.web.streams import OpenStreams
+from tests.keys import create_keys
 from tests.servers import RunningServer, serve
 from tests.waiting import eventually
 
@@ -147,13 +147,7 @@ async def test_each_api_key_has_its_own_limit(
 ) -> None:
     server, client = running
     settings: Settings = limited.state.settings
-    keys = KeyStore(make_engine(settings))
-    try:
-        alice = await keys.create(Scope.READ)
-        bob = await keys.create(Scope.READ)
-    finally:
-        keys.close()
-        await keys.engine.dispose()
+    alice, bob = await create_keys(settings, Scope.READ, Scope.READ)
     as_alice = {"authorization": f"Bearer {alice.secret}"}
     as_bob = {"authorization": f"Bearer {bob.secret}"}
     alice_is = f"API key {alice.record.id}"

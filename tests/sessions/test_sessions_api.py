@@ -114,3 +114,14 @@ async def test_health_and_unknown_routes(client: httpx.AsyncClient) -> None:
     wrong_method = await client.put("/v1/sessions")
     assert wrong_method.status_code == 405
     assert wrong_method.headers["content-type"] == "application/problem+json"
+
+
+async def test_list_and_get_count_each_sessions_errors(client: httpx.AsyncClient) -> None:
+    failed = {"type": "error", "data": {"message": "The tool failed."}}
+    await client.post(
+        "/v1/sessions/bad/events", json=[failed, {"type": "status", "data": {"label": "a"}}, failed]
+    )
+    await client.post("/v1/sessions/good/events", json=[{"type": "final"}])
+    listed = (await client.get("/v1/sessions")).json()["sessions"]
+    assert {s["id"]: s["error_count"] for s in listed} == {"bad": 2, "good": 0}
+    assert (await client.get("/v1/sessions/bad")).json()["error_count"] == 2

@@ -26,12 +26,10 @@ def open_viewer(page: Any, url: str, query: str = "") -> None:
     page.wait_for_selector("body:not([data-state=loading])", timeout=TIMEOUT_MS)
 
 
-def click_timeline_at(page: Any, seq: int, *, of: int) -> None:
-    # A real click on the range track; the thumb's centre runs from half a thumb
-    # (8 px in Chromium) in from each end.
-    box = page.locator("#scrub").bounding_box()
-    x = 8 + (box["width"] - 16) * seq / of
-    page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
+def click_timeline_at(page: Any, ms: float, *, of: float) -> None:
+    """A real click on the timeline at `ms` into a session `of` ms long (it is laid out by time)."""
+    box = page.locator("#track").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * ms / of, box["y"] + box["height"] / 2)
 
 
 def play_at_max(page: Any) -> None:
@@ -67,7 +65,8 @@ def test_plays_to_the_final_text_and_tool_card(
 @pytest.mark.browser
 def test_seek_renders_up_to_seq_then_continues(page: Any, viewer_url: str) -> None:
     open_viewer(page, viewer_url)
-    click_timeline_at(page, 4, of=10)
+    # Seq 4 is at 1800 ms and seq 5 at 1850 ms, of 2300: between them is seq 4's moment.
+    click_timeline_at(page, 1825, of=2300)
     page.wait_for_selector("body[data-position='4'][data-state=paused]", timeout=TIMEOUT_MS)
     assert page.text_content(".message .text") == "Browsers reconnect "
     assert page.locator(".tool").count() == 1
@@ -174,9 +173,8 @@ def test_follows_a_session_still_being_recorded(page: Any, server: Any) -> None:
             "/v1/sessions/live-1/events", json=[{"type": "status", "data": {"label": "Working"}}]
         )
         page.goto(f"{server.url}/sessions/live-1")
-        page.wait_for_selector("body[data-state=paused]", timeout=TIMEOUT_MS)
-        assert page.text_content("#status-badge") == "open"
-        play_at_max_until(page, "body[data-position='1']")
+        page.wait_for_selector("body[data-state=live][data-position='1']", timeout=TIMEOUT_MS)
+        assert page.text_content("#status-badge") == "live"
         more = [
             {"type": "message.delta", "data": {"text": "Still here."}},
             {"type": "final", "data": {}},
@@ -184,6 +182,7 @@ def test_follows_a_session_still_being_recorded(page: Any, server: Any) -> None:
         assert http.post("/v1/sessions/live-1/events", json=more).status_code == 200
     page.wait_for_selector("body[data-state=ended]", timeout=TIMEOUT_MS)
     assert page.text_content(".message .text") == "Still here."
+    assert page.text_content("#status-badge") == "complete"
 
 
 @pytest.mark.browser
@@ -218,8 +217,9 @@ def test_the_users_message_is_shown_before_each_answer(
     page.screenshot(path=str(artifacts / "viewer-user-turn.png"), full_page=True)
 
 
+@pytest.mark.parametrize("played", [True, False], ids=["played", "followed-live"])
 @pytest.mark.browser
-def test_a_session_abandoned_while_playing_ends_with_a_notice(page: Any, tmp_path: Path) -> None:
+def test_an_abandoned_session_ends_with_a_notice(page: Any, tmp_path: Path, played: bool) -> None:
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/abandoned.db",
         trace_idle_timeout=1.0,
@@ -229,11 +229,20 @@ def test_a_session_abandoned_while_playing_ends_with_a_notice(page: Any, tmp_pat
         with httpx.Client(base_url=running.url, timeout=10) as http:
             started = [{"type": "message.delta", "data": {"text": "Half an answer"}}]
             assert http.post("/v1/sessions/gone-1/events", json=started).status_code == 200
-        open_viewer(page, f"{running.url}/sessions/gone-1")
-        # The producer never sends more: the replay follows, then ends as incomplete.
-        play_at_max(page)
+        url = f"{running.url}/sessions/gone-1"
+        if played:
+            # Opened at its start rather than followed live, then played: the producer
+            # never sends more, so the replay follows, then ends as incomplete.
+            open_viewer(page, url, "?at=0:00")
+            play_at_max(page)
+        else:
+            # Followed live: the server closes the tail once the session goes quiet.
+            page.goto(url)
+            page.wait_for_selector("body[data-state=ended]", timeout=TIMEOUT_MS)
     assert page.text_content(".message .text") == "Half an answer"
     assert page.text_content("#notice-title") == "The session did not finish"
+    assert page.text_content("#status-badge") == "open"
+    assert "did not finish" in page.text_content("#transcript .end-abandoned")
 
 
 @pytest.mark.browser

@@ -205,6 +205,22 @@ class StoreContract:
         numbers = await store.list_sessions(metadata={"n": "7", 'a"b': "v"})
         assert [s.id for s in numbers.sessions] == ["s0"]
 
+    async def test_metadata_filters_read_values_as_json_writes_them(
+        self, store: EventStore
+    ) -> None:
+        await store.create_session("yes", metadata={"flag": True, "x": 1.5, "none": None})
+        await store.create_session("no", metadata={"flag": False, "x": 1})
+
+        async def ids(key: str, value: str) -> list[str]:
+            return [s.id for s in (await store.list_sessions(metadata={key: value})).sessions]
+
+        assert await ids("flag", "true") == ["yes"]
+        assert await ids("flag", "false") == ["no"]
+        assert await ids("flag", "1") == []  # true is not the number 1
+        assert await ids("x", "1.5") == ["yes"]
+        assert await ids("x", "1") == ["no"]
+        assert await ids("none", "null") == []  # null is no value
+
     async def test_delete_only_if_empty_keeps_a_session_with_events(
         self, store: EventStore
     ) -> None:
@@ -230,6 +246,18 @@ class StoreContract:
         assert [s.id for s in (await store.list_sessions(status="complete")).sessions] == ["s4"]
         team_a = await store.list_sessions(metadata={"team": "a"})
         assert [s.id for s in team_a.sessions] == ["s3", "s1"]
+
+    async def test_count_types_per_session(self, store: EventStore) -> None:
+        def error(id: str) -> NewEvent:
+            return ev("error", {"message": "failed"}, id=id)
+
+        await store.append("a", [error("1"), ev(id="2"), error("3")])
+        await store.append("b", [ev(id="1")])
+        await store.append("c", [error("1")])
+        ids = ["a", "b", "c", "unknown"]
+        assert await store.count_types(ids, ["error"]) == {"a": 2, "c": 1}
+        assert await store.count_types(ids, ["error", "status"]) == {"a": 3, "b": 1, "c": 1}
+        assert await store.count_types([], ["error"]) == {}
 
     async def test_concurrent_writers_keep_seq_gapless_and_ordered(self, store: EventStore) -> None:
         async def writer(number: int) -> list[int]:

@@ -257,3 +257,37 @@ def test_version() -> None:
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.output.startswith("replaydeck, version ")
+
+
+def test_golden_check_and_diff_apply_the_normalization_the_file_records(
+    seeded: RunningServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "masked.jsonl"
+    made = invoke(
+        "golden", "export", "s1", "--url", seeded.url, "-o", str(path), "--mask", "data.args.q"
+    )
+    assert made.exit_code == 0, made.output
+    header, *entries = (json.loads(line) for line in path.read_text().splitlines())
+    assert header == {
+        "format": "replaydeck.golden",
+        "version": 1,
+        "normalize": {"mask_paths": {"data.args.q": "<masked>"}},
+    }
+    assert entries[1]["data"]["args"] == {"q": "<masked>"}
+    # No flags: the header's mask applies to the session, which has "q": "sse".
+    checked = invoke("golden", "check", "s1", str(path), "--url", seeded.url)
+    assert (checked.exit_code, checked.output) == (0, "equal: 5 entries\n")
+    session = f"{seeded.url}/v1/sessions/s1"
+    assert invoke("golden", "diff", str(path), session).exit_code == 0
+    # Flags given on the command line replace what the file records.
+    unmasked = invoke("golden", "check", "s1", str(path), "--url", seeded.url, "--strict")
+    assert unmasked.exit_code == 1
+
+    broken = tmp_path / "broken.jsonl"
+    lines = path.read_text().splitlines()
+    recorded = json.loads(lines[0])
+    recorded["normalize"]["transforms"] = ["no_such_module:tidy"]
+    broken.write_text("\n".join([json.dumps(recorded), *lines[1:]]) + "\n")
+    refused = invoke("golden", "check", "s1", str(broken), "--url", seeded.url)
+    assert refused.exit_code == 2
+    assert "the normalizer 'no_such_module:tidy' cannot be imported" in refused.output

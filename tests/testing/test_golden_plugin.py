@@ -219,9 +219,22 @@ def test_a_project_normalizer_and_a_mistyped_mask_path(project: Path) -> None:
     result = run_pytest(project, "--golden-update", "test_norm.py")
     assert result.returncode == 1, result.stdout
     assert "mask path 'data.reslt.id' matches nothing" in result.stdout
+    # The header records the normalization that made the file (see test_golden_cli.py).
     assert (project / "golden" / "norm.jsonl").read_text() == (
+        '{"format":"replaydeck.golden","normalize":{"mask_paths":{"data.result.id":"<masked>"},'
+        '"transforms":["conftest:no_status"]},"version":1}\n'
         '{"data":{"result":{"id":"<masked>"}},"type":"tool.result"}\n'
     )
+    assert run_pytest(project, "test_norm.py::test_norm").returncode == 0
+    # A test whose normalization changed fails until its golden file is updated.
+    (project / "pytest.ini").write_text("[pytest]\n")
+    changed = run_pytest(project, "test_norm.py::test_norm")
+    assert changed.returncode == 1
+    assert (
+        "golden file golden/norm.jsonl was made with normalization "
+        '{"mask_paths": {"data.result.id": "<masked>"}, "transforms": ["conftest:no_status"]}; '
+        'this test now uses {"mask_paths": {"data.result.id": "<masked>"}}'
+    ) in changed.stdout.replace("\n", "")
 
 
 def test_unnamed_goldens_take_the_test_name_and_new_only_creates_just_those(

@@ -63,7 +63,9 @@ async def test_a_golden_file_replays_as_its_normal_form(
     tmp_path: Path, agent_turn: list[dict[str, Any]]
 ) -> None:
     path = tmp_path / "turn.jsonl"
-    golden.write(path, normalize(agent_turn))
+    # With a header, which replays as nothing: it records how the file was made.
+    golden.write(path, normalize(agent_turn), {"mask_paths": {"data.x": "<masked>"}})
+    assert golden.read_all(path)[0]["format"] == "replaydeck.golden"
     played = [event async for event in replay(path)]
     assert [e["seq"] for e in played] == list(range(1, 6))
     assert played[3]["type"] == "message.delta"

@@ -47,6 +47,14 @@ def test_serves_the_recording_as_sse_on_any_path(agent_turn: list[dict[str, Any]
     assert [json.loads(e.data) for e in events] == agent_turn
 
 
+def test_a_post_gets_the_stream_too(agent_turn: list[dict[str, Any]]) -> None:
+    with serve_fake_stream(agent_turn, speed="max") as url, httpx.Client(timeout=10) as client:
+        response = client.post(f"{url}/api/chat", json={"message": "hi"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert [f"id: {e['seq']}\n" in response.text for e in agent_turn] == [True] * len(agent_turn)
+
+
 def test_last_event_id_resumes_after_that_seq(agent_turn: list[dict[str, Any]]) -> None:
     with serve_fake_stream(agent_turn, speed="max") as url:
         events = read_events(url, headers={"Last-Event-ID": "5"})

@@ -1,4 +1,4 @@
-"""Bearer-key check for every /v1 request, by scope.
+"""API key check for every /v1 and /langsmith request, by scope.
 
 `check_key` runs for every request, in a middleware in front of all routes
 (replaydeck.web.access), and the scope a request needs is derived from its
@@ -15,10 +15,14 @@ from replaydeck.auth.keys import ApiKey, KeyStore, Scope, allows
 from replaydeck.config import Settings
 from replaydeck.errors import ReplaydeckError
 
-# Writes that ingest keys may do: POST /v1/sessions and POST
-# /v1/sessions/{session_id}/events (a path or its template). Every other
-# non-GET /v1 request needs admin.
-_INGEST_PATHS = re.compile(r"/v1/sessions(?:/[^/]+/events)?")
+# Writes that ingest keys may do: POST /v1/sessions, POST
+# /v1/sessions/{session_id}/events (a path or its template) and POST
+# /v1/traces/ingest (the OpenAI Agents SDK's exporter). Every other non-GET /v1
+# request needs admin.
+_INGEST_PATHS = re.compile(r"/v1/sessions(?:/[^/]+/events)?|/v1/traces/ingest")
+# The LangSmith SDKs' endpoints (replaydeck.web.routes.langsmith): all of it is
+# ingest, the SDK's /info handshake included, and the key comes as `x-api-key`.
+LANGSMITH = "/langsmith"
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -37,6 +41,8 @@ class Forbidden(ReplaydeckError):
 
 def required_scope(method: str, path: str) -> Scope | None:
     """The scope a request needs, from its method and path; None outside /v1."""
+    if path == LANGSMITH or path.startswith(LANGSMITH + "/"):
+        return Scope.INGEST
     if path != "/v1" and not path.startswith("/v1/"):
         return None
     if method == "POST" and _INGEST_PATHS.fullmatch(path):
@@ -74,13 +80,18 @@ async def check_key(
     method: str,
     path: str,
     authorization: str | None,
+    api_key: str | None = None,
 ) -> ApiKey | None:
     """The caller's key for a /v1 request (None when the API is open, or outside
-    /v1); Unauthorized or Forbidden otherwise."""
+    /v1); Unauthorized or Forbidden otherwise. `api_key` is an `x-api-key` header,
+    which /langsmith takes as the SDKs send it."""
     needed = required_scope(method, path)
     if needed is None:
         return None
+    langsmith = not path.startswith("/v1")
     presented = bearer_token(authorization)
+    if presented is None and langsmith and api_key:
+        presented = api_key.strip()
     if presented is not None:
         key = await keys.authenticate(presented)
         if key is not None:
@@ -97,14 +108,19 @@ async def check_key(
     if await api_is_open(keys, settings):
         return None
     if presented is None:
+        send = (
+            "set LANGSMITH_API_KEY to it (the SDK sends it as x-api-key)"
+            if langsmith
+            else "send 'Authorization: Bearer <key>'"
+        )
         raise Unauthorized(
-            f"{method} {path} needs an API key with the {needed} scope: send "
-            "'Authorization: Bearer <key>'. Create one with "
-            f"`replaydeck keys create --scope {needed}`.",
+            f"{method} {path} needs an API key with the {needed} scope: {send}. Create "
+            f"one with `replaydeck keys create --scope {needed}`.",
             needed_scope=needed.value,
         )
     raise Unauthorized(
-        "The API key sent in the Authorization header is not known or was revoked; "
+        f"The API key sent in the {'x-api-key' if langsmith else 'Authorization'} header "
+        "is not known or was revoked; "
         "check it, or create a new one with `replaydeck keys create`.",
         needed_scope=needed.value,
     )

@@ -13,6 +13,10 @@ the response turns out to be a stream, what the user sent (formats/user_input.py
 becomes the session's first event, `user.message`, stamped with the time the body
 arrived.
 
+With `record_wire=True` the session also holds the exchange as it went over HTTP
+(the request's method, path and body, the response's status, headers and every body
+chunk; see wire.py), so that a test can play the upstream back byte for byte.
+
 Plain ASGI rather than Starlette's BaseHTTPMiddleware, which re-wraps streaming
 responses through an extra queue and task per request.
 """
@@ -28,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from replaydeck.capture import wire
 from replaydeck.capture.runs import DEFAULT_SESSION_IDLE, Run, Runs
 from replaydeck.capture.sdk import Clock, Recorder, utc_now
 from replaydeck.events import TURN_END
@@ -89,6 +94,13 @@ def has_json_body(headers: list[tuple[bytes, bytes]]) -> bool:
         return False
     content_type = (header(headers, b"content-type") or "").split(";")[0].strip().lower()
     return content_type in ("", "application/json", "text/plain") or content_type.endswith("+json")
+
+
+def has_body(scope: Scope) -> bool:
+    headers = scope.get("headers", [])
+    return header(headers, b"content-length") not in (None, "0") or bool(
+        header(headers, b"transfer-encoding")
+    )
 
 
 class RequestTap:
@@ -171,11 +183,14 @@ class StreamTee:
         fmt: str,
         headers: list[tuple[bytes, bytes]],
         clock: Clock = utc_now,
+        *,
+        wire: bool = False,
     ) -> None:
         coding = coding_of(headers)
         self._inflater = None if coding is None else zlib.decompressobj(32 + zlib.MAX_WBITS)
         self.run = run
         self.session = run.session
+        self.wire = wire
         self._headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
         self._decoder: Decoder | None = None if fmt == "auto" else make_decoder(fmt)
         self._parser = SSEParser()
@@ -198,6 +213,10 @@ class StreamTee:
 
     def _feed(self, chunk: bytes) -> None:
         now = self._clock()
+        if self.wire:
+            # Before the frames' events: the chunk holding `final` must still be stored.
+            for data in wire.chunk_data(chunk):
+                self.session.emit_nowait(wire.CHUNK, data, ts=now)
         if self._inflater is not None:
             chunk = self._inflater.decompress(chunk)
         for frame in self._parser.feed(chunk):
@@ -214,6 +233,21 @@ class StreamTee:
             self._turn_ended = True
             self.run.turn_ended(event.data)
         self.session.emit_nowait(event.type, event.data, ts=ts)
+
+    def wire_start(
+        self, scope: Scope, tap: RequestTap | None, status: int, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """Record the request and the response's head (capture/wire.py)."""
+        path = scope.get("raw_path") or scope.get("path", "/").encode()
+        query = scope.get("query_string") or b""
+        target = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        content_type = header(scope.get("headers", []), b"content-type") or ""
+        body = tap.body() if tap is not None else b""
+        request = wire.request_data(scope.get("method", "GET"), target, content_type, body)
+        arrived = tap.arrived if tap is not None and tap.complete else None
+        self.session.emit_nowait(wire.REQUEST, request, ts=arrived or self._clock())
+        pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+        self.session.emit_nowait(wire.RESPONSE, wire.response_data(status, pairs), ts=self._clock())
 
     def user_turn(self, tap: RequestTap) -> None:
         """Record what the user sent, now or once the app has read the whole body."""
@@ -273,8 +307,10 @@ class RecordingMiddleware:
         clock: Clock = utc_now,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         session_idle: float = DEFAULT_SESSION_IDLE,
+        record_wire: bool = False,
     ) -> None:
         self.app = app
+        self.record_wire = record_wire
         self.recorder = recorder
         self.runs = Runs(recorder, idle=session_idle)
         self.format = normalize_format(format, DECODE_FORMATS)
@@ -344,7 +380,7 @@ class RecordingMiddleware:
         tee: StreamTee | None = None
         answer: AnswerCopy | None = None
         tap: RequestTap | None = None
-        if has_json_body(scope.get("headers", [])):
+        if has_json_body(scope.get("headers", [])) or (self.record_wire and has_body(scope)):
             tap = RequestTap(receive, self.max_request_bytes, self.clock)
             receive = tap.receive
 
@@ -358,7 +394,11 @@ class RecordingMiddleware:
                 if is_event_stream(headers):
                     session_id, shared = self.session_id(scope)
                     run = self.runs.begin(session_id, shared=shared)
-                    tee = StreamTee(run, self.stream_format(scope), headers, self.clock)
+                    tee = StreamTee(
+                        run, self.stream_format(scope), headers, self.clock, wire=self.record_wire
+                    )
+                    if self.record_wire:
+                        tee.wire_start(scope, tap, message["status"], headers)
                     if tap is not None:
                         tee.user_turn(tap)
                 elif is_json(headers) and tap is not None and self.model_call(tap):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import anyio
@@ -135,18 +135,23 @@ class Forwarder:
         await send(
             {"type": "http.response.start", "status": response.status_code, "headers": headers}
         )
-        async with anyio.create_task_group() as tg:
+        await send_body(response.aiter_raw(), receive, send)
 
-            async def watch_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                tg.cancel_scope.cancel()
 
-            tg.start_soon(watch_disconnect)
-            async for chunk in response.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+async def send_body(chunks: AsyncIterable[bytes], receive: Receive, send: Send) -> None:
+    """Send `chunks` as a response body, stopping at once when the client disconnects."""
+    async with anyio.create_task_group() as tg:
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
             tg.cancel_scope.cancel()
+
+        tg.start_soon(watch_disconnect)
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        tg.cancel_scope.cancel()
 
 
 async def request_body(receive: Receive) -> AsyncIterator[bytes]:
@@ -186,11 +191,16 @@ class ProxyApp:
         *,
         format: str = "auto",
         session_idle: float = DEFAULT_SESSION_IDLE,
+        record_wire: bool = False,
     ) -> None:
         self.client = upstream_client()
         self.recorder = recorder
         self.app: ASGIApp = RecordingMiddleware(
-            Forwarder(upstream, self.client), recorder, format=format, session_idle=session_idle
+            Forwarder(upstream, self.client),
+            recorder,
+            format=format,
+            session_idle=session_idle,
+            record_wire=record_wire,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

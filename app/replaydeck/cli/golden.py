@@ -209,7 +209,7 @@ def golden_export(session: str, output: Path, **options: Any) -> None:
     with progress_bar("reading events") as progress:
         recording = read_source(session, progress=progress, **options)
     entries = normalizer(recording.events)
-    outcome = golden_files.write(output, entries)
+    outcome = golden_files.write(output, entries, normalizer.describe())
     click.echo(f"{outcome} {output}: {len(entries)} entries from {len(recording.events)} events")
 
 
@@ -223,8 +223,10 @@ VERBOSE = click.option("-v", "--verbose", is_flag=True, help="List every differe
 @source_options
 @VERBOSE
 def golden_diff(expected: str, actual: str, verbose: bool, **options: Any) -> None:
-    """Compare two sequences (golden files, archives, sessions); exit 1 if they differ."""
-    normalizer = _pop_normalizer(options)
+    """Compare two sequences (golden files, archives, sessions); exit 1 if they differ.
+
+    Without normalization flags, a golden file's recorded normalization applies."""
+    normalizer = _pop_normalizer(options, expected, actual)
     _compare(
         normal_form(expected, normalizer, **options),
         normal_form(actual, normalizer, **options),
@@ -239,8 +241,10 @@ def golden_diff(expected: str, actual: str, verbose: bool, **options: Any) -> No
 @source_options
 @VERBOSE
 def golden_check(session: str, file: str, verbose: bool, **options: Any) -> None:
-    """Check that SESSION matches the golden FILE; exit 1 with the differences if not."""
-    normalizer = _pop_normalizer(options)
+    """Check that SESSION matches the golden FILE; exit 1 with the differences if not.
+
+    Without normalization flags, the normalization FILE's header records applies."""
+    normalizer = _pop_normalizer(options, file)
     _compare(
         normal_form(file, normalizer, **options),
         normal_form(session, normalizer, **options),
@@ -248,13 +252,36 @@ def golden_check(session: str, file: str, verbose: bool, **options: Any) -> None
     )
 
 
-def _pop_normalizer(options: dict[str, Any]) -> Normalizer:
-    return build_normalizer(
+def _pop_normalizer(options: dict[str, Any], *files: str) -> Normalizer:
+    """The flags' normalizer; with no flags, the one a golden file's header records
+    (the first of `files` that has one), so a check needs no flags repeated."""
+    flags = (
         options.pop("strict"),
         options.pop("mask"),
         options.pop("mask_regex"),
         options.pop("no_default_masks"),
     )
+    if not any(flags):
+        for file in files:
+            recorded = _recorded_normalization(file)
+            if recorded:
+                try:
+                    return Normalizer.from_description(recorded)
+                except ValueError as e:
+                    raise SourceProblem(f"{file}: {e}") from None
+    return build_normalizer(*flags)
+
+
+def _recorded_normalization(source: str) -> dict[str, Any]:
+    path = Path(source)
+    if is_url(source) or not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as f:
+            first = f.readline()
+        return golden_files.normalization_of(golden_files.loads(first, source=source))
+    except ValueError:
+        return {}  # not a golden file; reading it as a source says what is wrong
 
 
 def _compare(

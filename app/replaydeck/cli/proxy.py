@@ -49,6 +49,12 @@ from replaydeck.formats import DECODE_FORMATS
     help="A run of model calls under one X-Replaydeck-Session id ends after this long "
     "with no call in flight.",
 )
+@click.option(
+    "--record-wire",
+    is_flag=True,
+    help="Also record each stream's request and raw bytes (http.* events), so that tests "
+    "can play the upstream back (replaydeck.testing.RecordedUpstream).",
+)
 def proxy(
     upstream: str,
     host: str,
@@ -58,6 +64,7 @@ def proxy(
     stream_format: str,
     buffer_size: int,
     session_idle: float,
+    record_wire: bool,
 ) -> None:
     """Proxy an app and record its SSE responses as sessions.
 
@@ -76,7 +83,13 @@ def proxy(
             "give a URL such as http://127.0.0.1:3000", param_hint="--upstream"
         )
     recorder = Recorder(store, api_key, buffer_size=buffer_size)
-    app = ProxyApp(upstream, recorder, format=stream_format, session_idle=session_idle)
+    app = ProxyApp(
+        upstream,
+        recorder,
+        format=stream_format,
+        session_idle=session_idle,
+        record_wire=record_wire,
+    )
     click.echo(f"replaydeck proxy on http://{host}:{port} -> {upstream}  (recording to {store})")
     uvicorn.run(
         app,

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 from replaydeck.events import MAX_TYPE_LENGTH, RESERVED_PREFIXES
 from replaydeck.formats.sse import SSEFrame
 
+# The events of capture/wire.py, named here too: formats lie below capture.
+WIRE_TYPES = frozenset({"http.request", "http.response", "http.chunk"})
 _TYPE_PART = re.compile(r"[^a-z0-9_]+")
 
 
@@ -82,10 +84,11 @@ def raw_of(envelope: Mapping[str, Any], fmt: str) -> Any:
 
 def is_control(envelope: Mapping[str, Any]) -> bool:
     """Not part of any protocol's response stream, so no encoder sends it: replaydeck's
-    own control events, and the user's message (it came in the request, and a client
-    replaying a session would otherwise see its stream start twice)."""
+    own control events, the user's message (it came in the request, and a client
+    replaying a session would otherwise see its stream start twice), and the wire of
+    a capture with `record_wire` (capture/wire.py: the same stream, unparsed)."""
     kind = str(envelope.get("type", ""))
-    return kind.startswith(RESERVED_PREFIXES) or kind == "user.message"
+    return kind.startswith(RESERVED_PREFIXES) or kind == "user.message" or kind in WIRE_TYPES
 
 
 def is_synthetic_final(envelope: Mapping[str, Any]) -> bool:

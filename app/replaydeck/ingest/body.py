@@ -66,11 +66,7 @@ async def read_events(
         if declared in JSON_TYPES:
             return await _read_json(chunks, validate, max_request_bytes, max_events)
     except ClientDisconnect:
-        # Nobody is left to answer; nothing was stored. A 400, not a logged 500.
-        raise InvalidRequest(
-            "The client disconnected before the request body was complete; nothing was "
-            "stored. Send the whole body again."
-        ) from None
+        raise _disconnected() from None
     said = f"Content-Type {declared!r} is" if declared else "A body without a Content-Type is"
     raise UnsupportedMediaType(
         f"{said} not accepted here; send Content-Type: application/json (one event or an "
@@ -96,14 +92,56 @@ async def json_body_declared(request: Request) -> None:
     )
 
 
-async def _read_json(
-    chunks: AsyncIterator[bytes], validate: Validate, limit: int, max_events: int
-) -> list[NewEvent]:
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """A whole request body, refused past `limit` bytes (and as a 400 when its client
+    left before the end)."""
+    try:
+        return bytes(await _collect(chunks, limit))
+    except ClientDisconnect:
+        raise _disconnected() from None
+
+
+def _disconnected() -> InvalidRequest:
+    # Nobody is left to answer; nothing was stored. A 400, not a logged 500.
+    return InvalidRequest(
+        "The client disconnected before the request body was complete; nothing was "
+        "stored. Send the whole body again."
+    )
+
+
+async def read_json_document(
+    content_type: str, chunks: AsyncIterator[bytes], *, max_request_bytes: int
+) -> Any:
+    """A whole JSON body of at most `max_request_bytes`, for routes that take one
+    document (a framework's export) rather than events."""
+    declared = content_type.split(";", 1)[0].strip().lower()
+    if declared not in JSON_TYPES:
+        said = f"Content-Type {declared!r} is" if declared else "A body without a Content-Type is"
+        raise UnsupportedMediaType(
+            f"{said} not accepted here; send the body as JSON with Content-Type: application/json."
+        )
+    body = await read_limited(chunks, max_request_bytes)
+    if not body.strip():
+        raise InvalidRequest("The request body is empty; send a JSON document.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise InvalidRequest(f"The request body is not valid JSON: {e}.") from None
+
+
+async def _collect(chunks: AsyncIterator[bytes], limit: int) -> bytearray:
     body = bytearray()
     async for chunk in chunks:
         body += chunk
         if len(body) > limit:
             raise _too_large(limit)
+    return body
+
+
+async def _read_json(
+    chunks: AsyncIterator[bytes], validate: Validate, limit: int, max_events: int
+) -> list[NewEvent]:
+    body = await _collect(chunks, limit)
     if not body.strip():
         raise InvalidRequest(
             'The request body is empty; send an event such as {"type": "status", '

@@ -169,6 +169,7 @@ class SessionOut(BaseModel):
     first_ts: str | None
     last_ts: str | None
     duration_ms: float
+    error_count: int = Field(default=0, description="How many `error` events the session holds.")
     trace_id: str
     jaeger_url: str | None = Field(
         default=None, description="The trace in Jaeger, when REPLAYDECK_JAEGER_URL is set."
@@ -176,7 +177,9 @@ class SessionOut(BaseModel):
     links: SessionLinks
 
     @classmethod
-    def of(cls, record: SessionRecord, *, jaeger_url_base: str | None = None) -> SessionOut:
+    def of(
+        cls, record: SessionRecord, *, jaeger_url_base: str | None = None, error_count: int = 0
+    ) -> SessionOut:
         trace_id = session_trace_id(record)
         base = f"/v1/sessions/{record.id}"
         return cls(
@@ -189,6 +192,7 @@ class SessionOut(BaseModel):
             first_ts=None if record.first_ts_us is None else format_ts(record.first_ts_us),
             last_ts=None if record.last_ts_us is None else format_ts(record.last_ts_us),
             duration_ms=record.duration_ms,
+            error_count=error_count,
             trace_id=trace_id,
             jaeger_url=jaeger_trace_url(jaeger_url_base, trace_id),
             links=SessionLinks(

@@ -8,9 +8,18 @@ from operator import attrgetter
 from typing import Any
 
 from replaydeck.budget import PageSize, runs, within
-from replaydeck.store.base import EventStore, StoredEvent
+from replaydeck.store.base import EventStore, SessionRecord, StoredEvent
 
 _ENVELOPE = attrgetter("envelope")
+
+
+# What a session list counts as its errors: the user-facing `error` events.
+ERROR_TYPES = ("error",)
+
+
+async def error_counts(store: EventStore, records: list[SessionRecord]) -> dict[str, int]:
+    """Each session's count of error events (absent: none)."""
+    return await store.count_types([record.id for record in records], ERROR_TYPES)
 
 
 def new_session_id() -> str:

@@ -187,6 +187,11 @@ class EventStore(Protocol):
         """Newest first; pass `next_cursor` back to get the next page."""
         ...
 
+    async def count_types(self, session_ids: Sequence[str], types: Sequence[str]) -> dict[str, int]:
+        """How many events of `types` each of `session_ids` holds; a session with
+        none (or unknown) is left out."""
+        ...
+
     async def delete_session(self, session_id: str, *, only_if_empty: bool = False) -> None:
         """Delete the session, its events and shares; SessionNotFound if unknown.
 

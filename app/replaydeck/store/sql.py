@@ -200,6 +200,18 @@ class SqlStore:
             next_cursor = _encode_cursor(last.created_at_us, last.id)
         return SessionPage(records, next_cursor)
 
+    async def count_types(self, session_ids: Sequence[str], types: Sequence[str]) -> dict[str, int]:
+        if not session_ids or not types:
+            return {}
+        query = (
+            sa.select(events.c.session_id, sa.func.count())
+            .where(events.c.session_id.in_(list(session_ids)), events.c.type.in_(list(types)))
+            .group_by(events.c.session_id)
+        )
+        async with self._reading() as connection:
+            rows = (await connection.execute(query)).all()
+        return {str(session_id): int(count) for session_id, count in rows}
+
     def _metadata_is(self, key: str, value: str) -> Any:
         """The condition "metadata[key] is value", as the backend's JSON can say it."""
         raise NotImplementedError

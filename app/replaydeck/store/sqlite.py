@@ -56,8 +56,15 @@ class SqliteEventStore(SqlStore):
     def _metadata_is(self, key: str, value: str) -> Any:
         # A SQLite JSON path cannot name a key holding '"' or '\\' (it matches
         # nothing, or is a malformed path: a driver error); json_each's keys are text.
-        each = sa.func.json_each(sessions.c.metadata).table_valued("key", "value")
-        return sa.exists().where(each.c.key == key, sa.cast(each.c.value, sa.String) == value)
+        each = sa.func.json_each(sessions.c.metadata).table_valued("key", "value", "type")
+        # json_each gives true/false as 1/0; PostgreSQL's ->> gives 'true'/'false',
+        # which is what a filter says, so both backends answer ?metadata=flag=true.
+        text = sa.case(
+            (each.c.type == "true", "true"),
+            (each.c.type == "false", "false"),
+            else_=sa.cast(each.c.value, sa.String),
+        )
+        return sa.exists().where(each.c.key == key, text == value)
 
     async def append(
         self,

@@ -1,8 +1,8 @@
 """Golden-sequence testing: normalize, diff, golden files, deterministic replay.
 
 The pytest plugin imports this package in every test run, so the parts that pull
-in HTTP clients and servers (`replay`, `fake_stream`, `serve_fake_stream`) load
-on first use only.
+in HTTP clients and servers (`replay`, `fake_stream`, `serve_fake_stream`,
+`RecordedUpstream`, `serve_upstream`) load on first use only.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from replaydeck.testing.normalize import Normalizer, normalize
 
 if TYPE_CHECKING:
     from replaydeck.testing.playback import replay
+    from replaydeck.testing.upstream import RecordedUpstream
+    from replaydeck.testing.upstream_server import serve_upstream
     from replaydeck.testing.vcr import fake_stream, serve_fake_stream
 
 __all__ = [
     "Divergence",
     "Normalizer",
+    "RecordedUpstream",
     "diff",
     "divergences",
     "fake_stream",
@@ -26,6 +29,7 @@ __all__ = [
     "normalize",
     "replay",
     "serve_fake_stream",
+    "serve_upstream",
 ]
 
 # The modules are not named after the functions: importing a submodule binds its
@@ -34,6 +38,8 @@ _LAZY = {
     "replay": "replaydeck.testing.playback",
     "fake_stream": "replaydeck.testing.vcr",
     "serve_fake_stream": "replaydeck.testing.vcr",
+    "RecordedUpstream": "replaydeck.testing.upstream",
+    "serve_upstream": "replaydeck.testing.upstream_server",
 }
 
 

@@ -20,6 +20,8 @@ from typing import IO, Any
 
 import orjson
 
+from replaydeck.testing import golden
+
 FORMAT = "replaydeck.session"
 VERSION = 1
 
@@ -90,6 +92,8 @@ def read(path: Path) -> tuple[Header | None, list[Event]]:
     for index, (_, value) in enumerate(iter_lines(path)):
         if index == 0 and is_header(value):
             header = parse_header(value, str(path))
+        elif index == 0 and golden.is_header(value):
+            continue  # a golden file's normalization, not an event
         else:
             events.append(value)
     return header, events

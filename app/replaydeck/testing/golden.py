@@ -1,4 +1,13 @@
-"""Golden files: JSONL, one normalized event a line, keys sorted, readable in a pull request."""
+"""Golden files: JSONL, one normalized event a line, keys sorted, readable in a pull request.
+
+A file made with other than the default normalization starts with a header line that
+records it, so that `replaydeck golden check` and `diff` apply it with no flags:
+
+    {"format":"replaydeck.golden","normalize":{"mask_paths":{"data.id":"<masked>"}},"version":1}
+
+A file without a header (every file written before headers existed, too) was made
+with the defaults.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +18,43 @@ from typing import Any, Literal
 import orjson
 
 Event = dict[str, Any]
+FORMAT = "replaydeck.golden"
+VERSION = 1
 WriteOutcome = Literal["created", "updated", "unchanged"]
 
 
-def dumps(events: Iterable[Mapping[str, Any]], *, newline: bytes = b"\n") -> bytes:
-    return b"".join(orjson.dumps(event, option=orjson.OPT_SORT_KEYS) + newline for event in events)
+def is_header(value: object) -> bool:
+    return isinstance(value, dict) and value.get("format") == FORMAT
+
+
+def header(normalization: Mapping[str, Any]) -> Event | None:
+    """The header line for a normalization (Normalizer.describe()); None for the defaults."""
+    if not normalization:
+        return None
+    return {"format": FORMAT, "version": VERSION, "normalize": dict(normalization)}
+
+
+def dumps(
+    events: Iterable[Mapping[str, Any]],
+    *,
+    newline: bytes = b"\n",
+    normalization: Mapping[str, Any] | None = None,
+) -> bytes:
+    first = header(normalization or {})
+    lines = [first, *events] if first is not None else events
+    return b"".join(orjson.dumps(line, option=orjson.OPT_SORT_KEYS) + newline for line in lines)
+
+
+def normalization_of(entries: list[Event]) -> dict[str, Any]:
+    """The normalization a file's entries (as `loads` returns them, header included)
+    record; {} when they have no header."""
+    if entries and is_header(entries[0]):
+        return dict(entries[0].get("normalize") or {})
+    return {}
+
+
+def without_header(entries: list[Event]) -> list[Event]:
+    return entries[1:] if entries and is_header(entries[0]) else entries
 
 
 def loads(content: bytes | str, *, source: str = "<golden>") -> list[Event]:
@@ -47,21 +88,31 @@ def loads(content: bytes | str, *, source: str = "<golden>") -> list[Event]:
 
 
 def read(path: Path) -> list[Event]:
+    """The events of a golden file, without its header."""
+    return without_header(read_all(path))
+
+
+def read_all(path: Path) -> list[Event]:
+    """Every line, the header (if any) first."""
     return loads(path.read_bytes(), source=str(path))
 
 
-def write(path: Path, events: Iterable[Mapping[str, Any]]) -> WriteOutcome:
+def write(
+    path: Path,
+    events: Iterable[Mapping[str, Any]],
+    normalization: Mapping[str, Any] | None = None,
+) -> WriteOutcome:
     """Write ``events`` unless the file already holds exactly them.
 
     An existing file keeps its line endings (a checkout with CRLF line endings is
     not rewritten on every update).
     """
     events = list(events)
-    content = dumps(events)
+    content = dumps(events, normalization=normalization)
     if path.exists():
         existing = path.read_bytes()
         if b"\r\n" in existing:
-            content = dumps(events, newline=b"\r\n")
+            content = dumps(events, newline=b"\r\n", normalization=normalization)
         if existing == content or existing.removeprefix(b"\xef\xbb\xbf") == content:
             return "unchanged"
         outcome: WriteOutcome = "updated"

@@ -8,7 +8,9 @@ runs of the same agent:
 - consecutive `message.delta`s of one message become one `{"type": "message",
   "data": {"text": ...}}` entry, because an LLM's chunk boundaries are not
   deterministic (``strict=True`` keeps the chunks as they were);
-- the store's own control events (`replay.*`, `stream.*`) are dropped;
+- the store's own control events (`replay.*`, `stream.*`) are dropped, and so is
+  the wire of a capture with `record_wire` (`http.request`, `http.response`,
+  `http.chunk`);
 - masks replace values that are volatile *inside* payloads: JSON paths
   (``data.result.created_at``, ``data.items[*].id``, ``*`` matches any key or
   index) and regexes become placeholders. By default: dates and UUIDs; the
@@ -30,6 +32,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from replaydeck.formats.base import WIRE_TYPES
 
 VOLATILE_FIELDS = frozenset({"ts", "offset_ms", "id", "seq", "trace_id", "span_id"})
 CONTROL_PREFIXES = ("replay.", "stream.")
@@ -116,6 +120,71 @@ class Normalizer:
     def __call__(self, events: Iterable[Mapping[str, Any]]) -> list[Event]:
         return normalize(events, self)
 
+    def describe(self) -> dict[str, Any]:
+        """The options as JSON, for a golden file's header; {} for the defaults."""
+        defaults = len(DEFAULT_PATTERNS) if self.default_masks else 0
+        own = [
+            [p.pattern if isinstance(p, re.Pattern) else p, placeholder]
+            for p, placeholder in self.patterns[defaults:]
+        ]
+        described = {
+            "strict": self.strict,
+            "default_masks": self.default_masks,
+            "mask_paths": dict(self.mask_paths),
+            "patterns": own,
+            "transforms": [callable_name(t) for t in self.transforms],
+        }
+        # Only what differs from the defaults: a header says what is special.
+        return {k: v for k, v in described.items() if v != _DEFAULT_DESCRIPTION[k]}
+
+    @classmethod
+    def from_description(cls, described: Mapping[str, Any]) -> Normalizer:
+        """The normalizer a golden file's header names; transforms are imported by name."""
+        return cls.build(
+            strict=bool(described.get("strict", False)),
+            mask_paths=dict(described.get("mask_paths") or {}),
+            patterns=[(str(p), str(ph)) for p, ph in described.get("patterns") or []],
+            default_masks=bool(described.get("default_masks", True)),
+            transforms=[import_callable(n) for n in described.get("transforms") or []],
+        )
+
+
+_DEFAULT_DESCRIPTION: dict[str, Any] = {
+    "strict": False,
+    "default_masks": True,
+    "mask_paths": {},
+    "patterns": [],
+    "transforms": [],
+}
+
+
+def callable_name(function: Callable[..., Any]) -> str:
+    """``module:qualified.name``, what import_callable reads back."""
+    module = getattr(function, "__module__", None) or "?"
+    name = getattr(function, "__qualname__", None) or type(function).__qualname__
+    return f"{module}:{name}"
+
+
+def import_callable(spec: str) -> Transform:
+    """The callable named ``module:name`` (``module:Class.method`` too); ValueError with
+    a sentence when there is none, such as a lambda or a function inside a test."""
+    import importlib
+
+    module_name, _, name = spec.partition(":")
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in name.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ValueError(
+            f"the normalizer {spec!r} cannot be imported ({e}); name a module-level "
+            "function as module:function, importable from where you run this"
+        ) from None
+    if not callable(value):
+        raise ValueError(f"the normalizer {spec!r} is not callable")
+    function: Transform = value
+    return function
+
 
 def normalize(
     events: Iterable[Mapping[str, Any]], options: Normalizer | None = None
@@ -125,7 +194,7 @@ def normalize(
     kept = [
         _strip(event)
         for event in events
-        if opts.keep_control or not str(event.get("type", "")).startswith(CONTROL_PREFIXES)
+        if opts.keep_control or not _is_control(str(event.get("type", "")))
     ]
     merged = kept if opts.strict else _coalesce(kept)
     compiled = [(re.compile(p) if isinstance(p, str) else p, ph) for p, ph in opts.patterns]
@@ -143,6 +212,12 @@ def normalize(
     for transform in opts.transforms:
         masked = transform(masked)
     return masked
+
+
+def _is_control(kind: str) -> bool:
+    # The wire of a capture with record_wire is the same stream as the parsed events,
+    # unparsed, in chunks that differ from run to run.
+    return kind.startswith(CONTROL_PREFIXES) or kind in WIRE_TYPES
 
 
 def _strip(event: Mapping[str, Any]) -> Event:

@@ -11,13 +11,17 @@ controller, which sees no fixture): ``--golden-prune`` deletes such files,
 ``--golden-allow-unused`` only lists them. Two tests that use one golden name
 fail, naming both.
 
+The ``recorded_upstream`` fixture (upstream_fixture.py) plays a test's recorded
+upstream; ``--upstream-record-mode`` (ini ``upstream_record_mode``) says whether it
+may record, and ``@pytest.mark.recorded_upstream(...)`` passes it options.
+
 This module is loaded into every pytest run in an environment where replaydeck
 is installed, so it imports only the pure golden modules.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import re
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +32,7 @@ import pytest
 
 from replaydeck.testing import golden as golden_files
 from replaydeck.testing.diff import diff
-from replaydeck.testing.normalize import Normalizer, Transform
+from replaydeck.testing.normalize import Normalizer, Transform, import_callable
 
 UPDATE_FLAG = "--golden-update"
 UPDATE_NEW_FLAG = "--golden-update-new-only"
@@ -37,6 +41,12 @@ ALLOW_UNUSED_FLAG = "--golden-allow-unused"
 DIR_INI = "golden_dir"
 NORMALIZER_INI = "golden_normalizer"
 SUFFIX = ".jsonl"
+# Not pytest-recording's --record-mode: both plugins may be installed in one project.
+RECORD_MODE_FLAG = "--upstream-record-mode"
+RECORD_MODE_INI = "upstream_record_mode"
+RECORD_MODES = ("none", "once", "new_episodes", "rewrite")
+UPSTREAM_DIR_INI = "upstream_dir"
+UPSTREAM_MARK = "recorded_upstream"
 
 
 @dataclass
@@ -105,6 +115,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="list golden files no test used instead of failing the run",
     )
+    upstreams = parser.getgroup("replaydeck-upstreams", "replaydeck recorded upstreams")
+    upstreams.addoption(
+        RECORD_MODE_FLAG,
+        choices=RECORD_MODES,
+        default=None,
+        help="none (default): play recorded upstreams only, refuse the rest; once: record "
+        "the tests that have no recording yet; new_episodes: record what is missing; "
+        "rewrite: record everything afresh",
+    )
+    parser.addini(RECORD_MODE_INI, "record mode when the command line gives none", default="none")
+    parser.addini(
+        UPSTREAM_DIR_INI,
+        "folder of recorded upstreams, relative to each test module (default: upstreams)",
+        default="upstreams",
+    )
     parser.addini(
         DIR_INI,
         "folder of golden files, relative to each test module (default: golden)",
@@ -119,6 +144,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{UPSTREAM_MARK}(name=None, *, match='order', body=None, speed='max', upstream=None): "
+        "options of the recorded_upstream fixture",
+    )
     config.stash[_REGISTRY] = _Registry(
         update=bool(config.getoption(UPDATE_FLAG)),
         rootpath=config.rootpath,
@@ -256,9 +286,11 @@ class Golden:
     def _compare(self, events: list[Mapping[str, Any]], name: str, options: dict[str, Any]) -> None:
         __tracebackhide__ = True
         try:
-            actual = Normalizer.build(**options)(events)
+            normalizer = Normalizer.build(**options)
+            actual = normalizer(events)
         except ValueError as e:
             pytest.fail(str(e), pytrace=False)
+        normalization = normalizer.describe()
         path = self.path(name)
         registry = self._registry
         shown = registry.show(path)
@@ -266,8 +298,10 @@ class Golden:
         if registry.update:
             # Tests may share a golden file to say they must agree; two that would
             # write different contents to it are an error, not an update.
-            owner, written = registry.written.setdefault(path.resolve(), (self._nodeid, actual))
-            if written != actual:
+            owner, written = registry.written.setdefault(
+                path.resolve(), (self._nodeid, [normalization, *actual])
+            )
+            if written != [normalization, *actual]:
                 pytest.fail(
                     f"golden file {shown} is written by two tests with different output, "
                     f"{owner} and {self._nodeid}; give each its own name",
@@ -275,25 +309,36 @@ class Golden:
                 )
             if owner != self._nodeid:
                 return
-            outcome = golden_files.write(path, actual)
+            outcome = golden_files.write(path, actual, normalization)
             if outcome == "created":
                 registry.created.append(path)
             elif outcome == "updated":
                 registry.updated.append(path)
             return
         if not path.exists() and registry.create_new:
-            golden_files.write(path, actual)
+            golden_files.write(path, actual, normalization)
             registry.created.append(path)
             return
         if not path.exists():
-            preview = golden_files.dumps(actual).decode()
+            preview = golden_files.dumps(actual, normalization=normalization).decode()
             pytest.fail(
                 f"golden file {shown} does not exist; run `pytest {UPDATE_FLAG}` to create it "
                 "from this test's output, review it, and commit it. It would hold:\n"
                 + (preview if len(preview) <= 4000 else preview[:4000] + "…\n"),
                 pytrace=False,
             )
-        report = diff(golden_files.read(path), actual, verbose=registry.verbose)
+        entries = golden_files.read_all(path)
+        recorded = golden_files.normalization_of(entries)
+        if recorded != normalization:
+            # The file would otherwise claim a normalization that did not make it, and
+            # `replaydeck golden check` would apply the wrong one.
+            pytest.fail(
+                f"golden file {shown} was made with normalization {_show(recorded)}; this "
+                f"test now uses {_show(normalization)}. If that is intended, run "
+                f"`pytest {UPDATE_FLAG}` and commit the change",
+                pytrace=False,
+            )
+        report = diff(golden_files.without_header(entries), actual, verbose=registry.verbose)
         if report is not None:
             pytest.fail(
                 f"output differs from golden file {shown}\n{report}\n"
@@ -302,20 +347,17 @@ class Golden:
             )
 
 
+def _show(normalization: Mapping[str, Any]) -> str:
+    return json.dumps(normalization, sort_keys=True) if normalization else "(the defaults)"
+
+
 def _load_normalizer(spec: str) -> Transform | None:
     if not spec:
         return None
-    module_name, _, name = spec.partition(":")
     try:
-        function = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise pytest.UsageError(
-            f"{NORMALIZER_INI} = {spec!r} names no callable ({e}); write it as module:function"
-        ) from None
-    if not callable(function):
-        raise pytest.UsageError(f"{NORMALIZER_INI} = {spec!r} is not callable")
-    normalizer: Transform = function
-    return normalizer
+        return import_callable(spec)
+    except ValueError as e:
+        raise pytest.UsageError(f"{NORMALIZER_INI} = {spec!r}: {e}") from None
 
 
 def _folder(config: pytest.Config, module_path: Path) -> Path:
@@ -329,3 +371,49 @@ def golden(request: pytest.FixtureRequest) -> Golden:
         request.config.stash[_REGISTRY],
         request.node.nodeid,
     )
+
+
+@pytest.fixture
+def recorded_upstream(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The test's recorded upstream (replaydeck.testing.upstream_fixture.Upstream)."""
+    from replaydeck.testing.upstream_fixture import Upstream
+
+    mode = request.config.getoption(RECORD_MODE_FLAG) or str(request.config.getini(RECORD_MODE_INI))
+    if mode not in RECORD_MODES:
+        raise pytest.UsageError(
+            f"{RECORD_MODE_INI} = {mode!r} is not a record mode; use one of "
+            + ", ".join(RECORD_MODES)
+        )
+    marker = request.node.get_closest_marker(UPSTREAM_MARK)
+    options = dict(marker.kwargs) if marker is not None else {}
+    name = (marker.args[0] if marker is not None and marker.args else None) or options.pop(
+        "name", None
+    )
+    options.pop("name", None)
+    folder = request.path.parent / str(request.config.getini(UPSTREAM_DIR_INI))
+    # A name with a folder in it ("test_agent/weather") is another module's recording.
+    stem = str(name) if name else re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-.")
+    if "/" not in stem:
+        stem = f"{request.path.stem}/{stem}"
+    upstream = Upstream(folder / f"{stem}.json", mode=mode, **options)
+    try:
+        yield upstream
+    finally:
+        upstream.close()
+    refused = upstream.transport.refused
+    if refused:
+        pytest.fail(
+            f"{len(refused)} request(s) had no recorded exchange in "
+            f"{_shown(request.config, upstream.path)}:\n- "
+            + "\n- ".join(refused)
+            + f"\nrecord them with `pytest {RECORD_MODE_FLAG}=once` (no recording yet), "
+            "new_episodes (add the missing ones) or rewrite (start afresh)",
+            pytrace=False,
+        )
+
+
+def _shown(config: pytest.Config, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.rootpath))
+    except ValueError:
+        return str(path)

@@ -1,7 +1,8 @@
 """``fake_stream(source)``: a recorded session served as an SSE upstream (VCR for SSE).
 
-Point the code under test at the fake instead of the real LLM service: every GET,
-whatever its path, receives the recorded events as SSE frames at the recorded
+Point the code under test at the fake instead of its agent backend: every request
+(GET, or a POST with the user's message, …), whatever its path, receives the recorded
+replaydeck events as SSE frames at the recorded
 timing (``speed=1``), faster (``speed=10``) or at once (``speed="max"``).
 ``Last-Event-ID`` resumes after that seq, like the real stream. The stream ends
 after the last recorded event, as the upstream did; no control event is added.
@@ -117,7 +118,11 @@ def fake_stream(
         clock=clock,
         api_key=api_key,
     )
-    app = Starlette(routes=[Route("/{path:path}", player.endpoint, methods=["GET"])])
+    # Any method: a chat client POSTs its turn and reads the stream from the answer. (A
+    # stand-in for an LLM service, with that service's own bytes, is a recorded
+    # upstream: upstream.py.)
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    app = Starlette(routes=[Route("/{path:path}", player.endpoint, methods=methods)])
     app.state.player = player
     return app
 

@@ -263,6 +263,9 @@ class TracingStore:
             status=status, metadata=metadata, cursor=cursor, limit=limit
         )
 
+    async def count_types(self, session_ids: Sequence[str], types: Sequence[str]) -> dict[str, int]:
+        return await self.inner.count_types(session_ids, types)
+
     async def read(
         self, session_id: str, *, after: int = 0, limit: int | None = None
     ) -> list[StoredEvent]:

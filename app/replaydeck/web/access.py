@@ -18,6 +18,7 @@ from replaydeck.web.problems import domain_problem
 # Scope key of the caller's checked key, for the per-key stream limit.
 API_KEY = "replaydeck.api_key"
 _AUTHORIZATION = b"authorization"
+_API_KEY = b"x-api-key"
 
 
 def api_key_of(scope: Scope) -> ApiKey | None:
@@ -35,12 +36,12 @@ class KeyCheck:
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
-        authorization = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == _AUTHORIZATION), None
-        )
+        headers = scope["headers"]
+        authorization = next((v.decode("latin-1") for k, v in headers if k == _AUTHORIZATION), None)
+        api_key = next((v.decode("latin-1") for k, v in headers if k == _API_KEY), None)
         try:
             key = await check_key(
-                state.keys, state.settings, method_of(scope), scope["path"], authorization
+                state.keys, state.settings, method_of(scope), scope["path"], authorization, api_key
             )
         except ReplaydeckError as error:
             await domain_problem(error, scope["path"])(scope, receive, send)

@@ -17,7 +17,9 @@ from starlette.middleware.cors import CORSMiddleware
 from replaydeck.auth.keys import KeyStore
 from replaydeck.auth.startup import announce_access
 from replaydeck.config import Settings
+from replaydeck.ingest.langsmith import Arrivals
 from replaydeck.ingest.service import Ingest
+from replaydeck.ingest.traces import TraceIngest
 from replaydeck.live.hub import Hub
 from replaydeck.live.pg_notify import PgNotifier, listen_dsn
 from replaydeck.replay.clock import LoopClock
@@ -39,7 +41,9 @@ from replaydeck.web.logs import RequestIdMiddleware
 from replaydeck.web.metrics import Metrics
 from replaydeck.web.metrics import router as metrics_router
 from replaydeck.web.routes import ingest as ingest_routes
+from replaydeck.web.routes import langsmith as langsmith_routes
 from replaydeck.web.routes import live as live_routes
+from replaydeck.web.routes import openai_agents as openai_agents_routes
 from replaydeck.web.routes import replay as replay_routes
 from replaydeck.web.routes import sessions as session_routes
 from replaydeck.web.routes import share as share_routes
@@ -92,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(share_routes.router)
     app.include_router(share_routes.public)
     app.include_router(tracing_routes.router)
+    app.include_router(openai_agents_routes.router)
+    app.include_router(langsmith_routes.router)
     app.include_router(metrics_router)
     # Pure ASGI middleware, every route behind all of it, the streams included; a
     # middleware added later (app.add_middleware) wraps all of these. Added
@@ -105,7 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.allowed_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            # PATCH: the LangSmith SDK ends a run with PATCH /langsmith/runs/{id}.
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=CORS_HEADERS,
             expose_headers=["Location", "X-Request-ID"],
         )
@@ -132,6 +139,8 @@ async def _open(app: FastAPI, settings: Settings, stack: contextlib.AsyncExitSta
     app.state.store = store
     app.state.hub = hub
     app.state.ingest = Ingest(store=store, hub=hub, settings=settings, metrics=metrics)
+    app.state.trace_ingest = TraceIngest(app.state.ingest)
+    app.state.langsmith_arrivals = Arrivals()
     open_streams: OpenStreams = app.state.open_streams
     app.state.notifier = await _listen(engine, settings, stack, hub, store, metrics, open_streams)
     notifier = app.state.notifier

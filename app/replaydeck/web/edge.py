@@ -43,8 +43,10 @@ LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 # A wildcard bind is no name a client can use; the arrival address stands in for it.
 _ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})
 # What an allowed origin's page may send; its browser asks first (a CORS preflight).
+# x-api-key: the LangSmith SDK's key header, for LangChain JS tracing from a page.
 CORS_HEADERS = [
     "Authorization", "Content-Type", "If-Match", "Last-Event-ID", "X-Request-ID", "traceparent",
+    "x-api-key",
 ]  # fmt: skip
 
 

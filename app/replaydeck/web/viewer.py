@@ -1,6 +1,7 @@
-"""The replay viewer page: an HTML shell, ES modules and a stylesheet, no build step.
+"""The viewer's pages: the replay viewer and the sessions list. Each is an HTML
+shell, ES modules and a stylesheet, no build step.
 
-The page holds no session data. It reads everything from a base path (`{base}/events`,
+The pages hold no session data. It reads everything from a base path (`{base}/events`,
 `{base}/replay`, and the session JSON), so the same shell serves a share link
 (`/r/{token}`) and a key holder (`/sessions/{id}` over `/v1/sessions/{id}`).
 """
@@ -31,6 +32,10 @@ ASSETS: dict[str, str] = {
     "http.js": JS,
     "header.js": JS,
     "inspector.js": JS,
+    "markdown.js": JS,
+    "actions.js": JS,
+    "follow.js": JS,
+    "sessions.js": JS,
     "timeline.js": JS,
     "transcript.js": JS,
     "viewer.css": "text/css; charset=utf-8",
@@ -90,6 +95,25 @@ def asset_url(name: str, *, root_path: str = "") -> str:
     return f"{root_path}{ASSET_PREFIX}/{assets_version()}/{name}"
 
 
+def render_page(shell_name: str, values: dict[str, str], *, root_path: str = "") -> str:
+    """The HTML shell `shell_name` with its {{placeholders}} filled, every value escaped."""
+    shell = (STATIC_DIR / shell_name).read_text(encoding="utf-8")
+    # Both pages share their head and the notice (errors, the key form): fragments,
+    # put in before the values are, so their placeholders are filled too.
+    for fragment in ("head", "notice"):
+        text = (STATIC_DIR / f"{fragment}.html").read_text(encoding="utf-8")
+        shell = shell.replace("{{" + fragment + "}}", text)
+    values = {
+        **values,
+        "css": asset_url("viewer.css", root_path=root_path),
+        "icon": asset_url("favicon.svg", root_path=root_path),
+        "root": root_path,
+    }
+    for key, value in values.items():
+        shell = shell.replace("{{" + key + "}}", html.escape(value, quote=True))
+    return shell
+
+
 def render_viewer(
     base: str,
     *,
@@ -103,18 +127,13 @@ def render_viewer(
     JSON lives at `base` itself. In `key` mode the page asks for an API key when the
     API answers 401 and sends it as a bearer token.
     """
-    shell = (STATIC_DIR / "viewer.html").read_text(encoding="utf-8")
     values = {
         "base": base,
         "session_url": session_url if session_url is not None else f"{base}/session",
         "mode": mode,
-        "css": asset_url("viewer.css", root_path=root_path),
         "js": asset_url("viewer.js", root_path=root_path),
-        "icon": asset_url("favicon.svg", root_path=root_path),
     }
-    for key, value in values.items():
-        shell = shell.replace("{{" + key + "}}", html.escape(value, quote=True))
-    return shell
+    return render_page("viewer.html", values, root_path=root_path)
 
 
 def viewer_response(
@@ -139,6 +158,16 @@ async def session_viewer(session_id: str, request: Request) -> HTMLResponse:
     root_path = str(request.scope.get("root_path", ""))
     base = f"{root_path}/v1/sessions/{quote(session_id, safe='')}"
     return viewer_response(base, session_url=base, mode="key", root_path=root_path)
+
+
+@router.get("/", response_class=HTMLResponse)
+@router.get("/sessions", response_class=HTMLResponse)
+async def sessions_page(request: Request) -> HTMLResponse:
+    # Like the viewer, the page is served to anyone: the list behind it is /v1's.
+    root_path = str(request.scope.get("root_path", ""))
+    values = {"js": asset_url("sessions.js", root_path=root_path)}
+    page = render_page("sessions.html", values, root_path=root_path)
+    return HTMLResponse(page, headers=VIEWER_HEADERS)
 
 
 @router.get(ASSET_PREFIX + "/{version}/{name}")

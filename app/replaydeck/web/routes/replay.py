@@ -20,15 +20,20 @@ from replaydeck.web.routes.live import SSE_DOC
 router = APIRouter(prefix="/v1/sessions", tags=["streams"])
 
 
+# Beyond these a replay is either frozen (1e-320 makes every wait infinite) or
+# indistinguishable from speed=max, which says what it means.
+MIN_SPEED, MAX_SPEED = 0.001, 1_000_000.0
+
+
 def parse_speed(value: str) -> float | None:
     if value == "max":
         return None
     # float() alone also reads " 5", "5_0", Arabic-Indic digits and "inf".
     speed = float(value) if PLAIN_NUMBER.fullmatch(value) else float("nan")
-    if not speed > 0 or speed == float("inf"):
+    if not MIN_SPEED <= speed <= MAX_SPEED:
         raise InvalidParameter(
-            f"speed={value[:20]!r} is not valid; use a positive number (1 = as recorded, "
-            "10 = ten times faster) or 'max' for no waiting."
+            f"speed={value[:20]!r} is not valid; use a positive number from 0.001 to "
+            "1000000 (1 = as recorded, 10 = ten times faster) or 'max' for no waiting."
         )
     return speed
 

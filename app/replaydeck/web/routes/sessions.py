@@ -17,7 +17,7 @@ from replaydeck.sessions.models import (
     SessionOut,
     check_session_id,
 )
-from replaydeck.sessions.service import ndjson_lines, new_session_id, page_body
+from replaydeck.sessions.service import error_counts, ndjson_lines, new_session_id, page_body
 from replaydeck.sse import NdjsonStreamResponse
 from replaydeck.store.sql import CURSOR
 from replaydeck.web.deps import IngestDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
@@ -95,9 +95,15 @@ async def list_sessions(
         cursor=cursor,
         limit=min(limit, settings.max_list_limit),
     )
+    errors = await error_counts(store, page.sessions)
     return SessionList(
         sessions=[
-            SessionOut.of(record, jaeger_url_base=settings.jaeger_url) for record in page.sessions
+            SessionOut.of(
+                record,
+                jaeger_url_base=settings.jaeger_url,
+                error_count=errors.get(record.id, 0),
+            )
+            for record in page.sessions
         ],
         next_cursor=page.next_cursor,
     )
@@ -108,7 +114,10 @@ async def get_session(
     session_id: SessionIdPath, store: StoreDep, settings: SettingsDep
 ) -> SessionOut:
     record = await store.get_session(check_session_id(session_id))
-    return SessionOut.of(record, jaeger_url_base=settings.jaeger_url)
+    errors = await error_counts(store, [record])
+    return SessionOut.of(
+        record, jaeger_url_base=settings.jaeger_url, error_count=errors.get(record.id, 0)
+    )
 
 
 @router.delete("/{session_id}", status_code=204)

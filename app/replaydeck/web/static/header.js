@@ -1,16 +1,30 @@
 // What the page says around the replay: the session header and the notices.
 
 import { $, el, formatDuration, isObject, oneLine } from "./dom.js";
-import { HttpError } from "./http.js";
+import { HttpError, KEY_STORAGE } from "./http.js";
 
-export function notice(title, text, { soft = false, keyForm = false, retry = false } = {}) {
+export function notice(title, text, { soft = false, keyForm = false, retry = false, scope = "read" } = {}) {
   $("notice").hidden = false;
+  $("key-scope").textContent = scope;
   $("notice").classList.toggle("soft", soft);
   $("notice-title").textContent = title;
   $("notice-text").textContent = text;
   $("key-form").hidden = !keyForm;
   $("retry").hidden = !retry;
   if (keyForm) $("key-input").focus();
+}
+
+// The key form keeps the key in this tab's sessionStorage, then calls `entered()`.
+export function onKeyEntered(entered) {
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = $("key-input").value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY_STORAGE, key);
+    $("key-input").value = "";
+    clearNotice();
+    entered();
+  });
 }
 
 export function clearNotice() {
@@ -40,7 +54,7 @@ export function showSession(session) {
   const jaeger = [session.jaeger_url, links.jaeger].find((v) => typeof v === "string") || "";
   // Only http(s): a configured URL still must never become a javascript: link.
   const jaegerOk = /^https?:\/\//i.test(jaeger);
-  $("fact-trace-row").hidden = !jaegerOk;
+  $("jaeger-link").hidden = !jaegerOk;
   if (jaegerOk) $("jaeger-link").href = jaeger;
 
   const entries = Object.entries(metadata);

@@ -27,11 +27,15 @@ function requestHeaders(accept) {
   return headers;
 }
 
-export async function request(url, signal, accept = "application/json") {
+export async function request(url, signal, accept = "application/json", { method = "GET", json } = {}) {
   let response;
+  const headers = requestHeaders(accept);
+  if (json !== undefined) headers.set("Content-Type", "application/json");
   try {
     response = await fetch(url, {
-      headers: requestHeaders(accept),
+      method,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
       signal,
       cache: "no-store",
       credentials: "same-origin",
@@ -55,6 +59,9 @@ export async function request(url, signal, accept = "application/json") {
 }
 
 export const getJson = async (url, signal) => (await request(url, signal)).json();
+
+export const postJson = async (url, json) =>
+  (await request(url, undefined, "application/json", { method: "POST", json })).json();
 
 export function withQuery(url, params) {
   const query = new URLSearchParams();

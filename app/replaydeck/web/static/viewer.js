@@ -3,11 +3,13 @@
 // Event data is untrusted (it comes from whatever app was recorded): it reaches the
 // page only through textContent (see dom.js), never innerHTML.
 
-import { $, formatMs, momentHref } from "./dom.js";
-import { clearNotice, explainFailure, notice, showSession } from "./header.js";
+import { wireActions } from "./actions.js";
+import { $, formatDuration, formatMs, momentHref, parseAt } from "./dom.js";
+import { followScroll, watchScroll } from "./follow.js";
+import { clearNotice, explainFailure, notice, onKeyEntered, showSession } from "./header.js";
 import { getJson, HttpError, KEY_STORAGE, streamSse, useApiKey, withQuery } from "./http.js";
 import { Inspector } from "./inspector.js";
-import { TimelineMarkers } from "./timeline.js";
+import { Timeline } from "./timeline.js";
 import { Transcript } from "./transcript.js";
 
 const body = document.body;
@@ -16,10 +18,12 @@ const config = {
   sessionUrl: body.dataset.sessionUrl,
   mode: body.dataset.mode === "key" ? "key" : "share",
 };
-const PAGE_SIZE = 500;
+const PAGE_SIZE = 1000;
 // "Skip idle gaps" caps every wait at this long, so minutes of thinking time play
 // as a short pause that is still visible.
 const MAX_GAP_MS = 1500;
+// Shift+arrow steps this far in time.
+const TIME_STEP_MS = 10_000;
 
 // ---------------------------------------------------------------- player
 
@@ -33,20 +37,25 @@ const player = {
   state: "loading",
   controller: null,
   generation: 0,
-  scrubbing: false, // the reader holds the timeline thumb: do not move it under them
   viewPending: false,
+  preview: false, // the whole session is drawn, dimmed, before the first Play
+  afterKey: null, // what to do once the key form is sent (default: load the session)
 };
 
 let transcript;
 let inspector;
-let markers;
+let timeline;
 
 function setState(state) {
   player.state = state;
   body.dataset.state = state;
   const play = $("play");
-  const playing = state === "playing";
+  const playing = state === "playing" || state === "live";
   play.textContent = playing ? "Pause" : state === "ended" ? "Replay" : "Play";
+  const badge = $("status-badge");
+  const status = state === "live" ? "live" : (player.session && player.session.status) || "";
+  badge.textContent = status;
+  badge.dataset.status = status;
   play.setAttribute("aria-label", play.textContent);
   play.classList.toggle("is-playing", playing);
   if (!playing) {
@@ -58,13 +67,12 @@ function setState(state) {
 function remember(envelope) {
   if (!Number.isInteger(envelope.seq) || envelope.seq < 1) return;
   player.known.set(envelope.seq, envelope);
-  while (player.known.has(player.contiguous + 1)) player.contiguous += 1;
-  if (envelope.seq > player.lastSeq) {
-    player.lastSeq = envelope.seq;
-    $("scrub").max = String(player.lastSeq);
-    markers.setLastSeq(player.lastSeq);
+  // The timeline takes events in seq order: it keeps their offsets by seq.
+  while (player.known.has(player.contiguous + 1)) {
+    player.contiguous += 1;
+    timeline.add(player.known.get(player.contiguous));
   }
-  markers.add(envelope);
+  if (envelope.seq > player.lastSeq) player.lastSeq = envelope.seq;
 }
 
 function apply(envelope) {
@@ -74,29 +82,28 @@ function apply(envelope) {
 }
 
 function showPosition() {
+  transcript.flush();
+  inspector.flush();
   const seq = player.position;
   body.dataset.position = String(seq);
-  if (!player.scrubbing) {
-    $("scrub").value = String(seq);
-    $("position").textContent = `seq ${seq} / ${player.lastSeq}`;
-  }
+  $("position").textContent = `event ${seq} / ${player.lastSeq}`;
   const current = player.known.get(seq);
   const offset = current ? current.offset_ms : 0;
-  const duration = player.session && Number.isFinite(player.session.duration_ms)
-    ? player.session.duration_ms
-    : (player.known.get(player.lastSeq) || {}).offset_ms;
-  $("clock").textContent = `${formatMs(offset)} / ${formatMs(duration)}`;
+  timeline.setPosition(offset, seq);
+  $("clock").textContent = `${formatMs(offset)} / ${formatMs(timeline.duration)}`;
+  // A live session's counters grow with it; the session JSON is from when it loaded.
+  const session = player.session || {};
+  $("fact-events").textContent = String(Math.max(session.event_count || 0, player.lastSeq));
+  $("fact-duration").textContent = formatDuration(Math.max(session.duration_ms || 0, timeline.duration));
   $("moment-link").href = momentHref(seq);
   $("empty").hidden = seq > 0;
+  setPreview(player.preview && seq === player.lastSeq);
 }
 
-function followScroll() {
-  const doc = document.scrollingElement;
-  // Only follow the text when the reader is already at the bottom: never pull
-  // someone away from the part they scrolled up to read.
-  if (doc.scrollHeight - doc.scrollTop - doc.clientHeight < 160) {
-    doc.scrollTop = doc.scrollHeight;
-  }
+function setPreview(on) {
+  player.preview = on;
+  body.dataset.preview = String(on);
+  $("preview-note").hidden = !on;
 }
 
 function renderUpTo(target, { deferView = false } = {}) {
@@ -173,10 +180,13 @@ async function seek(target, { resume = player.state === "playing", reveal = fals
     return;
   }
   if (generation !== player.generation) return;
+  player.preview = false;
   renderUpTo(Math.min(target, player.contiguous));
   select(player.position);
   updateAddress(player.position);
-  if (reveal && transcript.selected) transcript.selected.scrollIntoView({ block: "center" });
+  // A jump shows its moment: centred when a link opens the page, else only as far
+  // as needed, so stepping event by event does not make the page leap.
+  if (reveal && transcript.selected) transcript.selected.scrollIntoView({ block: reveal === "nearest" ? "nearest" : "center" });
   if (resume && !atEnd()) play();
   else setState(atEnd() ? "ended" : "paused");
 }
@@ -189,18 +199,54 @@ function replayUrl() {
   });
 }
 
-async function play() {
-  if (player.state === "ended" || atEnd()) renderUpTo(0);
+// A moment in time: the last event at or before it (the whole log is read first, so
+// the answer does not depend on what has been fetched so far).
+async function seekTime(ms, { atLeast = 0 } = {}) {
+  const generation = player.generation;
+  try {
+    await ensureKnown(player.lastSeq);
+  } catch (error) {
+    failed(error, "The events before this moment");
+    return;
+  }
+  if (generation !== player.generation) return;
+  const target = Math.min(Math.max(timeline.seqAt(ms), atLeast), player.lastSeq);
+  await seek(target, { resume: false, reveal: "nearest" });
+}
+
+// Before the first Play, the session's end state, dimmed: what happened, at a glance.
+async function showPreview() {
+  const generation = player.generation;
+  const controller = new AbortController();
+  player.controller = controller;
+  try {
+    await ensureKnown(player.lastSeq, controller.signal);
+  } catch {
+    return; // only the preview is lost; Play still works
+  }
+  if (generation !== player.generation || player.position !== 0) return;
+  player.controller = null;
+  player.preview = true;
+  renderUpTo(player.contiguous);
+  transcript.stopTyping(); // an end state: nothing is being typed
+}
+
+// Plays the timed replay, or (`live`) follows the session's live tail, from the next
+// event on. Both read an SSE stream of envelopes; they differ in how it ends.
+async function run({ live = false } = {}) {
+  setPreview(false);
+  if (!live && (player.state === "ended" || atEnd())) renderUpTo(0);
   stop();
   const generation = player.generation;
   const controller = new AbortController();
   player.controller = controller;
   clearNotice(); // an earlier "stopped early" or network notice no longer applies
-  setState("playing");
+  setState(live ? "live" : "playing");
   let ended = false;
   let incomplete = false;
+  const url = live ? withQuery(`${config.base}/stream`, { after: player.position }) : replayUrl();
   try {
-    await streamSse(replayUrl(), controller.signal, (frame) => {
+    await streamSse(url, controller.signal, (frame) => {
       if (generation !== player.generation) return;
       if (frame.type === "replay.end") {
         ended = true;
@@ -218,19 +264,27 @@ async function play() {
         return; // not an envelope; nothing sensible to draw
       }
       if (!Number.isInteger(envelope.seq) || envelope.seq <= player.position) return;
+      if (live && envelope.type === "final") ended = true; // a tail ends with the final
       remember(envelope);
       renderUpTo(envelope.seq, { deferView: true });
     });
   } catch (error) {
     if (error.name === "AbortError" || generation !== player.generation) return;
-    failed(error, "The replay");
+    failed(error, live ? "The live session" : "The replay");
     return;
   }
   if (generation !== player.generation) return;
   player.controller = null;
+  if (live) {
+    // A tail closes at the final, or when the server finds the session abandoned.
+    incomplete = !ended;
+    ended = true;
+    await refreshSession();
+  }
   if (!ended) {
     notice("The replay stopped early", "The connection closed before the end. Press Play to continue from here.", { soft: true });
   } else if (incomplete) {
+    transcript.abandoned();
     notice("The session did not finish", "Its producer stopped sending events before the final one; this is everything it recorded.", { soft: true });
   }
   setState(ended ? "ended" : "paused");
@@ -238,11 +292,30 @@ async function play() {
   updateAddress(player.position);
 }
 
+const play = () => run();
+
+async function refreshSession() {
+  try {
+    player.session = await getJson(config.sessionUrl);
+    showSession(player.session);
+  } catch {
+    // The header keeps what it showed; the events drawn are what matters.
+  }
+}
+
 function pause() {
   stop();
   setState("paused");
   select(player.position);
   updateAddress(player.position);
+}
+
+function askKey(scope, then) {
+  notice(`A key with the ${scope} scope is needed`, `Enter an API key with the ${scope} scope to go on.`, {
+    keyForm: true,
+    scope,
+  });
+  player.afterKey = then;
 }
 
 function failed(error, what) {
@@ -264,26 +337,29 @@ async function load() {
     return;
   }
   clearNotice();
+  if (!player.session) {
+    wireActions({ base: config.base, mode: config.mode, sessionId: String(session.id), askKey });
+  }
   player.session = session;
   showSession(session);
   if (Number.isInteger(session.last_seq) && session.last_seq > player.lastSeq) {
     player.lastSeq = session.last_seq;
-    $("scrub").max = String(player.lastSeq);
-    markers.setLastSeq(player.lastSeq);
   }
+  timeline.setDuration(session.duration_ms);
   $("player").hidden = false;
   $("stage").hidden = false;
   setState("paused");
   showPosition();
-  // A seq as the page writes it; parseInt would also take "5abc", " 5" or "1e3".
-  const raw = new URL(window.location.href).searchParams.get("at") || "";
-  const at = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : 0;
-  if (at > 0) {
-    await seek(at, { resume: false, reveal: true });
-  } else if (player.lastSeq > 0 && player.lastSeq <= 2000) {
-    // Small sessions: fetch the log up front so the timeline shows tool calls and
-    // errors before playing. Failure here only costs the markers.
-    ensureKnown(player.lastSeq).catch(() => {});
+  const at = parseAt(new URL(window.location.href).searchParams.get("at") || "");
+  if (at.seq > 0) {
+    await seek(at.seq, { resume: false, reveal: true });
+  } else if (at.ms !== null) {
+    await seekTime(at.ms);
+  } else if (session.status === "open") {
+    // A session still being recorded: follow it as it happens.
+    await run({ live: true });
+  } else if (player.lastSeq > 0) {
+    await showPreview();
   }
 }
 
@@ -291,12 +367,16 @@ async function load() {
 
 function wire() {
   transcript = new Transcript($("transcript"), select);
-  inspector = new Inspector(select);
-  markers = new TimelineMarkers($("markers"));
+  inspector = new Inspector(select, (seq) => player.known.get(seq));
+  timeline = new Timeline($("timeline"), {
+    onSeek: (seq) => seek(seq, { resume: false, reveal: "nearest" }),
+    onSeekTime: (ms) => seekTime(ms),
+  });
   useApiKey(config.mode === "key");
 
+  watchScroll();
   $("play").addEventListener("click", () => {
-    if (player.state === "playing") pause();
+    if (player.state === "playing" || player.state === "live") pause();
     else if (player.session) play();
   });
 
@@ -311,32 +391,24 @@ function wire() {
   }
 
   $("skip-gaps").addEventListener("change", () => {
+    timeline.setSkipping($("skip-gaps").checked, MAX_GAP_MS);
     if (player.state === "playing") play();
   });
+  timeline.setSkipping($("skip-gaps").checked, MAX_GAP_MS);
 
-  const scrub = $("scrub");
-  scrub.addEventListener("pointerdown", () => {
-    player.scrubbing = true;
-  });
-  scrub.addEventListener("input", () => {
-    $("position").textContent = `seq ${scrub.value} / ${player.lastSeq}`;
-  });
-  scrub.addEventListener("change", () => {
-    player.scrubbing = false;
-    seek(Number(scrub.value));
-  });
-  // A press that ends without moving fires no change event: release the thumb.
-  scrub.addEventListener("pointerup", () => {
-    player.scrubbing = false;
-  });
+  for (const button of document.querySelectorAll("[data-filter]")) {
+    button.addEventListener("click", () => {
+      const shown = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-pressed", String(shown));
+      body.classList.toggle(`hide-${button.dataset.filter}`, !shown);
+      inspector.setHidden(button.dataset.filter, !shown);
+    });
+  }
 
-  $("key-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const key = $("key-input").value.trim();
-    if (!key) return;
-    sessionStorage.setItem(KEY_STORAGE, key);
-    $("key-input").value = "";
-    load();
+  onKeyEntered(() => {
+    const next = player.afterKey || load;
+    player.afterKey = null;
+    next();
   });
 
   $("retry").addEventListener("click", () => {
@@ -346,18 +418,36 @@ function wire() {
   });
 
   document.addEventListener("keydown", (event) => {
-    // Only when focus is on the page itself, not in a control that uses these keys.
-    if (event.target !== body || !player.session || event.altKey || event.ctrlKey || event.metaKey) {
-      return;
-    }
+    // Only when focus is on the page or the timeline, not in a control that uses these keys.
+    const onPage = event.target === body || event.target === $("track");
+    if (!onPage || !player.session || event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.key === " ") {
       event.preventDefault();
       $("play").click();
+    } else if ((event.key === "ArrowLeft" || event.key === "ArrowRight") && event.shiftKey) {
+      // Ten seconds back or on, in session time.
+      event.preventDefault();
+      const now = timeline.offsetOf(player.position) ?? 0;
+      const forward = event.key === "ArrowRight";
+      const ms = Math.min(Math.max(now + (forward ? TIME_STEP_MS : -TIME_STEP_MS), 0), timeline.duration);
+      // Ten seconds on that land in an idle gap go to the event after it.
+      seekTime(ms, { atLeast: forward ? player.position + 1 : 0 });
     } else if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
-      // Step one event back or forward, as on the timeline.
+      // One event back or on.
       event.preventDefault();
       const step = event.key === "ArrowLeft" ? -1 : 1;
-      seek(Math.min(Math.max(player.position + step, 0), player.lastSeq), { resume: false });
+      seek(Math.min(Math.max(player.position + step, 0), player.lastSeq), { resume: false, reveal: "nearest" });
+    } else if (event.key === "n" || event.key === "p") {
+      // The next or previous marker: a user turn, tool call, status, error or the end.
+      event.preventDefault();
+      const seq = timeline.markerFrom(player.position, event.key === "n" ? 1 : -1);
+      if (seq !== null) seek(seq, { resume: false, reveal: "nearest" });
+    } else if (event.key === "+" || event.key === "=" || event.key === "-") {
+      event.preventDefault();
+      timeline.zoom(event.key === "-" ? 0.5 : 2);
+    } else if (event.key === "Home" || event.key === "End") {
+      event.preventDefault();
+      seek(event.key === "Home" ? 0 : player.lastSeq, { resume: false });
     }
   });
 }
