@@ -104,6 +104,12 @@ class UserMessage(_Payload):
     message_id: StrictStr | None = None
 
 
+# A documented custom type (not in the standard table): one model response of a
+# session that spans several model calls has ended, with that response's `usage`.
+# The capture writes it where Responses and Chat Completions streams end; the
+# session's `final` comes when the run ends (README, "One session, many model calls").
+TURN_END = "turn.end"
+
 STANDARD_TYPES: dict[str, type[_Payload]] = {
     "message.delta": MessageDelta,
     "status": Status,

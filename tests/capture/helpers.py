@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from replaydeck.config import Settings
@@ -77,3 +78,16 @@ def node_app() -> Iterator[str]:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def recorded(store: str, session_id: str) -> list[dict[str, Any]]:
+    """The session's events once it is complete (waiting with a deadline)."""
+
+    def complete() -> bool:
+        return httpx.get(f"{store}/v1/sessions/{session_id}").json().get("status") == "complete"
+
+    wait_until(complete, timeout=10)
+    events: list[dict[str, Any]] = httpx.get(f"{store}/v1/sessions/{session_id}/events").json()[
+        "events"
+    ]
+    return events

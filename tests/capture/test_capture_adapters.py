@@ -34,8 +34,13 @@ def sample(fmt: str) -> list[SSEFrame]:
 
 
 def capture(fmt: str, frames: list[SSEFrame]) -> list[Captured]:
+    """What the capture records of one call: the decoder's events and, where the
+    protocol's end is a turn's, the run's `final` after it (capture/runs.py)."""
     decoder = make_decoder(fmt)
-    return [event for frame in frames for event in decoder.decode(frame)]
+    events = [event for frame in frames for event in decoder.decode(frame)]
+    if decoder.ends_turns:
+        events.append(Captured("final", {"reason": "complete", "turns": 1}))
+    return events
 
 
 def envelopes(events: list[Captured]) -> list[dict[str, Any]]:
@@ -58,7 +63,7 @@ def standard(events: list[Captured]) -> list[tuple[str, dict[str, Any]]]:
     return [
         (e.type, {k: v for k, v in e.data.items() if k not in capture_keys})
         for e in events
-        if "." not in e.type or e.type in {"message.delta", "tool.call", "tool.result"}
+        if "." not in e.type or e.type in {"message.delta", "tool.call", "tool.result", "turn.end"}
     ]
 
 
@@ -98,10 +103,12 @@ def test_openai_sample_decodes_to_standard_events() -> None:
         ),
         ("message.delta", {"text": "It is 18°C", "message_id": "msg_67c9fdcf37fc"}),
         ("message.delta", {"text": " and sunny in Paris.", "message_id": "msg_67c9fdcf37fc"}),
-        ("final", {"usage": USAGE}),
+        # One model call's end, not the session's: the run's `final` follows it.
+        ("turn.end", {"usage": USAGE}),
+        ("final", {"reason": "complete", "turns": 1}),
     ]
     assert "openai.response.function_call_arguments.delta" in [e.type for e in events]
-    assert all(e.data["raw_format"] == "openai-responses" for e in events)
+    assert all(e.data["raw_format"] == "openai-responses" for e in events[:-1])
 
 
 def test_openai_chat_sample_decodes_to_standard_events() -> None:
@@ -119,18 +126,19 @@ def test_openai_chat_sample_decodes_to_standard_events() -> None:
                 "call_id": "call_DdmO9pD3xa9XTPNJ32zg2hcA",
             },
         ),
-        # `[DONE]` is the end, not an event: `final`, with the usage chunk's counts.
+        # `[DONE]` is the call's end, not an event: `turn.end`, with the usage chunk's counts.
         (
-            "final",
+            "turn.end",
             {
                 "usage": {"completion_tokens": 23, "prompt_tokens": 61, "total_tokens": 84},
                 "finish_reasons": ["tool_calls"],
             },
         ),
+        ("final", {"reason": "complete", "turns": 1}),
     ]
     assert [e.type for e in events].count("openai.chat.chunk") == 6
-    assert all(e.data["raw_format"] == "openai-chat" for e in events)
-    assert "raw" not in events[-1].data
+    assert all(e.data["raw_format"] == "openai-chat" for e in events[:-1])
+    assert "raw" not in events[-2].data
 
 
 def test_vercel_sample_decodes_to_standard_events() -> None:
@@ -195,13 +203,17 @@ def test_synthesised_streams_decode_back_to_the_same_standard_events(
     again = capture(target, frames)
 
     def meaning(items: list[Captured]) -> list[tuple[str, Any]]:
-        keep = {"message.delta": ("text",), "tool.call": ("name", "args", "call_id"), "final": ()}
+        keep = {"message.delta": ("text",), "tool.call": ("name", "args", "call_id")}
         # The OpenAI protocols carry no tool results in a model's stream.
         if not {source, target} & {"openai-responses", "openai-chat"}:
             keep["tool.result"] = ("name", "call_id", "result")
-        return [
-            (e.type, tuple(e.data.get(k) for k in keep[e.type])) for e in items if e.type in keep
-        ]
+        said: list[tuple[str, Any]] = []
+        for e in items:
+            if e.type in keep:
+                said.append((e.type, tuple(e.data.get(k) for k in keep[e.type])))
+            elif e.type in ("turn.end", "final") and said[-1:] != [("end", ())]:
+                said.append(("end", ()))  # a call's end, then the run's, is one end here
+        return said
 
     assert meaning(again) == meaning(events)
 

@@ -18,8 +18,8 @@ from replaydeck.capture.middleware import RecordingMiddleware
 from replaydeck.capture.sdk import Recorder
 from replaydeck.formats import make_decoder
 from replaydeck.formats.sse import SSEFrame, SSEParser
-from tests.capture.helpers import serve_asgi
-from tests.servers import RunningServer, wait_until
+from tests.capture.helpers import recorded, serve_asgi
+from tests.servers import RunningServer
 
 
 def chat_app(recorder: Recorder) -> FastAPI:
@@ -63,17 +63,6 @@ def app_url(server: RunningServer) -> Iterator[str]:
     recorder = Recorder(server.url, linger=0.005)
     with serve_asgi(RecordingMiddleware(chat_app(recorder), recorder)) as url:
         yield url
-
-
-def recorded(store: str, session_id: str) -> list[dict[str, Any]]:
-    def complete() -> bool:
-        return httpx.get(f"{store}/v1/sessions/{session_id}").json().get("status") == "complete"
-
-    wait_until(complete, timeout=10)
-    events: list[dict[str, Any]] = httpx.get(f"{store}/v1/sessions/{session_id}/events").json()[
-        "events"
-    ]
-    return events
 
 
 def test_sse_is_passed_on_unbuffered_and_recorded(app_url: str, server: RunningServer) -> None:

@@ -27,6 +27,9 @@ async def test_a_captured_session_replays_in_its_own_format(
     original = parse_all((SAMPLES / FILES[fmt]).read_bytes())
     decoder = make_decoder(fmt)
     events = [{"type": e.type, "data": e.data} for frame in original for e in decoder.decode(frame)]
+    if decoder.ends_turns:
+        # The call's end is a turn's; the capture ends its run of one call after it.
+        events.append({"type": "final", "data": {"reason": "complete", "turns": 1}})
     response = await client.post(f"/v1/sessions/{fmt}/events", json=events)
     assert response.status_code == 200, response.text
 

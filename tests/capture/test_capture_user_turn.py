@@ -19,8 +19,8 @@ from replaydeck.capture.middleware import RecordingMiddleware
 from replaydeck.capture.proxy import ProxyApp
 from replaydeck.capture.sdk import Recorder
 from replaydeck.formats.sse import parse_all
-from tests.capture.helpers import serve_asgi
-from tests.servers import RunningServer, wait_until
+from tests.capture.helpers import recorded, serve_asgi
+from tests.servers import RunningServer
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -233,25 +233,16 @@ def app_url(request: pytest.FixtureRequest, server: RunningServer) -> Iterator[s
     """The upstream app, recorded by the middleware inside it or by the proxy before it."""
     recorder = Recorder(server.url, linger=0.005)
     if request.param == "middleware":
-        with serve_asgi(RecordingMiddleware(upstream_app(recorder), recorder)) as url:
+        # session_idle: a run under the client's id ends (and completes) once idle.
+        app = RecordingMiddleware(upstream_app(recorder), recorder, session_idle=0.1)
+        with serve_asgi(app) as url:
             yield url
     else:
         with (
             serve_asgi(upstream_app()) as upstream_url,
-            serve_asgi(ProxyApp(upstream_url, recorder)) as url,
+            serve_asgi(ProxyApp(upstream_url, recorder, session_idle=0.1)) as url,
         ):
             yield url
-
-
-def recorded(store: str, session_id: str) -> list[dict[str, Any]]:
-    def complete() -> bool:
-        return httpx.get(f"{store}/v1/sessions/{session_id}").json().get("status") == "complete"
-
-    wait_until(complete, timeout=10)
-    events: list[dict[str, Any]] = httpx.get(f"{store}/v1/sessions/{session_id}/events").json()[
-        "events"
-    ]
-    return events
 
 
 def ask(url: str, path: str, session_id: str, **request: Any) -> str:

@@ -47,8 +47,8 @@ from replaydeck.capture.middleware import RecordingMiddleware
 from replaydeck.capture.sdk import Recorder
 from replaydeck.config import Settings
 from replaydeck.formats.sse import SSEFrame, parse_all
-from tests.capture.helpers import serve_asgi
-from tests.servers import RunningServer, wait_until
+from tests.capture.helpers import recorded, serve_asgi
+from tests.servers import RunningServer
 
 pytestmark = pytest.mark.anyio
 
@@ -170,19 +170,10 @@ def upstream(recorder: Recorder) -> FastAPI:
 @pytest.fixture
 def upstream_url(server: RunningServer) -> Iterator[str]:
     recorder = Recorder(server.url, linger=0.005)
-    with serve_asgi(RecordingMiddleware(upstream(recorder), recorder)) as url:
+    # Each session is one call: its run ends (and the session completes) once idle.
+    app = RecordingMiddleware(upstream(recorder), recorder, session_idle=0.1)
+    with serve_asgi(app) as url:
         yield url
-
-
-def recorded(store: str, session_id: str) -> list[dict[str, Any]]:
-    def complete() -> bool:
-        return httpx.get(f"{store}/v1/sessions/{session_id}").json().get("status") == "complete"
-
-    wait_until(complete, timeout=10)
-    events: list[dict[str, Any]] = httpx.get(f"{store}/v1/sessions/{session_id}/events").json()[
-        "events"
-    ]
-    return events
 
 
 # --- the SDK on a replay -----------------------------------------------------------------
@@ -292,13 +283,14 @@ async def test_a_chat_stream_is_recorded_and_the_sdk_reads_its_replay_identicall
     assert live == CHAT_CHUNKS
 
     events = recorded(server.url, "chat-live")
-    kinds = {"message.delta", "tool.call", "final"}
+    kinds = {"message.delta", "tool.call", "turn.end", "final"}
     standard = [(e["type"], e["data"]) for e in events if e["type"] in kinds]
     assert [kind for kind, _ in standard] == [
         "message.delta",
         "message.delta",
         "tool.call",
         "tool.call",
+        "turn.end",
         "final",
     ]
     assert [data["text"] for kind, data in standard if kind == "message.delta"] == [
@@ -310,11 +302,13 @@ async def test_a_chat_stream_is_recorded_and_the_sdk_reads_its_replay_identicall
         ("call_a", "get_weather", {"city": "Paris"}),
         ("call_b", "get_weather", {"city": "Oslo"}),
     ]
-    # `[DONE]` is the normal end: no event of its own, no synthetic or interrupted final.
-    final = events[-1]["data"]
-    usage = {k: v for k, v in final["usage"].items() if v is not None}
-    assert usage == {"completion_tokens": 25, "prompt_tokens": 40, "total_tokens": 65}
-    assert "synthetic" not in final
+    # `[DONE]` is the call's normal end: no event of its own, a turn that is not
+    # synthetic or interrupted, and the run's `final` with the same usage.
+    turn, final = events[-2]["data"], events[-1]["data"]
+    for end in (turn, final):
+        usage = {k: v for k, v in end["usage"].items() if v is not None}
+        assert usage == {"completion_tokens": 25, "prompt_tokens": 40, "total_tokens": 65}
+        assert "synthetic" not in end
     assert not any("DONE" in str(e["data"].get("raw")) for e in events)
 
     for speed in ("max", "1"):
@@ -368,8 +362,9 @@ def test_a_client_that_closes_after_done_ends_the_session_normally(
             if b"data: [DONE]" in body:
                 break  # as the SDK's own `[DONE]` handling stops reading
     events = recorded(server.url, "closed-after-done")
-    assert events[-1]["type"] == "final"
-    assert "synthetic" not in events[-1]["data"]  # not `interrupted`
+    assert [e["type"] for e in events][-2:] == ["turn.end", "final"]
+    assert "synthetic" not in events[-2]["data"]  # not `interrupted`
+    assert "synthetic" not in events[-1]["data"]
     assert [e["type"] for e in events].count("tool.call") == 2
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from typing import Any
@@ -32,17 +33,21 @@ from typing import Any
 import orjson
 
 from replaydeck.capture import wire
-from replaydeck.capture.sdk import Clock, Recorder, RecordingSession, utc_now
+from replaydeck.capture.runs import DEFAULT_SESSION_IDLE, Run, Runs
+from replaydeck.capture.sdk import Clock, Recorder, utc_now
+from replaydeck.events import TURN_END
 from replaydeck.formats import (
     DECODE_FORMATS,
+    Captured,
     Decoder,
     UnknownFormat,
+    decode_answer,
     detect,
     make_decoder,
     normalize_format,
 )
 from replaydeck.formats.sse import SSEParser
-from replaydeck.formats.user_input import user_message_from_body
+from replaydeck.formats.user_input import is_model_call, user_message_from_body
 from replaydeck.ids import is_session_id
 
 Scope = MutableMapping[str, Any]
@@ -67,11 +72,19 @@ def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
 
 def is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
     content_type = header(headers, b"content-type") or ""
-    encoding = header(headers, b"content-encoding")
-    # A compressed stream cannot be parsed as it passes; it is forwarded, not recorded.
-    return content_type.split(";")[0].strip().lower() == "text/event-stream" and (
-        encoding is None or encoding.lower() == "identity"
-    )
+    return content_type.split(";")[0].strip().lower() == "text/event-stream"
+
+
+# Content codings whose copy is decoded for the recording (the client gets the bytes
+# as sent): zlib's own, so no dependency is added for them. `32 + MAX_WBITS` lets
+# zlib read a gzip or a zlib header, which covers `deflate` as servers send it.
+INFLATABLE = frozenset({"gzip", "x-gzip", "deflate"})
+
+
+def coding_of(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The response's content coding, None for none (or `identity`)."""
+    encoding = (header(headers, b"content-encoding") or "").strip().lower()
+    return None if encoding in ("", "identity") else encoding
 
 
 def has_json_body(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -125,27 +138,68 @@ class RequestTap:
         return b"".join(self._chunks)
 
 
+def is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    content_type = (header(headers, b"content-type") or "").split(";")[0].strip().lower()
+    encoding = header(headers, b"content-encoding")
+    return content_type == "application/json" and encoding in (None, "identity")
+
+
+class AnswerCopy:
+    """A copy of a JSON answer as it passes, up to `limit` bytes, to record at its end."""
+
+    def __init__(self, session_id: str, shared: bool, limit: int) -> None:
+        self.session_id = session_id
+        self.shared = shared
+        self._limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size <= self._limit:
+            self._chunks.append(chunk)
+
+    def events(self) -> list[Captured] | None:
+        """The answer's events, or None when it is too large or not a known answer."""
+        if self._size > self._limit:
+            log.warning(
+                "replaydeck: not recording session %s: its JSON answer is over %d bytes",
+                self.session_id,
+                self._limit,
+            )
+            return None
+        try:
+            return decode_answer(orjson.loads(b"".join(self._chunks)))
+        except orjson.JSONDecodeError:
+            return None
+
+
 class StreamTee:
     """Turns the bytes of one SSE response into recorded events, as they pass."""
 
     def __init__(
         self,
-        session: RecordingSession,
+        run: Run,
         fmt: str,
         headers: list[tuple[bytes, bytes]],
         clock: Clock = utc_now,
         *,
         wire: bool = False,
     ) -> None:
-        self.session = session
+        coding = coding_of(headers)
+        self._inflater = None if coding is None else zlib.decompressobj(32 + zlib.MAX_WBITS)
+        self.run = run
+        self.session = run.session
         self.wire = wire
         self._headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
         self._decoder: Decoder | None = None if fmt == "auto" else make_decoder(fmt)
         self._parser = SSEParser()
         self._clock = clock
         self._final = False
+        self._turn_ended = False
         self._failed = False
         self.ended = False
+        self.ending: str | None = None
 
     def feed(self, chunk: bytes) -> None:
         if not chunk or self._final or self._failed:
@@ -163,14 +217,22 @@ class StreamTee:
             # Before the frames' events: the chunk holding `final` must still be stored.
             for data in wire.chunk_data(chunk):
                 self.session.emit_nowait(wire.CHUNK, data, ts=now)
+        if self._inflater is not None:
+            chunk = self._inflater.decompress(chunk)
         for frame in self._parser.feed(chunk):
             if self._decoder is None:
                 self._decoder = make_decoder(detect(frame, self._headers))
             for event in self._decoder.decode(frame):
-                if self._final:
-                    return  # the store refuses appends after `final`
-                self._final = event.type == "final"
-                self.session.emit_nowait(event.type, event.data, ts=now)
+                self.record(event, now)
+
+    def record(self, event: Captured, ts: datetime) -> None:
+        if self._final:
+            return  # the store refuses appends after `final`
+        self._final = event.type == "final"
+        if event.type == TURN_END:
+            self._turn_ended = True
+            self.run.turn_ended(event.data)
+        self.session.emit_nowait(event.type, event.data, ts=ts)
 
     def wire_start(
         self, scope: Scope, tap: RequestTap | None, status: int, headers: list[tuple[bytes, bytes]]
@@ -208,15 +270,29 @@ class StreamTee:
         except Exception:
             log.exception("replaydeck: could not record the user's message in %s", self.session.id)
 
-    def end(self, reason: str) -> None:
-        """Close the session's log: a stream that ended without `final` gets a marked one."""
-        if self.ended:
-            return
-        self.ended = True
-        if not self._final:
-            self._final = True
-            data = {"synthetic": True, "reason": "capture_error" if self._failed else reason}
-            self.session.emit_nowait("final", data, ts=self._clock())
+    def end(self, reason: str) -> str | None:
+        """How the response ended, as the run sees it: None when it ended one model
+        call of a run that may go on, else the reason the session ends with it."""
+        if not self.ended:
+            self.ended = True
+            self.ending = self._end(reason)
+        return self.ending
+
+    def _end(self, reason: str) -> str | None:
+        if self._failed:
+            reason = "capture_error"
+        if self._final:
+            return reason
+        turns = self._decoder.ends_turns if self._decoder is not None else self.run.turns > 0
+        if not turns:
+            return reason  # a stream that is a whole run (AG-UI, AI SDK, plain SSE)
+        if not self._turn_ended and self._decoder is not None:
+            # Cut short: the turn ends all the same, marked, so the next call's
+            # events are not taken for this one's.
+            self.record(Captured(TURN_END, {"synthetic": True, "reason": reason}), self._clock())
+        if not self.run.shared:
+            return "complete" if self._turn_ended else reason
+        return None
 
 
 class RecordingMiddleware:
@@ -230,11 +306,13 @@ class RecordingMiddleware:
         path_param: str = "session_id",
         clock: Clock = utc_now,
         max_request_bytes: int = MAX_REQUEST_BYTES,
+        session_idle: float = DEFAULT_SESSION_IDLE,
         record_wire: bool = False,
     ) -> None:
         self.app = app
         self.record_wire = record_wire
         self.recorder = recorder
+        self.runs = Runs(recorder, idle=session_idle)
         self.format = normalize_format(format, DECODE_FORMATS)
         self.session_header = session_header.lower().encode("latin-1")
         self.path_param = path_param
@@ -251,15 +329,48 @@ class RecordingMiddleware:
                 log.warning("replaydeck: ignoring unknown X-Replaydeck-Format %r", given[:40])
         return self.format
 
-    def session_id(self, scope: Scope) -> str:
+    def session_id(self, scope: Scope) -> tuple[str, bool]:
+        """The session's id, and whether the client chose it (then more calls may share it)."""
         given = header(scope.get("headers", []), self.session_header)
         # Starlette's router fills path_params into this same scope before the response
         # starts, so the route's parameter is visible here although routing came later.
         param = scope.get("path_params", {}).get(self.path_param)
         for candidate in (given, param):
             if candidate and is_session_id(str(candidate)):
-                return str(candidate)
-        return uuid.uuid4().hex
+                return str(candidate), True
+        return uuid.uuid4().hex, False
+
+    @staticmethod
+    def can_read(headers: list[tuple[bytes, bytes]]) -> bool:
+        coding = coding_of(headers)
+        if coding is None or coding in INFLATABLE:
+            return True
+        log.warning(
+            "replaydeck: an event stream with content-encoding %r is passed on but not "
+            "recorded: only gzip and deflate are decoded",
+            coding[:40],
+        )
+        return False
+
+    @staticmethod
+    def model_call(tap: RequestTap) -> bool:
+        body = tap.body()
+        return body is not None and is_model_call(body)
+
+    def record_answer(self, answer: AnswerCopy, tap: RequestTap | None) -> StreamTee | None:
+        """A whole JSON answer, recorded as its stream would have been: a turn of its run."""
+        events = answer.events()
+        if events is None:
+            return None
+        run = self.runs.begin(answer.session_id, shared=answer.shared)
+        tee = StreamTee(run, "auto", [], self.clock)
+        if tap is not None:
+            tee.user_turn(tap)
+        now = self.clock()
+        for event in events:
+            tee.record(event, now)
+        tee.end("eof")
+        return tee
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") == "HEAD":
@@ -267,43 +378,54 @@ class RecordingMiddleware:
             await self.app(scope, receive, send)
             return
         tee: StreamTee | None = None
+        answer: AnswerCopy | None = None
         tap: RequestTap | None = None
         if has_json_body(scope.get("headers", [])) or (self.record_wire and has_body(scope)):
             tap = RequestTap(receive, self.max_request_bytes, self.clock)
             receive = tap.receive
 
         async def tee_send(message: Message) -> None:
-            nonlocal tee
+            nonlocal tee, answer
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                if is_event_stream(headers) and not self.can_read(headers):
+                    await send(message)
+                    return
                 if is_event_stream(headers):
-                    session_id = self.session_id(scope)
-                    # A decoder's event that fails the store's rules is dropped and
-                    # counted, never the end of the recording (nor of the app's stream).
+                    session_id, shared = self.session_id(scope)
+                    run = self.runs.begin(session_id, shared=shared)
                     tee = StreamTee(
-                        self.recorder.open(session_id, on_invalid="drop"),
-                        self.stream_format(scope),
-                        headers,
-                        self.clock,
-                        wire=self.record_wire,
+                        run, self.stream_format(scope), headers, self.clock, wire=self.record_wire
                     )
                     if self.record_wire:
                         tee.wire_start(scope, tap, message["status"], headers)
                     if tap is not None:
                         tee.user_turn(tap)
-                    headers.append((self.session_header, session_id.encode("latin-1")))
-                    message = {**message, "headers": headers}
-                await send(message)
+                elif is_json(headers) and tap is not None and self.model_call(tap):
+                    session_id, shared = self.session_id(scope)
+                    answer = AnswerCopy(session_id, shared, self.max_request_bytes)
+                else:
+                    await send(message)
+                    return
+                headers.append((self.session_header, session_id.encode("latin-1")))
+                await send({**message, "headers": headers})
                 return
             await send(message)  # the client's bytes first; recording comes after
+            if answer is not None and message["type"] == "http.response.body":
+                answer.add(message.get("body", b""))
+                if not message.get("more_body", False):
+                    tee = self.record_answer(answer, tap)
+                    answer = None
             if tee is not None and message["type"] == "http.response.body":
                 tee.feed(message.get("body", b""))
                 if not message.get("more_body", False):
-                    tee.end("eof")
+                    ending = tee.end("eof")
+                    if ending is not None:
+                        tee.session.end_with_final(data=tee.run.final_data(ending))
 
         try:
             await self.app(scope, receive, tee_send)
         finally:
             if tee is not None:
-                tee.end("interrupted")
-                await tee.session.aclose()
+                ending = tee.end("interrupted")
+                await self.runs.end_call(tee.run, reason=ending)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
 
 import anyio
 import httpx
@@ -26,6 +27,7 @@ from replaydeck.capture.middleware import (
     Send,
     is_event_stream,
 )
+from replaydeck.capture.runs import DEFAULT_SESSION_IDLE
 from replaydeck.capture.sdk import Recorder
 
 log = logging.getLogger("replaydeck.capture")
@@ -44,6 +46,17 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
+
+
+# How uvicorn must run the proxy. `proxy_headers` off: the proxy appends its peer to
+# X-Forwarded-For itself, and uvicorn's rewrite of the peer from that header would
+# list one hop twice. `server_header`/`date_header` off: the upstream's own `server`
+# and `date` pass through, and uvicorn's would make each appear twice.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "proxy_headers": False,
+    "server_header": False,
+    "date_header": False,
+}
 
 
 def upstream_client() -> httpx.AsyncClient:
@@ -172,12 +185,22 @@ class ProxyApp:
     """The proxy as one ASGI app: the lifespan closes the recorder and the upstream client."""
 
     def __init__(
-        self, upstream: str, recorder: Recorder, *, format: str = "auto", record_wire: bool = False
+        self,
+        upstream: str,
+        recorder: Recorder,
+        *,
+        format: str = "auto",
+        session_idle: float = DEFAULT_SESSION_IDLE,
+        record_wire: bool = False,
     ) -> None:
         self.client = upstream_client()
         self.recorder = recorder
         self.app: ASGIApp = RecordingMiddleware(
-            Forwarder(upstream, self.client), recorder, format=format, record_wire=record_wire
+            Forwarder(upstream, self.client),
+            recorder,
+            format=format,
+            session_idle=session_idle,
+            record_wire=record_wire,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

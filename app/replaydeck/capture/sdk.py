@@ -93,6 +93,9 @@ class RecordingSession:
         self._final = False  # a valid `final` is queued: the store refuses what follows
         self._warned: set[str] = set()  # what was logged once already
         self._closing = False
+        # The `final` to queue if the session is closed without one (the capture's
+        # runs, when the app shuts down mid-run); None leaves the end to the caller.
+        self.final_on_close: Callable[[], dict[str, Any]] | None = None
         self._wakeup = asyncio.Event()
         self._room = asyncio.Event()
         self._idle = asyncio.Event()
@@ -191,12 +194,18 @@ class RecordingSession:
             self._warned.add(key)
             log.warning(message, *args)
 
-    def end_with_final(self, error: BaseException | None = None) -> None:
+    def end_with_final(
+        self, error: BaseException | None = None, *, data: Mapping[str, Any] | None = None
+    ) -> None:
         """Queue a synthetic `final` unless the session already has one (or is closing):
-        reason "complete", or "error"/"cancelled" with the exception's type."""
+        reason "complete", or "error"/"cancelled" with the exception's type; `data`
+        replaces that payload."""
         if self._final or self._refused or self._closing or self._task.done():
             return
-        data: dict[str, Any] = {"synthetic": True, "reason": "complete"}
+        if data is not None:
+            self.emit_nowait("final", data)
+            return
+        data = {"synthetic": True, "reason": "complete"}
         if isinstance(error, asyncio.CancelledError):
             data["reason"] = "cancelled"
         elif error is not None:
@@ -210,6 +219,8 @@ class RecordingSession:
     async def aclose(self, grace: float | None = None) -> None:
         """Flush, then stop the sender; what is still unsent after `grace` s is dropped."""
         timeout = self._recorder.flush_timeout if grace is None else grace
+        if self.final_on_close is not None:
+            self.end_with_final(data=self.final_on_close())
         self._closing = True
         self._wakeup.set()
         with anyio.CancelScope(shield=True):
@@ -272,6 +283,11 @@ class RecordingSession:
                 if response.is_success or (count == 0 and status == 409):
                     self._count("sent", count)
                     return
+                if status == 409 and is_synthetic_final(body):
+                    # The producer ended the session itself; the capture's end is moot.
+                    self._refused = True
+                    log.info("replaydeck: session %s was already ended in the store", self.id)
+                    return
                 if status == 409:
                     # The session is final: nothing more will be accepted, now or later.
                     self._refused = True
@@ -307,6 +323,15 @@ class RecordingSession:
             self._count("retries", 1)
             await asyncio.sleep(delay)
             delay = min(delay * 2, recorder.retry_max)
+
+
+def is_synthetic_final(batch: Any) -> bool:
+    """A batch that is only a `final` the SDK or the capture made up, not the app's
+    (marked `synthetic`, or a capture's run end, which counts its `turns`)."""
+    if not isinstance(batch, list) or len(batch) != 1:
+        return False
+    event, data = batch[0], batch[0].get("data", {})
+    return event.get("type") == "final" and (bool(data.get("synthetic")) or "turns" in data)
 
 
 def refuses_an_event(response: httpx.Response) -> bool:

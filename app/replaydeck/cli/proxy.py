@@ -41,6 +41,15 @@ from replaydeck.formats import DECODE_FORMATS
     help="Events kept per session while the store is unreachable (the oldest are dropped).",
 )
 @click.option(
+    "--session-idle",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="A run of model calls under one X-Replaydeck-Session id ends after this long "
+    "with no call in flight.",
+)
+@click.option(
     "--record-wire",
     is_flag=True,
     help="Also record each stream's request and raw bytes (http.* events), so that tests "
@@ -54,17 +63,19 @@ def proxy(
     api_key: str | None,
     stream_format: str,
     buffer_size: int,
+    session_idle: float,
     record_wire: bool,
 ) -> None:
     """Proxy an app and record its SSE responses as sessions.
 
     Every request passes through unchanged; each text/event-stream response is
     recorded under the id in its X-Replaydeck-Session response header (the request's
-    own X-Replaydeck-Session header chooses it).
+    own X-Replaydeck-Session header chooses it, and several model calls under one id
+    are one session).
     """
     import uvicorn
 
-    from replaydeck.capture.proxy import ProxyApp
+    from replaydeck.capture.proxy import UVICORN_OPTIONS, ProxyApp
     from replaydeck.capture.sdk import Recorder
 
     if not upstream.startswith(("http://", "https://")):
@@ -72,15 +83,19 @@ def proxy(
             "give a URL such as http://127.0.0.1:3000", param_hint="--upstream"
         )
     recorder = Recorder(store, api_key, buffer_size=buffer_size)
-    app = ProxyApp(upstream, recorder, format=stream_format, record_wire=record_wire)
+    app = ProxyApp(
+        upstream,
+        recorder,
+        format=stream_format,
+        session_idle=session_idle,
+        record_wire=record_wire,
+    )
     click.echo(f"replaydeck proxy on http://{host}:{port} -> {upstream}  (recording to {store})")
-    # proxy_headers off: the proxy appends its peer to X-Forwarded-For itself, and
-    # uvicorn's rewrite of the peer from that header would list one hop twice.
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level="info",
-        proxy_headers=False,
         timeout_graceful_shutdown=3,
+        **UVICORN_OPTIONS,
     )

@@ -4,15 +4,22 @@ encode stored sessions back into it (the replay endpoint's `?format=`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from replaydeck.formats.ag_ui import EVENT_TYPES as AG_UI_TYPES
 from replaydeck.formats.ag_ui import AGUIDecoder, AGUIEncoder
 from replaydeck.formats.base import Captured, Decoder, Encoder, loads_or_none
 from replaydeck.formats.generic import GenericDecoder, GenericEncoder
-from replaydeck.formats.openai_chat import OpenAIChatDecoder, OpenAIChatEncoder, is_chunk
+from replaydeck.formats.openai_chat import (
+    OpenAIChatDecoder,
+    OpenAIChatEncoder,
+    decode_completion,
+    is_chunk,
+)
 from replaydeck.formats.openai_responses import (
     OpenAIResponsesDecoder,
     OpenAIResponsesEncoder,
+    decode_response,
 )
 from replaydeck.formats.sse import SSEFrame
 from replaydeck.formats.vercel_ai import HEADER as VERCEL_HEADER
@@ -26,6 +33,7 @@ __all__ = [
     "Decoder",
     "Encoder",
     "UnknownFormat",
+    "decode_answer",
     "detect",
     "make_decoder",
     "make_encoder",
@@ -101,3 +109,15 @@ def make_encoder(fmt: str, session_id: str = "session") -> Encoder:
         "ag-ui": AGUIEncoder,
     }
     return encoders[canonical](session_id)
+
+
+def decode_answer(value: Any) -> list[Captured] | None:
+    """A non-streamed JSON answer of a model-call protocol as events, or None when the
+    value is no such answer (a Responses `response` or a Chat `chat.completion`)."""
+    if not isinstance(value, dict):
+        return None
+    if value.get("object") == "response" and isinstance(value.get("output"), list):
+        return decode_response(value)
+    if value.get("object") == "chat.completion" and isinstance(value.get("choices"), list):
+        return decode_completion(value)
+    return None

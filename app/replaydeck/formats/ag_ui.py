@@ -58,6 +58,7 @@ EVENT_TYPES = frozenset(
 
 class AGUIDecoder:
     format = FORMAT
+    ends_turns = False
 
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
@@ -118,9 +119,12 @@ class AGUIEncoder:
         self._run_id = f"run_{session_id}"
         self._started = False
         self._open_message: str | None = None
+        self._ended = False  # RUN_ERROR or RUN_FINISHED was sent: the run is over
 
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
-        if is_control(envelope) or is_synthetic_final(envelope):
+        if is_control(envelope) or is_synthetic_final(envelope) or self._ended:
+            # Nothing may follow a run's RUN_ERROR or RUN_FINISHED (HttpAgent's verifier
+            # refuses the stream), not even the TEXT_MESSAGE_END of an open message.
             return []
         raw = raw_of(envelope, FORMAT)
         if isinstance(raw, dict):
@@ -181,15 +185,18 @@ class AGUIEncoder:
                 {"type": "CUSTOM", "name": "status", "value": {"label": data.get("label")}}
             )
         elif kind == "error":
-            error = {"type": "RUN_ERROR", "message": data.get("message", "")}
+            # The protocol's `code` is a string; the store also allows integers.
+            error = {"type": "RUN_ERROR", "message": str(data.get("message", ""))}
             if data.get("code") is not None:
-                error["code"] = data["code"]
+                error["code"] = str(data["code"])
             events.append(error)
+            self._ended = True
         elif kind == "final":
             events += self._close_message()
             events.append(
                 {"type": "RUN_FINISHED", "threadId": self._thread_id, "runId": self._run_id}
             )
+            self._ended = True
         elif "." in kind and "raw_format" not in data:
             # An app's own event (retrieval.hit …); another protocol's plumbing is not sent.
             events.append({"type": "CUSTOM", "name": kind, "value": dict(data)})

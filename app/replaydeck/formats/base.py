@@ -33,6 +33,9 @@ class Captured:
 
 class Decoder(Protocol):
     format: str
+    # True for model-call protocols (OpenAI Responses, Chat Completions), whose stream
+    # ends one model call (`turn.end`); False where a stream is a whole run.
+    ends_turns: bool
 
     def decode(self, frame: SSEFrame) -> list[Captured]: ...
 
@@ -89,13 +92,31 @@ def is_control(envelope: Mapping[str, Any]) -> bool:
 
 
 def is_synthetic_final(envelope: Mapping[str, Any]) -> bool:
-    """The capture adds a `final` when a stream ended without one; no client saw it."""
+    """The capture adds a `final` when a stream (or a run of model calls) ended without
+    one; no client saw it."""
+    return envelope.get("type") == "final" and is_synthetic(envelope)
+
+
+def is_synthetic(envelope: Mapping[str, Any]) -> bool:
+    """Written by the capture (a `final`, or a `turn.end` of a call cut short), not by
+    the app: no client saw it."""
     data = envelope.get("data")
-    return (
-        envelope.get("type") == "final"
-        and isinstance(data, Mapping)
-        and bool(data.get("synthetic"))
-    )
+    return isinstance(data, Mapping) and bool(data.get("synthetic"))
+
+
+def add_usage(total: Mapping[str, Any] | None, usage: Mapping[str, Any]) -> dict[str, Any]:
+    """Token counts summed key by key (nested details too), whatever the protocol calls
+    them: a run's usage is the sum of its model calls'."""
+    summed: dict[str, Any] = dict(total or {})
+    for key, value in usage.items():
+        had = summed.get(key)
+        if isinstance(value, Mapping):
+            summed[key] = add_usage(had if isinstance(had, Mapping) else None, value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            summed[key] = (had if isinstance(had, int) else 0) + value
+        elif key not in summed:
+            summed[key] = value
+    return summed
 
 
 @dataclass(frozen=True, slots=True)

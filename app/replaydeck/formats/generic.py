@@ -8,6 +8,9 @@ Decisions (documented in the README's capture section):
   `{"text": data}`. Both keep the original text as `raw` so the encoder can give it back.
 - A frame named after a standard type whose payload lacks that type's fields is
   recorded as `sse.<name>` instead, so one odd frame never gets a batch refused.
+- The app's own `id:` is kept as `sse_id` on the frame that set it (the SSE rules keep
+  an id in force for the frames after it; those get none), and a `format=sse` replay
+  sends it back as that frame's `id:`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from replaydeck.formats.base import (
 from replaydeck.formats.sse import SSEFrame
 
 FORMAT = "sse"
-_CAPTURE_KEYS = ("raw", "raw_format", "sse_event")
+_CAPTURE_KEYS = ("raw", "raw_format", "sse_event", "sse_id")
 
 
 def valid_payload(kind: str, data: Mapping[str, Any]) -> bool:
@@ -54,8 +57,19 @@ def is_store_type(name: str) -> bool:
 
 class GenericDecoder:
     format = FORMAT
+    ends_turns = False
+
+    def __init__(self) -> None:
+        self._last_id: str | None = None
 
     def decode(self, frame: SSEFrame) -> list[Captured]:
+        events = self._decode(frame)
+        if frame.id is not None and frame.id != self._last_id:
+            self._last_id = frame.id
+            events[0].data["sse_id"] = frame.id
+        return events
+
+    def _decode(self, frame: SSEFrame) -> list[Captured]:
         data: dict[str, Any]
         try:
             value = json.loads(frame.data)
@@ -89,4 +103,11 @@ class GenericEncoder:
             text = raw
         else:
             text = dumps({k: v for k, v in data.items() if k not in _CAPTURE_KEYS})
-        return [SSEFrame(data=text, event=event if isinstance(event, str) else None)]
+        own_id = data.get("sse_id")
+        return [
+            SSEFrame(
+                data=text,
+                event=event if isinstance(event, str) else None,
+                id=own_id if isinstance(own_id, str) else None,
+            )
+        ]

@@ -8,12 +8,12 @@ argument pieces, a finish reason, the usage chunk) → `openai.chat.chunk`. Tool
 stream as pieces keyed by their index; once a call is whole (the next call or the
 choice's text begins, its `finish_reason` arrives, or `[DONE]`), it is recorded as
 `tool.call` with its parsed arguments. A
-`{"error": …}` frame → `error`. `[DONE]` is not stored as an event: it is the stream's
-normal end and becomes `final`, with the usage chunk's `usage` (`stream_options:
-{"include_usage": true}`) and the finish reasons; a client that closes after it did not
-interrupt anything. Chunks keep the original as `raw`; the events assembled from them
-(`tool.call`, `final`) carry `raw_format` without `raw`, so a captured session is
-encoded back chunk for chunk, then `[DONE]`.
+`{"error": …}` frame → `error`. `[DONE]` is not stored as an event: it is the model
+call's normal end and becomes `turn.end` (one call of a run, not the session), with the
+usage chunk's `usage` (`stream_options: {"include_usage": true}`) and the finish
+reasons; a client that closes after it did not interrupt anything. Chunks keep the
+original as `raw`; the events assembled from them (`tool.call`, `turn.end`) carry
+`raw_format` without `raw`, so a captured session is encoded back chunk for chunk.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from replaydeck.events import TURN_END
 from replaydeck.formats.base import (
     Captured,
     Tokens,
     dumps,
     is_control,
-    is_synthetic_final,
+    is_synthetic,
     loads_or_none,
     parse_args,
     raw_of,
@@ -62,6 +63,7 @@ class _Call:
 
 class OpenAIChatDecoder:
     format = FORMAT
+    ends_turns = True
 
     def __init__(self) -> None:
         # Open tool calls by (choice index, tool call index), in the order they began.
@@ -75,7 +77,7 @@ class OpenAIChatDecoder:
             return []
         if frame.data.strip() == DONE:
             self._done = True
-            return [*self._flush(None), self._final()]
+            return [*self._flush(None), self._turn_end()]
         raw = loads_or_none(frame.data)
         keep = {"raw": raw, "raw_format": FORMAT}
         if isinstance(raw, dict) and not is_chunk(raw) and isinstance(raw.get("error"), dict):
@@ -152,13 +154,13 @@ class OpenAIChatDecoder:
             events.append(Captured("tool.call", data))
         return events
 
-    def _final(self) -> Captured:
+    def _turn_end(self) -> Captured:
         data: dict[str, Any] = {"raw_format": FORMAT}
         if self._usage is not None:
             data["usage"] = self._usage
         if self._finish:
             data["finish_reasons"] = [self._finish[i] for i in sorted(self._finish)]
-        return Captured("final", data)
+        return Captured(TURN_END, data)
 
 
 class OpenAIChatEncoder:
@@ -167,39 +169,66 @@ class OpenAIChatEncoder:
     A captured chat session comes back chunk for chunk (their `raw`). Other sessions are
     synthesised the way the API streams one choice: the first chunk carries the role,
     text deltas carry `content`, each tool call is one chunk with its whole arguments,
-    `final` becomes the finish chunk (`tool_calls` when there were any, else `stop`),
-    a usage chunk when the session's usage has token counts, and `[DONE]`. An `error`
-    is the `{"error": …}` frame the API sends mid-stream (the SDK raises APIError on it).
+    `turn.end` (or a `final` that ends an open call) becomes the finish chunk
+    (`tool_calls` when there were any, else `stop`) and a usage chunk when the usage has
+    token counts. Each model call has its own chunk id (`chatcmpl-<session>`, then
+    `chatcmpl-<session>-2` …). `[DONE]` comes once, at the session's `final` after a
+    completed call: the SDK stops reading at `[DONE]`, so a run of several calls is one
+    stream of all their chunks. An `error` is the `{"error": …}` frame the API sends
+    mid-stream (the SDK raises APIError on it).
     """
 
     format = FORMAT
 
     def __init__(self, session_id: str = "session") -> None:
+        self._session_id = session_id
+        self._turn = 1
         self._id = f"chatcmpl-{session_id}"
         self._created = 0
         self._started = False
         self._role_sent = False
         self._tool_calls = 0
+        self._open = False  # a call has begun and not ended
+        self._ended = False  # a call has ended, and nothing began after it
 
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
-        if is_control(envelope) or is_synthetic_final(envelope):
-            return []
         kind = envelope.get("type")
+        if is_control(envelope):
+            return []
         data = envelope.get("data")
         data = data if isinstance(data, Mapping) else {}
+        if kind == "final" and (is_synthetic(envelope) or data.get("raw_format") == FORMAT):
+            # Made by the capture (or, in sessions stored before turns, the chat's own
+            # end): `[DONE]` when the last call completed, nothing after a cut-off one.
+            done = self._ended or (data.get("raw_format") == FORMAT and not self._open)
+            return [SSEFrame(data=DONE)] if done else []
+        if kind == TURN_END and is_synthetic(envelope):
+            self._next_turn(ended=False)  # cut short: its client saw no finish chunk
+            return []
         if not self._started:
             self._started = True
             self._created = epoch_seconds(envelope.get("ts"))
         if data.get("raw_format") == FORMAT:
             # Captured from a chat stream: its chunks verbatim; what was assembled from
-            # them is already on the wire, except the end.
+            # them is already on the wire.
             raw = raw_of(envelope, FORMAT)
-            if raw is not None:
+            if kind == TURN_END:
+                self._next_turn(ended=True)
+            elif raw is not None:
+                self._open, self._ended = True, False
                 return [SSEFrame(data=dumps(raw))]
-            return [SSEFrame(data=DONE)] if kind == "final" else []
+            return []
+        frames = self._synthesise(kind, data)
+        if kind == TURN_END:
+            self._next_turn(ended=True)
+        return frames
+
+    def _synthesise(self, kind: Any, data: Mapping[str, Any]) -> list[SSEFrame]:
         if kind == "message.delta":
+            self._open, self._ended = True, False
             return [self._chunk({"content": str(data.get("text", ""))})]
         if kind == "tool.call":
+            self._open, self._ended = True, False
             index, self._tool_calls = self._tool_calls, self._tool_calls + 1
             call = {
                 "index": index,
@@ -220,14 +249,24 @@ class OpenAIChatEncoder:
                 "code": None if code is None else str(code),
             }
             return [SSEFrame(data=dumps({"error": error}))]
-        if kind == "final":
+        if kind == "final" and self._ended:
+            return [SSEFrame(data=DONE)]
+        if kind in (TURN_END, "final"):
             reason = "tool_calls" if self._tool_calls else "stop"
             frames = [self._chunk({}, finish_reason=reason)]
             tokens = Tokens.of(data.get("usage"))
             if tokens is not None:
                 frames.append(self._frame([], usage=tokens.chat()))
-            return [*frames, SSEFrame(data=DONE)]
+            return [*frames, SSEFrame(data=DONE)] if kind == "final" else frames
         return []
+
+    def _next_turn(self, *, ended: bool) -> None:
+        """The next model call streams chunks of its own id, from its role chunk."""
+        self._turn += 1
+        self._id = f"chatcmpl-{self._session_id}-{self._turn}"
+        self._role_sent = False
+        self._tool_calls = 0
+        self._open, self._ended = False, ended
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> SSEFrame:
         if not self._role_sent:
@@ -249,3 +288,40 @@ class OpenAIChatEncoder:
         if usage is not None:
             chunk["usage"] = usage
         return SSEFrame(data=dumps(chunk))
+
+
+def decode_completion(completion: Mapping[str, Any]) -> list[Captured]:
+    """A whole (non-streamed) answer, `{"object": "chat.completion", …}`: per choice its
+    text as one `message.delta` (`message_id` as for chunks) and each tool call as
+    `tool.call`, then `turn.end` with the usage and finish reasons. The answer itself
+    is not kept (`raw`): a replay synthesises the stream from these events."""
+    events: list[Captured] = []
+    chunk_id = str(completion.get("id") or "")
+    reasons: list[str] = []
+    for choice in completion.get("choices") or []:
+        if not isinstance(choice, dict):
+            continue
+        index = _index(choice)
+        message = _object(choice.get("message"))
+        if isinstance(message.get("content"), str) and message["content"]:
+            data = {"text": message["content"], "message_id": chunk_id}
+            if index:
+                data["message_id"] = f"{chunk_id}:{index}"
+            events.append(Captured("message.delta", data))
+        for number, call in enumerate(message.get("tool_calls") or []):
+            function = _object(_object(call).get("function"))
+            data = {
+                "name": str(function.get("name", "")),
+                "args": parse_args(str(function.get("arguments") or "")),
+                "call_id": str(_object(call).get("id") or f"call_{index}_{number}"),
+            }
+            events.append(Captured("tool.call", data))
+        if isinstance(choice.get("finish_reason"), str):
+            reasons.append(choice["finish_reason"])
+    end: dict[str, Any] = {"response_id": chunk_id}
+    if isinstance(completion.get("usage"), dict):
+        end["usage"] = completion["usage"]
+    if reasons:
+        end["finish_reasons"] = reasons
+    events.append(Captured(TURN_END, end))
+    return events

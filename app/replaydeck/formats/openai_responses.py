@@ -2,7 +2,8 @@
 
 Decoding: text deltas → `message.delta`; a finished `function_call` output item (it holds
 the name, the complete arguments and the call id) → `tool.call`; `response.completed` and
-`response.incomplete` → `final`; `response.failed` and `error` → `error`;
+`response.incomplete` → `turn.end` (with the response's `usage`: one model call ended,
+not the session, which may make more); `response.failed` and `error` → `error`;
 `response.created`/`response.in_progress` → `status`. Everything else (argument
 deltas, content parts, reasoning …) is kept as `openai.<type>`. Every event keeps the
 original as `raw`, so encoding a captured session back gives the very same events.
@@ -14,12 +15,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from replaydeck.events import TURN_END
 from replaydeck.formats.base import (
     Captured,
     Tokens,
     dumps,
     free_form_type,
     is_control,
+    is_synthetic,
     is_synthetic_final,
     loads_or_none,
     parse_args,
@@ -40,6 +43,7 @@ def epoch_seconds(ts: Any) -> int:
 
 class OpenAIResponsesDecoder:
     format = FORMAT
+    ends_turns = True
 
     def decode(self, frame: SSEFrame) -> list[Captured]:
         raw = loads_or_none(frame.data)
@@ -65,8 +69,8 @@ class OpenAIResponsesDecoder:
         response = response if isinstance(response, dict) else {}
         if kind in ("response.completed", "response.incomplete"):
             usage = response.get("usage")
-            final: dict[str, Any] = {"usage": usage} if isinstance(usage, dict) else {}
-            return [Captured("final", {**final, **keep})]
+            end: dict[str, Any] = {"usage": usage} if isinstance(usage, dict) else {}
+            return [Captured(TURN_END, {**end, **keep})]
         if kind == "response.failed" or kind == "error":
             error = response.get("error") if kind == "response.failed" else raw
             error = error if isinstance(error, dict) else {}
@@ -87,12 +91,16 @@ class OpenAIResponsesEncoder:
     Captured OpenAI events come back verbatim (their `raw`). Other sessions are
     synthesised into the shape the official SDKs accumulate: `response.created`, then
     per message an output item with one text content part, per tool call a
-    `function_call` item, and `response.completed` with every output item.
+    `function_call` item, and `response.completed` with every output item. Each model
+    call of a session (ended by `turn.end`) is a response of its own: `resp_<session>`,
+    then `resp_<session>_2` …, each with its `sequence_number` from 0.
     """
 
     format = FORMAT
 
     def __init__(self, session_id: str = "session") -> None:
+        self._session_id = session_id
+        self._turn = 1
         self._response_id = f"resp_{session_id}"
         self._seq = 0
         self._started = False
@@ -102,12 +110,18 @@ class OpenAIResponsesEncoder:
         self._created_at = 0
 
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
+        kind = envelope.get("type")
         if is_control(envelope) or is_synthetic_final(envelope):
+            return []
+        if kind == TURN_END and is_synthetic(envelope):
+            self._next_turn()  # a call cut short: its client saw no response.completed
             return []
         raw = raw_of(envelope, FORMAT)
         if isinstance(raw, dict):
             return [SSEFrame(data=dumps(raw), event=str(raw.get("type")))]
-        kind = envelope.get("type")
+        if kind == "final" and not self._started:
+            return []  # the run's end after its last turn: every response is complete
+
         data = envelope.get("data")
         data = data if isinstance(data, Mapping) else {}
         events: list[dict[str, Any]] = []
@@ -131,7 +145,7 @@ class OpenAIResponsesEncoder:
                     "param": None,
                 }
             )
-        elif kind == "final":
+        elif kind in ("final", TURN_END):
             events += self._close_message()
             response = self._response("completed")
             tokens = Tokens.of(data.get("usage"))
@@ -139,7 +153,19 @@ class OpenAIResponsesEncoder:
                 # The SDK's ResponseUsage requires every count and both details objects.
                 response["usage"] = tokens.responses()
             events.append({"type": "response.completed", "response": response})
-        return [self._frame(event) for event in events]
+        frames = [self._frame(event) for event in events]
+        if kind == TURN_END:
+            self._next_turn()
+        return frames
+
+    def _next_turn(self) -> None:
+        """The next model call is a response of its own."""
+        self._turn += 1
+        self._response_id = f"resp_{self._session_id}_{self._turn}"
+        self._seq = 0
+        self._started = False
+        self._output = []
+        self._open_message, self._open_text = None, ""
 
     def _frame(self, event: dict[str, Any]) -> SSEFrame:
         event["sequence_number"] = self._seq
@@ -247,3 +273,42 @@ class OpenAIResponsesEncoder:
             },
             {"type": "response.output_item.done", "output_index": index, "item": done},
         ]
+
+
+def decode_response(response: Mapping[str, Any]) -> list[Captured]:
+    """A whole (non-streamed) Responses API answer, `{"object": "response", …}`: what
+    its stream would have given, one event per piece: each message's text as one
+    `message.delta`, each `function_call` as `tool.call`, a failed response's `error`,
+    then `turn.end` with the usage. The answer itself is not kept (`raw`): a replay
+    synthesises the stream from these events."""
+    events: list[Captured] = []
+    for item in response.get("output") or []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "message":
+            text = "".join(
+                str(part.get("text", ""))
+                for part in item.get("content") or []
+                if isinstance(part, dict) and part.get("type") == "output_text"
+            )
+            if text:
+                data = {"text": text, "message_id": str(item.get("id") or "msg_0")}
+                events.append(Captured("message.delta", data))
+        elif item.get("type") == "function_call":
+            call = {
+                "name": str(item.get("name", "")),
+                "args": parse_args(str(item.get("arguments", ""))),
+                "call_id": str(item.get("call_id") or item.get("id") or ""),
+            }
+            events.append(Captured("tool.call", call))
+    error = response.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        failure: dict[str, Any] = {"message": str(error["message"])}
+        if error.get("code") is not None:
+            failure["code"] = str(error["code"])
+        events.append(Captured("error", failure))
+    end: dict[str, Any] = {"response_id": str(response.get("id", ""))}
+    if isinstance(response.get("usage"), dict):
+        end["usage"] = response["usage"]
+    events.append(Captured(TURN_END, end))
+    return events

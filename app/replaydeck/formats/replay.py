@@ -64,8 +64,10 @@ async def reformat(
             # Only the last frame of a stored event's group carries its seq as `id:`: a
             # client holds that id once it has the whole group, so a resume never skips
             # the group's rest (the frames before it keep the previous id in force).
-            out += [frame_bytes(replace(f, id=None)) for f in encoded[:-1]]
-            out += [frame_bytes(replace(f, id=frame.id)) for f in encoded[-1:]]
+            # Encoders set no ids of their own on the group's other frames.
+            out += [frame_bytes(f) for f in encoded[:-1]]
+            # An id the encoder gives (a plain SSE app's own `id:`) is sent as it was.
+            out += [frame_bytes(replace(f, id=f.id or frame.id)) for f in encoded[-1:]]
         if not found and chunk.startswith(b":"):
             out.append(INLINE_HEARTBEAT)  # a keep-alive that dispatches no empty event
         if out:

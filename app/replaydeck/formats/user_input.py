@@ -35,6 +35,20 @@ def user_message_from_body(body: bytes) -> dict[str, Any] | None:
     return user_message(document) if isinstance(document, Mapping) else None
 
 
+def is_model_call(body: bytes) -> bool:
+    """A request body that asks a model for an answer: `model` and `input` (Responses)
+    or `messages` (Chat Completions). Its JSON answer, when not streamed, is recorded."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return (
+        isinstance(document, Mapping)
+        and isinstance(document.get("model"), str)
+        and ("input" in document or "messages" in document)
+    )
+
+
 def user_message(request: Mapping[str, Any]) -> dict[str, Any] | None:
     messages = request.get("messages")
     if isinstance(messages, list):

@@ -60,6 +60,7 @@ DONE = "[DONE]"
 
 class VercelAIDecoder:
     format = FORMAT
+    ends_turns = False
 
     def __init__(self) -> None:
         self._tool_names: dict[str, str] = {}

@@ -20,12 +20,12 @@ from dataclasses import replace
 
 import orjson
 
-from replaydeck.events import NewEvent
+from replaydeck.events import TURN_END, NewEvent
 from replaydeck.ingest.redact import REDACTED, RedactionRules
 
 _DELTA = "message.delta"
 # What ends a message that has no message_id, as the tracer and the viewer read it.
-_ENDS_MESSAGE = frozenset({"tool.call", "tool.result", "error", "final", "user.message"})
+_ENDS_MESSAGE = frozenset({"tool.call", "tool.result", "error", "final", "user.message", TURN_END})
 
 
 def redact_split_secrets(events: Sequence[NewEvent], rules: RedactionRules) -> list[NewEvent]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from replaydeck.events import NewEvent
+from replaydeck.events import TURN_END, NewEvent
 from replaydeck.store.base import StoredEvent
 from replaydeck.tracing.ids import derive_span_id, span_id_hex, trace_id_hex
 
@@ -38,7 +38,7 @@ USER_MESSAGE = "user.message"
 # the user has spoken (their next turn's answer is another message).
 # `status` and free-form events do not, so a "searching…" label between two deltas
 # leaves the message whole.
-ENDS_MESSAGE = frozenset({TOOL_CALL, TOOL_RESULT, "error", "final", USER_MESSAGE})
+ENDS_MESSAGE = frozenset({TOOL_CALL, TOOL_RESULT, "error", "final", USER_MESSAGE, TURN_END})
 
 
 class SpanKind(StrEnum):
