@@ -11,6 +11,14 @@ all it is missing in one write; one outside it (far behind, or after a
 watermark from another replica, which carries no events) reads the log.
 Heartbeats come from one shared timer that wakes every waiter, not from a timer
 per connection.
+
+A session's followers are woken at most once every WAKE_GAP: an append that
+lands sooner after the last wake is delivered by one wake at the end of the
+gap, together with whatever else arrived by then. Each wake costs every
+follower a write (a syscall) whatever it carries, so under many small appends
+(eight producers posting one event each) this turns a thousand followers'
+writes per event into a thousand per gap; an append after a quiet moment is
+still delivered at once.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ from replaydeck.store.base import StoredEvent
 WINDOW_BYTES = 64 * 1024
 # Sessions whose last append time the hub remembers, most recent first kept.
 MOVED_SESSIONS = 10_000
+# The least time between two wakes of one session's followers (seconds): small
+# beside the 25 ms append-to-receive target, long enough to gather appends.
+WAKE_GAP = 0.002
 
 
 class Wake(enum.Enum):
@@ -44,10 +55,12 @@ class _Watch:
         "first_seq",
         "frames",
         "gone",
+        "last_wake",
         "reads",
         "seq",
         "size",
         "subscribers",
+        "timer",
         "waiters",
     )
 
@@ -60,6 +73,10 @@ class _Watch:
         # search, so waking a thousand followers cost a million comparisons. A
         # follower that leaves is dropped at the next wake (a heartbeat at most).
         self.waiters: list[asyncio.Future[None]] = []
+        # When the followers were last woken for new events (the loop's clock),
+        # and the wake scheduled for the end of the gap, if any.
+        self.last_wake = float("-inf")
+        self.timer: asyncio.TimerHandle | None = None
         # frames[i] is the SSE frame of seq first_seq + i; contiguous, newest last.
         self.frames: list[bytes] = []
         self.first_seq = 0
@@ -89,6 +106,24 @@ class _Watch:
                 drop += 1
             del self.frames[:drop]
             self.first_seq += drop
+
+    def wake_paced(self, gap: float) -> None:
+        """Wake the followers for new events now, or at the end of the gap."""
+        if self.timer is not None or not self.waiters:
+            return  # a wake is due and carries this too; or nobody waits
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        due = self.last_wake + gap
+        if now >= due:
+            self.last_wake = now
+            self.wake()
+        else:
+            self.timer = loop.call_at(due, self._timed_wake)
+
+    def _timed_wake(self) -> None:
+        self.timer = None
+        self.last_wake = asyncio.get_running_loop().time()
+        self.wake()
 
     def wake(self) -> None:
         waiters, self.waiters = self.waiters, []
@@ -172,8 +207,9 @@ class Subscription:
 
 
 class Hub:
-    def __init__(self, window_bytes: int = WINDOW_BYTES) -> None:
+    def __init__(self, window_bytes: int = WINDOW_BYTES, wake_gap: float = WAKE_GAP) -> None:
         self.window_bytes = window_bytes
+        self.wake_gap = wake_gap
         self._watches: dict[str, _Watch] = {}
         self.tick = 0
         # Called with (session_id, last_seq) on every local publish; the
@@ -196,6 +232,8 @@ class Hub:
             watch.subscribers -= 1
             if watch.subscribers == 0 and self._watches.get(session_id) is watch:
                 del self._watches[session_id]
+                if watch.timer is not None:
+                    watch.timer.cancel()
 
     def publish(
         self,
@@ -221,7 +259,7 @@ class Hub:
             watch.remember(events, self.window_bytes)
         if watch is not None and last_seq > watch.seq:
             watch.seq = last_seq
-            watch.wake()
+            watch.wake_paced(self.wake_gap)
         if local:
             for callback in self.on_publish:
                 callback(session_id, last_seq)
