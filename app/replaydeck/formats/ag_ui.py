@@ -105,7 +105,11 @@ class AGUIDecoder:
                 error["code"] = raw["code"]
             return [Captured("error", {**error, **keep})]
         elif kind == "RUN_FINISHED":
-            return [Captured("final", keep)]
+            outcome = raw.get("result")
+            usage = outcome.get("usage") if isinstance(outcome, dict) else None
+            return [
+                Captured("final", {"usage": usage, **keep} if isinstance(usage, dict) else keep)
+            ]
         return [Captured(free_form_type("ag_ui", kind), keep)]
 
 
@@ -193,9 +197,15 @@ class AGUIEncoder:
             self._ended = True
         elif kind == "final":
             events += self._close_message()
-            events.append(
-                {"type": "RUN_FINISHED", "threadId": self._thread_id, "runId": self._run_id}
-            )
+            finished: dict[str, Any] = {
+                "type": "RUN_FINISHED",
+                "threadId": self._thread_id,
+                "runId": self._run_id,
+            }
+            if isinstance(data.get("usage"), Mapping):
+                # `result` is the run's outcome as the agent returns it (runAgent's result).
+                finished["result"] = {"usage": dict(data["usage"])}
+            events.append(finished)
             self._ended = True
         elif "." in kind and "raw_format" not in data:
             # An app's own event (retrieval.hit …); another protocol's plumbing is not sent.

@@ -94,7 +94,11 @@ class VercelAIDecoder:
         if kind == "error":
             return [Captured("error", {"message": str(raw.get("errorText", "")), **keep})]
         if kind == "finish":
-            return [Captured("final", keep)]
+            metadata = raw.get("messageMetadata")
+            usage = metadata.get("usage") if isinstance(metadata, dict) else None
+            return [
+                Captured("final", {"usage": usage, **keep} if isinstance(usage, dict) else keep)
+            ]
         status = raw.get("data")
         if (
             kind == "data-status"
@@ -172,7 +176,11 @@ class VercelAIEncoder:
             parts.append({"type": "error", "errorText": data.get("message", "")})
         elif kind == "final":
             parts += self._close_text()
-            parts += [{"type": "finish"}, DONE]
+            finish: dict[str, Any] = {"type": "finish"}
+            if isinstance(data.get("usage"), Mapping):
+                # The AI SDK's place for a run's usage: the message's metadata.
+                finish["messageMetadata"] = {"usage": dict(data["usage"])}
+            parts += [finish, DONE]
         return [SSEFrame(data=part if isinstance(part, str) else dumps(part)) for part in parts]
 
     def _close_text(self) -> list[dict[str, Any] | str]:

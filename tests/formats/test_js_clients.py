@@ -1,0 +1,85 @@
+"""The official JavaScript clients read replaydeck's `?format=` replays from a real
+uvicorn: the `openai` SDK (`responses.stream`, `chat.completions.stream`), the `ai`
+package's chat transport with `readUIMessageStream`, and `@ag-ui/client`'s `HttpAgent`.
+
+Each client gets a `fetch` that answers its own request with the replay
+(tests/js/protocols/read.mjs), so the client's whole stack parses, validates and
+assembles replaydeck's bytes. A session of standard events, appended over HTTP, comes
+back from each as the same text, tool call, tool result and usage.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.needs import missing
+from tests.servers import RunningServer
+
+SUITE = Path(__file__).resolve().parents[1] / "js" / "protocols"
+FORMATS = ["openai-responses", "openai-chat", "vercel-ai", "ag-ui"]
+
+SESSION = [
+    {"type": "user.message", "data": {"text": "Weather in Berlin?"}},
+    {"type": "message.delta", "data": {"text": "Let me ", "message_id": "m1"}},
+    {"type": "message.delta", "data": {"text": "look.", "message_id": "m1"}},
+    {
+        "type": "tool.call",
+        "data": {"name": "get_weather", "args": {"city": "Berlin"}, "call_id": "call_1"},
+    },
+    {
+        "type": "tool.result",
+        "data": {"name": "get_weather", "call_id": "call_1", "result": {"celsius": 12}},
+    },
+    {"type": "message.delta", "data": {"text": " It is 12°C.", "message_id": "m2"}},
+    {"type": "final", "data": {"usage": {"input_tokens": 21, "output_tokens": 9}}},
+]
+
+
+def read_with_js_client(fmt: str, url: str) -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None or not (SUITE / "node_modules" / "openai").is_dir():
+        missing("node and the npm packages of tests/js/protocols are needed: run scripts/node-deps")
+    done = subprocess.run(
+        [node, "read.mjs", fmt, url],
+        cwd=SUITE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def token_counts(usage: dict[str, Any]) -> tuple[int, int]:
+    """Input and output tokens, under either OpenAI naming."""
+    return (
+        usage.get("input_tokens", usage.get("prompt_tokens")),
+        usage.get("output_tokens", usage.get("completion_tokens")),
+    )
+
+
+@pytest.fixture
+def recorded(server: RunningServer) -> str:
+    response = httpx.post(f"{server.url}/v1/sessions/weather/events", json=SESSION)
+    assert response.status_code == 200, response.text
+    return f"{server.url}/v1/sessions/weather/replay?speed=max"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_official_js_client_reads_the_replay(recorded: str, fmt: str) -> None:
+    got = read_with_js_client(fmt, f"{recorded}&format={fmt}")
+    assert got["text"] == "Let me look. It is 12°C."
+    assert got["toolCalls"] == [{"id": "call_1", "name": "get_weather", "args": {"city": "Berlin"}}]
+    if fmt in ("vercel-ai", "ag-ui"):
+        # The OpenAI protocols carry no tool results: the app runs its tools between calls.
+        assert got["toolResults"] == [{"id": "call_1", "result": {"celsius": 12}}]
+    assert token_counts(got["usage"] or {}) == (21, 9)
