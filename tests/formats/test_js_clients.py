@@ -11,15 +11,13 @@ back from each as the same text, tool call, tool result and usage.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.needs import missing
+from tests.node import run_node
 from tests.servers import RunningServer
 
 SUITE = Path(__file__).resolve().parents[1] / "js" / "protocols"
@@ -43,27 +41,15 @@ SESSION = [
 
 
 def read_with_js_client(fmt: str, url: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None or not (SUITE / "node_modules" / "openai").is_dir():
-        missing("node and the npm packages of tests/js/protocols are needed: run scripts/node-deps")
-    done = subprocess.run(
-        [node, "read.mjs", fmt, url],
-        cwd=SUITE,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(run_node(SUITE, "openai", "read.mjs", fmt, url))
     return result
 
 
 def token_counts(usage: dict[str, Any]) -> tuple[int, int]:
-    """Input and output tokens, under either OpenAI naming."""
+    """Input and output tokens, under OpenAI's names or AG-UI's TokenUsage names."""
     return (
-        usage.get("input_tokens", usage.get("prompt_tokens")),
-        usage.get("output_tokens", usage.get("completion_tokens")),
+        usage.get("input_tokens", usage.get("prompt_tokens", usage.get("inputTokens"))),
+        usage.get("output_tokens", usage.get("completion_tokens", usage.get("outputTokens"))),
     )
 
 

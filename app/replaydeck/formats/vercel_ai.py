@@ -2,10 +2,13 @@
 frames whose data is a JSON part `{"type": "text-delta", "id": …, "delta": …}`, ended by
 `data: [DONE]`.
 
-Decoding: `text-delta` → `message.delta`; `tool-input-available` → `tool.call`;
-`tool-output-available` / `tool-output-error` → `tool.result` (the name is remembered
-from the tool's input part, which the output part does not repeat); `error` → `error`;
-`finish` → `final`; `data-status` → `status`. Other parts become `vercel.<type>`. The
+Decoding: `text-delta` → `message.delta`; `reasoning-delta` → `reasoning.delta`;
+`tool-input-available` → `tool.call`; `tool-output-available` / `tool-output-error` /
+`tool-output-denied` → `tool.result` (the name is remembered from the tool's input
+part, which the output part does not repeat; a denied call is an error result marked
+`denied`); `error` → `error`; `finish` → `final` (with `messageMetadata.usage` as its
+`usage`); `data-status` → `status`. Other parts, the approval request and the app's
+own `data-<name>` parts among them, become `vercel.<type>` (`vercel.data_weather`). The
 `[DONE]` terminator is not recorded (the session is final by then, and the store refuses
 appends after `final`); the encoder writes it after every `finish`, so a captured stream
 still encodes back verbatim.
@@ -16,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from replaydeck.events import REASONING_DELTA
 from replaydeck.formats.base import (
     Captured,
     dumps,
@@ -29,6 +33,8 @@ from replaydeck.formats.sse import SSEFrame
 
 FORMAT = "vercel-ai"
 HEADER = "x-vercel-ai-ui-message-stream"
+# The part types of `UIMessageChunk` in the `ai` package (7.x); `data-<name>` parts are
+# the app's own and are recognised by their prefix.
 PART_TYPES = frozenset(
     {
         "start",
@@ -37,22 +43,29 @@ PART_TYPES = frozenset(
         "error",
         "start-step",
         "finish-step",
+        "reset-step",
         "text-start",
         "text-delta",
         "text-end",
         "reasoning-start",
         "reasoning-delta",
         "reasoning-end",
+        "reasoning-file",
+        "custom",
         "tool-input-start",
         "tool-input-delta",
         "tool-input-available",
         "tool-input-error",
+        "tool-approval-request",
+        "tool-approval-response",
         "tool-output-available",
         "tool-output-error",
+        "tool-output-denied",
         "source-url",
         "source-document",
         "file",
         "message-metadata",
+        "steering-message",
     }
 )
 DONE = "[DONE]"
@@ -83,13 +96,21 @@ class VercelAIDecoder:
             args = raw.get("input")
             args = args if isinstance(args, dict) else {"input": args}
             return [Captured("tool.call", {"name": name, "args": args, "call_id": call_id, **keep})]
-        if kind in ("tool-output-available", "tool-output-error"):
+        if kind == "reasoning-delta":
+            text = {"text": str(raw.get("delta", "")), "message_id": str(raw.get("id", ""))}
+            return [Captured(REASONING_DELTA, {**text, **keep})]
+        if kind in ("tool-output-available", "tool-output-error", "tool-output-denied"):
             name = self._tool_names.get(call_id, "")
             result: dict[str, Any] = {"name": name, "call_id": call_id}
             if kind == "tool-output-error":
                 result.update(result=raw.get("errorText"), is_error=True)
+            elif kind == "tool-output-denied":
+                # The user refused the tool's approval request: it never ran.
+                result.update(result=None, is_error=True, denied=True)
             else:
                 result["result"] = raw.get("output")
+                if raw.get("preliminary"):
+                    result["preliminary"] = True
             return [Captured("tool.result", {**result, **keep})]
         if kind == "error":
             return [Captured("error", {"message": str(raw.get("errorText", "")), **keep})]

@@ -74,7 +74,11 @@ async function agUi() {
     threadId: "thread-1",
     initialMessages: [{ id: "u1", role: "user", content: "Weather in Berlin?" }],
   });
-  const { result, newMessages } = await agent.runAgent({ runId: "run-1" });
+  let finished;
+  const { newMessages } = await agent.runAgent(
+    { runId: "run-1" },
+    { onRunFinishedEvent: ({ event }) => void (finished = event) },
+  );
   const said = newMessages.filter((m) => m.role === "assistant");
   return {
     text: said.map((m) => m.content ?? "").join(""),
@@ -88,7 +92,7 @@ async function agUi() {
     toolResults: newMessages
       .filter((m) => m.role === "tool")
       .map((m) => ({ id: m.toolCallId, result: JSON.parse(m.content) })),
-    usage: result?.usage,
+    usage: finished?.usage?.[0],
   };
 }
 
