@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from ag_ui.core import (
     ActivitySnapshotEvent,
     Interrupt,
@@ -228,3 +229,28 @@ def test_ai_sdk_approval_denial_reasoning_and_data_parts() -> None:
         ("final", {"usage": {"inputTokens": 8}}),
     ]
     encodes_back("vercel-ai", frames, events)
+
+
+def test_reasoning_and_a_denied_call_are_synthesised_into_ai_sdk_parts() -> None:
+    events = decoded("vercel-ai", parse_all(run_node(JS_SUITE, "ai", "parts.mjs").encode()))
+    encoder = make_encoder("vercel-ai", "s1")
+    standard = [
+        {"seq": i, "type": e.type, "data": dict(plain(e)[1])}
+        for i, e in enumerate(events, 1)
+        if "." not in e.type or e.type in ("reasoning.delta", "tool.call", "tool.result")
+    ]
+    kinds = [
+        orjson.loads(frame.data)["type"] if frame.data != "[DONE]" else frame.data
+        for envelope in standard
+        for frame in encoder.encode(envelope)
+    ]
+    assert kinds == [
+        "start",
+        "reasoning-start",
+        "reasoning-delta",
+        "reasoning-end",
+        "tool-input-available",
+        "tool-output-denied",
+        "finish",
+        "[DONE]",
+    ]

@@ -37,6 +37,11 @@ def at(seconds: float) -> str:
 
 SESSION = [
     {"type": "user.message", "data": {"text": "Weather in Berlin?"}, "ts": at(0)},
+    {
+        "type": "reasoning.delta",
+        "data": {"text": "Needs a tool.", "message_id": "r1"},
+        "ts": at(0.005),
+    },
     {"type": "message.delta", "data": {"text": "Let me ", "message_id": "m1"}, "ts": at(0.01)},
     {"type": "message.delta", "data": {"text": "look.", "message_id": "m1"}, "ts": at(0.02)},
     {
@@ -103,4 +108,6 @@ def test_the_official_js_client_reads_the_replay(recorded: str, fmt: str, speed:
     if fmt in ("vercel-ai", "ag-ui"):
         # The OpenAI protocols carry no tool results: the app runs its tools between calls.
         assert got["toolResults"] == [{"id": "call_1", "result": {"celsius": 12}}]
+    if fmt == "vercel-ai":
+        assert got["reasoning"] == "Needs a tool."
     assert token_counts(got["usage"] or {}) == (21, 9)

@@ -138,7 +138,7 @@ class VercelAIEncoder:
     def __init__(self, session_id: str = "session") -> None:
         self._message_id = f"msg_{session_id}"
         self._started = False
-        self._open_text: str | None = None
+        self._open: tuple[str, str] | None = None  # the open part: ("text" | "reasoning", id)
 
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
         if is_control(envelope) or is_synthetic_final(envelope):
@@ -156,13 +156,14 @@ class VercelAIEncoder:
         if not self._started:
             self._started = True
             parts.append({"type": "start", "messageId": self._message_id})
-        if kind == "message.delta":
-            text_id = str(data.get("message_id") or "text_0")
-            if self._open_text != text_id:
+        if kind in ("message.delta", REASONING_DELTA):
+            part = "text" if kind == "message.delta" else "reasoning"
+            part_id = str(data.get("message_id") or f"{part}_0")
+            if self._open != (part, part_id):
                 parts += self._close_text()
-                parts.append({"type": "text-start", "id": text_id})
-                self._open_text = text_id
-            parts.append({"type": "text-delta", "id": text_id, "delta": data.get("text", "")})
+                parts.append({"type": f"{part}-start", "id": part_id})
+                self._open = (part, part_id)
+            parts.append({"type": f"{part}-delta", "id": part_id, "delta": data.get("text", "")})
         elif kind == "tool.call":
             parts += self._close_text()
             parts.append(
@@ -175,7 +176,9 @@ class VercelAIEncoder:
             )
         elif kind == "tool.result":
             call_id = data.get("call_id")
-            if data.get("is_error"):
+            if data.get("denied"):
+                parts.append({"type": "tool-output-denied", "toolCallId": call_id})
+            elif data.get("is_error"):
                 error = data.get("result")
                 text = error if isinstance(error, str) else dumps(error)
                 parts.append(
@@ -205,7 +208,7 @@ class VercelAIEncoder:
         return [SSEFrame(data=part if isinstance(part, str) else dumps(part)) for part in parts]
 
     def _close_text(self) -> list[dict[str, Any] | str]:
-        if self._open_text is None:
+        if self._open is None:
             return []
-        text_id, self._open_text = self._open_text, None
-        return [{"type": "text-end", "id": text_id}]
+        (part, part_id), self._open = self._open, None
+        return [{"type": f"{part}-end", "id": part_id}]

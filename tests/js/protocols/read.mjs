@@ -1,6 +1,7 @@
 // The official JS clients read a replaydeck replay in their own protocol.
 // Usage: node read.mjs FORMAT REPLAY_URL — prints what the client assembled, as JSON:
-// {"text", "toolCalls": [{"id", "name", "args"}], "toolResults": [{"id", "result"}], "usage"}.
+// {"text", "toolCalls": [{"id", "name", "args"}], "toolResults": [{"id", "result"}], "usage"}
+// (and "reasoning" from the AI SDK).
 // Each client is given a `fetch` that answers its own request (a POST to the model or
 // agent) with the replay, so the whole client stack (SSE parsing, schema validation,
 // accumulation) reads replaydeck's bytes.
@@ -61,6 +62,7 @@ async function vercelAi() {
   const tools = message.parts.filter((p) => p.type.startsWith("tool-"));
   return {
     text: message.parts.filter((p) => p.type === "text").map((p) => p.text).join(""),
+    reasoning: message.parts.filter((p) => p.type === "reasoning").map((p) => p.text).join(""),
     toolCalls: tools.map((p) => ({ id: p.toolCallId, name: p.type.slice(5), args: p.input })),
     toolResults: tools.map((p) => ({ id: p.toolCallId, result: p.output })),
     usage: message.metadata?.usage,
