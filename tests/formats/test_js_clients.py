@@ -108,6 +108,6 @@ def test_the_official_js_client_reads_the_replay(recorded: str, fmt: str, speed:
     if fmt in ("vercel-ai", "ag-ui"):
         # The OpenAI protocols carry no tool results: the app runs its tools between calls.
         assert got["toolResults"] == [{"id": "call_1", "result": {"celsius": 12}}]
-    if fmt == "vercel-ai":
+    if fmt in ("vercel-ai", "ag-ui"):
         assert got["reasoning"] == "Needs a tool."
     assert token_counts(got["usage"] or {}) == (21, 9)

@@ -210,6 +210,7 @@ class AGUIEncoder:
         self._run_id = f"run_{session_id}"
         self._started = False
         self._open_message: str | None = None
+        self._open_reasoning: str | None = None
         self._ended = False  # RUN_ERROR or RUN_FINISHED was sent: the run is over
 
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
@@ -231,7 +232,30 @@ class AGUIEncoder:
             events.append(
                 {"type": "RUN_STARTED", "threadId": self._thread_id, "runId": self._run_id}
             )
-        if kind == "message.delta":
+        if kind not in (REASONING_DELTA, "error"):
+            events += self._close_reasoning()
+        if kind == REASONING_DELTA:
+            events += self._close_message()
+            message_id = str(data.get("message_id") or "reasoning_0")
+            if self._open_reasoning != message_id:
+                events += self._close_reasoning()
+                events += [
+                    {"type": "REASONING_START", "messageId": message_id},
+                    {
+                        "type": "REASONING_MESSAGE_START",
+                        "messageId": message_id,
+                        "role": "reasoning",
+                    },
+                ]
+                self._open_reasoning = message_id
+            events.append(
+                {
+                    "type": "REASONING_MESSAGE_CONTENT",
+                    "messageId": message_id,
+                    "delta": data.get("text", ""),
+                }
+            )
+        elif kind == "message.delta":
             message_id = str(data.get("message_id") or "msg_0")
             if self._open_message != message_id:
                 events += self._close_message()
@@ -300,6 +324,15 @@ class AGUIEncoder:
             # An app's own event (retrieval.hit …); another protocol's plumbing is not sent.
             events.append({"type": "CUSTOM", "name": kind, "value": dict(data)})
         return [SSEFrame(data=dumps(event)) for event in events]
+
+    def _close_reasoning(self) -> list[dict[str, Any]]:
+        if self._open_reasoning is None:
+            return []
+        message_id, self._open_reasoning = self._open_reasoning, None
+        return [
+            {"type": "REASONING_MESSAGE_END", "messageId": message_id},
+            {"type": "REASONING_END", "messageId": message_id},
+        ]
 
     def _close_message(self) -> list[dict[str, Any]]:
         if self._open_message is None:

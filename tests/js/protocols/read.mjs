@@ -1,7 +1,7 @@
 // The official JS clients read a replaydeck replay in their own protocol.
 // Usage: node read.mjs FORMAT REPLAY_URL — prints what the client assembled, as JSON:
 // {"text", "toolCalls": [{"id", "name", "args"}], "toolResults": [{"id", "result"}], "usage"}
-// (and "reasoning" from the AI SDK).
+// (and "reasoning" from the AI SDK and AG-UI).
 // Each client is given a `fetch` that answers its own request (a POST to the model or
 // agent) with the replay, so the whole client stack (SSE parsing, schema validation,
 // accumulation) reads replaydeck's bytes.
@@ -94,6 +94,10 @@ async function agUi() {
     toolResults: newMessages
       .filter((m) => m.role === "tool")
       .map((m) => ({ id: m.toolCallId, result: JSON.parse(m.content) })),
+    reasoning: newMessages
+      .filter((m) => m.role === "reasoning")
+      .map((m) => m.content)
+      .join(""),
     usage: finished?.usage?.[0],
   };
 }
