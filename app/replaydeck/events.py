@@ -109,6 +109,11 @@ class UserMessage(_Payload):
 # The capture writes it where Responses and Chat Completions streams end; the
 # session's `final` comes when the run ends (README, "One session, many model calls").
 TURN_END = "turn.end"
+# Another documented custom type: a piece of the model's reasoning text (OpenAI
+# reasoning text and summaries, AI SDK `reasoning-delta`, AG-UI `REASONING_MESSAGE_*`),
+# `text` and `message_id` as in `message.delta`. It is not the answer, so it is kept
+# apart from `message.delta`.
+REASONING_DELTA = "reasoning.delta"
 
 STANDARD_TYPES: dict[str, type[_Payload]] = {
     "message.delta": MessageDelta,

@@ -60,6 +60,7 @@ def test_a_whole_run_parses_frame_by_frame_and_finishes_once(server: RunningServ
         "whole-run",
         [
             {"type": "status", "data": {"label": "searching"}},
+            {"type": "reasoning.delta", "data": {"text": "Search first.", "message_id": "r1"}},
             {
                 "type": "tool.call",
                 "data": {"name": "search", "args": {"q": "sse"}, "call_id": "c1"},
@@ -74,6 +75,11 @@ def test_a_whole_run_parses_frame_by_frame_and_finishes_once(server: RunningServ
     assert kinds == [
         "RUN_STARTED",
         "CUSTOM",
+        "REASONING_START",
+        "REASONING_MESSAGE_START",
+        "REASONING_MESSAGE_CONTENT",
+        "REASONING_MESSAGE_END",
+        "REASONING_END",
         "TOOL_CALL_START",
         "TOOL_CALL_ARGS",
         "TOOL_CALL_END",
@@ -86,3 +92,4 @@ def test_a_whole_run_parses_frame_by_frame_and_finishes_once(server: RunningServ
     ]
     assert isinstance(events[-1], RunFinishedEvent)
     assert events[-1].thread_id == "whole-run"
+    assert [(u.input_tokens, u.output_tokens) for u in events[-1].usage or []] == [(3, 2)]

@@ -9,8 +9,6 @@ that @ag-ui/encoder wrote (tests/capture/samples).
 """
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 from replaydeck.testing import golden as golden_files
@@ -18,7 +16,7 @@ from replaydeck.testing.cassette import Chunk, Exchange, RecordedRequest, Record
 from replaydeck.testing.normalize import normalize
 from replaydeck.testing.upstream import RecordedUpstream
 from replaydeck.testing.upstream_server import serve_upstream
-from tests.needs import missing
+from tests.node import run_node
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "tests" / "js" / "upstream-openai"
@@ -27,17 +25,6 @@ AG_UI = ROOT / "tests" / "js" / "upstream-ag-ui"
 SAMPLES = ROOT / "tests" / "capture" / "samples"
 RECORDING = ROOT / "tests" / "examples" / "upstreams" / "test_agent_upstream" / "weather.json"
 GOLDEN = ROOT / "tests" / "examples" / "golden" / "weather_agent.jsonl"
-
-
-def run_node(suite: Path, package: str, *args: str) -> str:
-    node = shutil.which("node")
-    if node is None or not (suite / "node_modules" / package).is_dir():
-        missing(f"node and the {package} npm package are needed: run scripts/node-deps")
-    done = subprocess.run(
-        [str(node), *args], cwd=suite, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def test_the_openai_node_sdk_runs_the_agent_on_the_recorded_upstream() -> None:

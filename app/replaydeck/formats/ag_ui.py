@@ -2,10 +2,14 @@
 with camelCase fields.
 
 Decoding: `TEXT_MESSAGE_CONTENT` (and `TEXT_MESSAGE_CHUNK` with a delta) → `message.delta`;
+`REASONING_MESSAGE_CONTENT` (and `REASONING_MESSAGE_CHUNK`) → `reasoning.delta`;
 `TOOL_CALL_END` → `tool.call`, with the name from `TOOL_CALL_START` and the arguments
-assembled from the `TOOL_CALL_ARGS` deltas; `TOOL_CALL_RESULT` → `tool.result`;
-`STEP_STARTED` → `status`; `RUN_ERROR` → `error`; `RUN_FINISHED` → `final`. Everything
-else becomes `ag_ui.<type>`; every event keeps the original as `raw`.
+assembled from the `TOOL_CALL_ARGS` deltas; a run of `TOOL_CALL_CHUNK`s → `tool.call` once
+another call or any other event follows; `TOOL_CALL_RESULT` → `tool.result`;
+`STEP_STARTED` → `status`; `RUN_ERROR` → `error`; `RUN_FINISHED` → `final`, with its
+`usage` summed and an `interrupt` or `cancelled` outcome kept. Everything else
+(`ACTIVITY_*`, `STATE_*`, `SUBAGENT_*` …) becomes `ag_ui.<type>`; every event keeps the
+original as `raw`.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from replaydeck.events import REASONING_DELTA
 from replaydeck.formats.base import (
     Captured,
+    Tokens,
+    add_usage,
     dumps,
     free_form_type,
     is_control,
@@ -26,17 +33,14 @@ from replaydeck.formats.base import (
 from replaydeck.formats.sse import SSEFrame
 
 FORMAT = "ag-ui"
+# AG-UI 1.0's event types (`EventType` in @ag-ui/core and PyPI ag-ui-protocol); the
+# pre-1.0 THINKING_* events were replaced by REASONING_*.
 EVENT_TYPES = frozenset(
     {
         "TEXT_MESSAGE_START",
         "TEXT_MESSAGE_CONTENT",
         "TEXT_MESSAGE_END",
         "TEXT_MESSAGE_CHUNK",
-        "THINKING_START",
-        "THINKING_END",
-        "THINKING_TEXT_MESSAGE_START",
-        "THINKING_TEXT_MESSAGE_CONTENT",
-        "THINKING_TEXT_MESSAGE_END",
         "TOOL_CALL_START",
         "TOOL_CALL_ARGS",
         "TOOL_CALL_END",
@@ -45,6 +49,8 @@ EVENT_TYPES = frozenset(
         "STATE_SNAPSHOT",
         "STATE_DELTA",
         "MESSAGES_SNAPSHOT",
+        "ACTIVITY_SNAPSHOT",
+        "ACTIVITY_DELTA",
         "RAW",
         "CUSTOM",
         "RUN_STARTED",
@@ -52,8 +58,27 @@ EVENT_TYPES = frozenset(
         "RUN_ERROR",
         "STEP_STARTED",
         "STEP_FINISHED",
+        "REASONING_START",
+        "REASONING_MESSAGE_START",
+        "REASONING_MESSAGE_CONTENT",
+        "REASONING_MESSAGE_END",
+        "REASONING_MESSAGE_CHUNK",
+        "REASONING_END",
+        "REASONING_ENCRYPTED_VALUE",
+        "SUBAGENT_STARTED",
+        "SUBAGENT_FINISHED",
+        "SUBAGENT_ERROR",
     }
 )
+# RUN_FINISHED's TokenUsage fields → the usage names of `final` (OpenAI Responses').
+USAGE_NAMES = {
+    "inputTokens": ("input_tokens",),
+    "outputTokens": ("output_tokens",),
+    "totalTokens": ("total_tokens",),
+    "cachedInputTokens": ("input_tokens_details", "cached_tokens"),
+    "cacheWriteInputTokens": ("input_tokens_details", "cache_write_tokens"),
+    "reasoningTokens": ("output_tokens_details", "reasoning_tokens"),
+}
 
 
 class AGUIDecoder:
@@ -63,12 +88,44 @@ class AGUIDecoder:
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
         self._args: dict[str, str] = {}
+        self._chunked: str | None = None  # the tool call TOOL_CALL_CHUNKs are building
 
     def decode(self, frame: SSEFrame) -> list[Captured]:
         raw = loads_or_none(frame.data)
         if not isinstance(raw, dict):
             return [Captured("ag_ui.unparsed", {"text": frame.data})]
         kind = str(raw.get("type", "UNKNOWN"))
+        if kind == "TOOL_CALL_CHUNK":
+            return self._chunk(raw)
+        # Chunks build one call until another call or any other event (the rule of the
+        # client's own chunk transform), so that event first ends the call.
+        return self._end_chunked() + self._decode(kind, raw)
+
+    def _chunk(self, raw: dict[str, Any]) -> list[Captured]:
+        keep = {"raw": raw, "raw_format": FORMAT}
+        given = raw.get("toolCallId")
+        ended = self._end_chunked() if given and given != self._chunked else []
+        if given and given != self._chunked:
+            self._chunked = str(given)
+            self._names[self._chunked] = str(raw.get("toolCallName") or "")
+            self._args[self._chunked] = ""
+        if self._chunked is not None and raw.get("delta"):
+            self._args[self._chunked] += str(raw["delta"])
+        return [*ended, Captured("ag_ui.tool_call_chunk", keep)]
+
+    def _end_chunked(self) -> list[Captured]:
+        if self._chunked is None:
+            return []
+        call_id, self._chunked = self._chunked, None
+        call = {
+            "name": self._names.get(call_id, ""),
+            "args": parse_args(self._args.pop(call_id, "")),
+            "call_id": call_id,
+        }
+        # Assembled from chunks that are stored (and replayed) themselves.
+        return [Captured("tool.call", {**call, "raw_format": FORMAT})]
+
+    def _decode(self, kind: str, raw: dict[str, Any]) -> list[Captured]:
         keep = {"raw": raw, "raw_format": FORMAT}
         call_id = str(raw.get("toolCallId", ""))
         if kind in ("TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_CHUNK") and "delta" in raw:
@@ -76,6 +133,11 @@ class AGUIDecoder:
             if raw.get("messageId"):
                 text["message_id"] = str(raw["messageId"])
             return [Captured("message.delta", {**text, **keep})]
+        if kind in ("REASONING_MESSAGE_CONTENT", "REASONING_MESSAGE_CHUNK") and raw.get("delta"):
+            text = {"text": str(raw["delta"])}
+            if raw.get("messageId"):
+                text["message_id"] = str(raw["messageId"])
+            return [Captured(REASONING_DELTA, {**text, **keep})]
         if kind == "TOOL_CALL_START":
             self._names[call_id] = str(raw.get("toolCallName", ""))
             self._args[call_id] = ""
@@ -105,8 +167,37 @@ class AGUIDecoder:
                 error["code"] = raw["code"]
             return [Captured("error", {**error, **keep})]
         elif kind == "RUN_FINISHED":
-            return [Captured("final", keep)]
+            end: dict[str, Any] = {}
+            usage = run_usage(raw.get("usage"))
+            if usage:
+                end["usage"] = usage
+            outcome = raw.get("outcome")
+            if isinstance(outcome, dict) and outcome.get("type"):
+                # `interrupt` (waiting on the user: `interrupts` says for what) or
+                # `cancelled`: the run is over either way; a resume is a new run.
+                end["outcome"] = str(outcome["type"])
+                if outcome.get("interrupts"):
+                    end["interrupts"] = outcome["interrupts"]
+            return [Captured("final", {**end, **keep})]
         return [Captured(free_form_type("ag_ui", kind), keep)]
+
+
+def run_usage(given: Any) -> dict[str, Any]:
+    """RUN_FINISHED's `usage` (a TokenUsage per model or provider) as one summed usage."""
+    total: dict[str, Any] = {}
+    for entry in given if isinstance(given, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        usage: dict[str, Any] = {}
+        for field, path in USAGE_NAMES.items():
+            value = entry.get(field)
+            if isinstance(value, int) and not isinstance(value, bool):
+                if len(path) == 1:
+                    usage[path[0]] = value
+                else:
+                    usage.setdefault(path[0], {})[path[1]] = value
+        total = add_usage(total, usage)
+    return total
 
 
 class AGUIEncoder:
@@ -119,6 +210,7 @@ class AGUIEncoder:
         self._run_id = f"run_{session_id}"
         self._started = False
         self._open_message: str | None = None
+        self._open_reasoning: str | None = None
         self._ended = False  # RUN_ERROR or RUN_FINISHED was sent: the run is over
 
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
@@ -132,13 +224,38 @@ class AGUIEncoder:
         kind = str(envelope.get("type"))
         data = envelope.get("data")
         data = data if isinstance(data, Mapping) else {}
+        if data.get("raw_format") == FORMAT:
+            return []  # assembled from captured events (a chunked tool call), sent as they were
         events: list[dict[str, Any]] = []
         if not self._started:
             self._started = True
             events.append(
                 {"type": "RUN_STARTED", "threadId": self._thread_id, "runId": self._run_id}
             )
-        if kind == "message.delta":
+        if kind not in (REASONING_DELTA, "error"):
+            events += self._close_reasoning()
+        if kind == REASONING_DELTA:
+            events += self._close_message()
+            message_id = str(data.get("message_id") or "reasoning_0")
+            if self._open_reasoning != message_id:
+                events += self._close_reasoning()
+                events += [
+                    {"type": "REASONING_START", "messageId": message_id},
+                    {
+                        "type": "REASONING_MESSAGE_START",
+                        "messageId": message_id,
+                        "role": "reasoning",
+                    },
+                ]
+                self._open_reasoning = message_id
+            events.append(
+                {
+                    "type": "REASONING_MESSAGE_CONTENT",
+                    "messageId": message_id,
+                    "delta": data.get("text", ""),
+                }
+            )
+        elif kind == "message.delta":
             message_id = str(data.get("message_id") or "msg_0")
             if self._open_message != message_id:
                 events += self._close_message()
@@ -193,14 +310,29 @@ class AGUIEncoder:
             self._ended = True
         elif kind == "final":
             events += self._close_message()
-            events.append(
-                {"type": "RUN_FINISHED", "threadId": self._thread_id, "runId": self._run_id}
-            )
+            finished: dict[str, Any] = {
+                "type": "RUN_FINISHED",
+                "threadId": self._thread_id,
+                "runId": self._run_id,
+            }
+            tokens = Tokens.of(data.get("usage"))
+            if tokens is not None:
+                finished["usage"] = [tokens.ag_ui()]
+            events.append(finished)
             self._ended = True
         elif "." in kind and "raw_format" not in data:
             # An app's own event (retrieval.hit …); another protocol's plumbing is not sent.
             events.append({"type": "CUSTOM", "name": kind, "value": dict(data)})
         return [SSEFrame(data=dumps(event)) for event in events]
+
+    def _close_reasoning(self) -> list[dict[str, Any]]:
+        if self._open_reasoning is None:
+            return []
+        message_id, self._open_reasoning = self._open_reasoning, None
+        return [
+            {"type": "REASONING_MESSAGE_END", "messageId": message_id},
+            {"type": "REASONING_END", "messageId": message_id},
+        ]
 
     def _close_message(self) -> list[dict[str, Any]]:
         if self._open_message is None:

@@ -176,6 +176,20 @@ class Tokens:
             "total_tokens": self.total,
         }
 
+    def ag_ui(self) -> dict[str, Any]:
+        """One TokenUsage of AG-UI's RUN_FINISHED `usage` list."""
+        usage = {
+            "inputTokens": self.input,
+            "outputTokens": self.output,
+            "totalTokens": self.total,
+        }
+        optional = {
+            "cachedInputTokens": self.cached,
+            "cacheWriteInputTokens": self.cache_write,
+            "reasoningTokens": self.reasoning,
+        }
+        return usage | {name: count for name, count in optional.items() if count}
+
     def chat(self) -> dict[str, Any]:
         return {
             "prompt_tokens": self.input,

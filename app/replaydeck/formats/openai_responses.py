@@ -4,8 +4,11 @@ Decoding: text deltas → `message.delta`; a finished `function_call` output ite
 the name, the complete arguments and the call id) → `tool.call`; `response.completed` and
 `response.incomplete` → `turn.end` (with the response's `usage`: one model call ended,
 not the session, which may make more); `response.failed` and `error` → `error`;
-`response.created`/`response.in_progress` → `status`. Everything else (argument
-deltas, content parts, reasoning …) is kept as `openai.<type>`. Every event keeps the
+`response.created`/`response.in_progress`/`response.queued` → `status`; reasoning text
+and summary deltas → `reasoning.delta`; a finished `mcp_call` item → `tool.call` and
+`tool.result` (the provider ran it), a finished `custom_tool_call` item → `tool.call`
+(`args` = `{"input": …}`). Everything else (argument deltas, which the finished item
+repeats whole, content parts, MCP progress …) is kept as `openai.<type>`. Every event keeps the
 original as `raw`, so encoding a captured session back gives the very same events.
 """
 
@@ -15,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from replaydeck.events import TURN_END
+from replaydeck.events import REASONING_DELTA, TURN_END
 from replaydeck.formats.base import (
     Captured,
     Tokens,
@@ -31,6 +34,9 @@ from replaydeck.formats.base import (
 from replaydeck.formats.sse import SSEFrame
 
 FORMAT = "openai-responses"
+REASONING_DELTAS = frozenset(
+    {"response.reasoning_text.delta", "response.reasoning_summary_text.delta"}
+)
 
 
 def epoch_seconds(ts: Any) -> int:
@@ -51,20 +57,17 @@ class OpenAIResponsesDecoder:
             return [Captured("openai.unparsed", {"text": frame.data, "event": frame.event})]
         kind = str(raw.get("type") or frame.event or "unknown")
         keep = {"raw": raw, "raw_format": FORMAT}
-        if kind == "response.output_text.delta":
+        if kind == "response.output_text.delta" or kind in REASONING_DELTAS:
             data = {"text": str(raw.get("delta", ""))}
             if raw.get("item_id"):
                 data["message_id"] = str(raw["item_id"])
-            return [Captured("message.delta", {**data, **keep})]
+            standard = "message.delta" if kind == "response.output_text.delta" else REASONING_DELTA
+            return [Captured(standard, {**data, **keep})]
         item = raw.get("item")
-        done = kind == "response.output_item.done" and isinstance(item, dict)
-        if done and isinstance(item, dict) and item.get("type") == "function_call":
-            call = {
-                "name": str(item.get("name", "")),
-                "args": parse_args(str(item.get("arguments", ""))),
-                "call_id": str(item.get("call_id") or item.get("id") or ""),
-            }
-            return [Captured("tool.call", {**call, **keep})]
+        if kind == "response.output_item.done" and isinstance(item, dict):
+            done = item_done(item, keep)
+            if done:
+                return done
         response = raw.get("response")
         response = response if isinstance(response, dict) else {}
         if kind in ("response.completed", "response.incomplete"):
@@ -80,9 +83,39 @@ class OpenAIResponsesDecoder:
             if error.get("code") is not None:
                 failure["code"] = error["code"]
             return [Captured("error", {**failure, **keep})]
-        if kind in ("response.created", "response.in_progress"):
+        if kind in ("response.created", "response.in_progress", "response.queued"):
             return [Captured("status", {"label": kind.removeprefix("response."), **keep})]
         return [Captured(free_form_type("openai", kind), keep)]
+
+
+def item_done(item: Mapping[str, Any], keep: dict[str, Any]) -> list[Captured]:
+    """A finished output item that is a tool call: the function's (the app runs it), a
+    custom tool's (its input is free text) or an MCP server's (the provider ran it, so
+    its output or error is in the item: a `tool.result` too, with `raw_format` but
+    without `raw`, since the one frame is sent back once)."""
+    kind = item.get("type")
+    name = str(item.get("name", ""))
+    call_id = str(item.get("call_id") or item.get("id") or "")
+    if kind == "function_call":
+        args = parse_args(str(item.get("arguments", "")))
+    elif kind == "custom_tool_call":
+        args = {"input": item.get("input")}
+    elif kind == "mcp_call":
+        args = parse_args(str(item.get("arguments", "")))
+        call = {"name": name, "args": args, "call_id": call_id}
+        result: dict[str, Any] = {"name": name, "call_id": call_id}
+        if item.get("error"):
+            result.update(result=item["error"], is_error=True)
+        else:
+            result["result"] = item.get("output")
+        server = {"server_label": item["server_label"]} if item.get("server_label") else {}
+        return [
+            Captured("tool.call", {**call, **server, **keep}),
+            Captured("tool.result", {**result, **server, "raw_format": FORMAT}),
+        ]
+    else:
+        return []
+    return [Captured("tool.call", {"name": name, "args": args, "call_id": call_id, **keep})]
 
 
 class OpenAIResponsesEncoder:
@@ -119,11 +152,13 @@ class OpenAIResponsesEncoder:
         raw = raw_of(envelope, FORMAT)
         if isinstance(raw, dict):
             return [SSEFrame(data=dumps(raw), event=str(raw.get("type")))]
+        data = envelope.get("data")
+        data = data if isinstance(data, Mapping) else {}
+        if data.get("raw_format") == FORMAT:
+            return []  # assembled from a captured frame, which is already on the wire
         if kind == "final" and not self._started:
             return []  # the run's end after its last turn: every response is complete
 
-        data = envelope.get("data")
-        data = data if isinstance(data, Mapping) else {}
         events: list[dict[str, Any]] = []
         if not self._started:
             self._started = True

@@ -4,10 +4,10 @@ recorded session.
 
 The replay stream's frames are parsed back and re-encoded here, at the route, so the
 core's pacing code stays one code path for every format; replay is not a hot path.
-Each stored event's frames end with one that carries its seq as `id:`, so Last-Event-ID
-resumption still works. The framing suits clients stricter than the SSE rules
-(replaydeck.formats.sse.INLINE_HEARTBEAT). Control frames (`replay.end`) are not sent: the
-foreign protocols have their own ends.
+Each stored event's frames end with one that carries its seq as `id:`, the frames
+before it `<seq>.<k>`, so Last-Event-ID resumes after any frame. The framing suits
+clients stricter than the SSE rules (replaydeck.formats.sse.INLINE_HEARTBEAT). Control
+frames (`replay.end`) are not sent: the foreign protocols have their own ends.
 """
 
 from __future__ import annotations
@@ -44,14 +44,17 @@ async def reformat(
     session_id: str,
     *,
     before: Iterable[Mapping[str, Any]] = (),
+    resume: tuple[int, int] | None = None,
 ) -> AsyncIterator[bytes]:
     """Re-encode a replay's frames; `before` are the envelopes a resumed client already
     has (up to its Last-Event-ID), run through the encoder unsent, so the stream goes on
     where it left off (same response id, sequence numbers, output indexes) instead of
-    starting a second response."""
+    starting a second response. `resume` is (seq, k) when the client has the first k
+    frames of seq's group (Last-Event-ID `<seq>.<k>`): they are not sent again."""
     encoder = make_encoder(fmt, session_id)
     for envelope in before:
         encoder.encode(envelope)
+    partial = str(resume[0]) if resume and resume[1] else None
     parser = SSEParser()
     async for chunk in frames:
         out: list[bytes] = []
@@ -61,13 +64,19 @@ async def reformat(
             if frame.event is not None and frame.event.startswith(RESERVED_PREFIXES):
                 continue
             encoded = encoder.encode(orjson.loads(frame.data))
-            # Only the last frame of a stored event's group carries its seq as `id:`: a
-            # client holds that id once it has the whole group, so a resume never skips
-            # the group's rest (the frames before it keep the previous id in force).
-            # Encoders set no ids of their own on the group's other frames.
-            out += [frame_bytes(f) for f in encoded[:-1]]
-            # An id the encoder gives (a plain SSE app's own `id:`) is sent as it was.
-            out += [frame_bytes(replace(f, id=f.id or frame.id)) for f in encoded[-1:]]
+            # The last frame of a stored event's group carries its seq as `id:` (a
+            # client holding it has the whole group); the frames before it are
+            # `<seq>.1`, `<seq>.2` …, so a client cut off inside a group resumes right
+            # after the frame it has. Encoders set no ids of their own on those frames;
+            # an id the encoder gives (a plain SSE app's own `id:`) is sent as it was.
+            group = [
+                replace(f, id=f.id or (frame.id and f"{frame.id}.{k}"))
+                for k, f in enumerate(encoded[:-1], 1)
+            ]
+            group += [replace(f, id=f.id or frame.id) for f in encoded[-1:]]
+            if partial is not None and frame.id == partial:
+                group, partial = group[resume[1] if resume else 0 :], None
+            out += [frame_bytes(f) for f in group]
         if not found and chunk.startswith(b":"):
             out.append(INLINE_HEARTBEAT)  # a keep-alive that dispatches no empty event
         if out:

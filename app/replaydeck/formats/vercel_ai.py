@@ -2,10 +2,13 @@
 frames whose data is a JSON part `{"type": "text-delta", "id": …, "delta": …}`, ended by
 `data: [DONE]`.
 
-Decoding: `text-delta` → `message.delta`; `tool-input-available` → `tool.call`;
-`tool-output-available` / `tool-output-error` → `tool.result` (the name is remembered
-from the tool's input part, which the output part does not repeat); `error` → `error`;
-`finish` → `final`; `data-status` → `status`. Other parts become `vercel.<type>`. The
+Decoding: `text-delta` → `message.delta`; `reasoning-delta` → `reasoning.delta`;
+`tool-input-available` → `tool.call`; `tool-output-available` / `tool-output-error` /
+`tool-output-denied` → `tool.result` (the name is remembered from the tool's input
+part, which the output part does not repeat; a denied call is an error result marked
+`denied`); `error` → `error`; `finish` → `final` (with `messageMetadata.usage` as its
+`usage`); `data-status` → `status`. Other parts, the approval request and the app's
+own `data-<name>` parts among them, become `vercel.<type>` (`vercel.data_weather`). The
 `[DONE]` terminator is not recorded (the session is final by then, and the store refuses
 appends after `final`); the encoder writes it after every `finish`, so a captured stream
 still encodes back verbatim.
@@ -16,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from replaydeck.events import REASONING_DELTA
 from replaydeck.formats.base import (
     Captured,
     dumps,
@@ -29,6 +33,8 @@ from replaydeck.formats.sse import SSEFrame
 
 FORMAT = "vercel-ai"
 HEADER = "x-vercel-ai-ui-message-stream"
+# The part types of `UIMessageChunk` in the `ai` package (7.x); `data-<name>` parts are
+# the app's own and are recognised by their prefix.
 PART_TYPES = frozenset(
     {
         "start",
@@ -37,22 +43,29 @@ PART_TYPES = frozenset(
         "error",
         "start-step",
         "finish-step",
+        "reset-step",
         "text-start",
         "text-delta",
         "text-end",
         "reasoning-start",
         "reasoning-delta",
         "reasoning-end",
+        "reasoning-file",
+        "custom",
         "tool-input-start",
         "tool-input-delta",
         "tool-input-available",
         "tool-input-error",
+        "tool-approval-request",
+        "tool-approval-response",
         "tool-output-available",
         "tool-output-error",
+        "tool-output-denied",
         "source-url",
         "source-document",
         "file",
         "message-metadata",
+        "steering-message",
     }
 )
 DONE = "[DONE]"
@@ -83,18 +96,30 @@ class VercelAIDecoder:
             args = raw.get("input")
             args = args if isinstance(args, dict) else {"input": args}
             return [Captured("tool.call", {"name": name, "args": args, "call_id": call_id, **keep})]
-        if kind in ("tool-output-available", "tool-output-error"):
+        if kind == "reasoning-delta":
+            text = {"text": str(raw.get("delta", "")), "message_id": str(raw.get("id", ""))}
+            return [Captured(REASONING_DELTA, {**text, **keep})]
+        if kind in ("tool-output-available", "tool-output-error", "tool-output-denied"):
             name = self._tool_names.get(call_id, "")
             result: dict[str, Any] = {"name": name, "call_id": call_id}
             if kind == "tool-output-error":
                 result.update(result=raw.get("errorText"), is_error=True)
+            elif kind == "tool-output-denied":
+                # The user refused the tool's approval request: it never ran.
+                result.update(result=None, is_error=True, denied=True)
             else:
                 result["result"] = raw.get("output")
+                if raw.get("preliminary"):
+                    result["preliminary"] = True
             return [Captured("tool.result", {**result, **keep})]
         if kind == "error":
             return [Captured("error", {"message": str(raw.get("errorText", "")), **keep})]
         if kind == "finish":
-            return [Captured("final", keep)]
+            metadata = raw.get("messageMetadata")
+            usage = metadata.get("usage") if isinstance(metadata, dict) else None
+            return [
+                Captured("final", {"usage": usage, **keep} if isinstance(usage, dict) else keep)
+            ]
         status = raw.get("data")
         if (
             kind == "data-status"
@@ -113,7 +138,7 @@ class VercelAIEncoder:
     def __init__(self, session_id: str = "session") -> None:
         self._message_id = f"msg_{session_id}"
         self._started = False
-        self._open_text: str | None = None
+        self._open: tuple[str, str] | None = None  # the open part: ("text" | "reasoning", id)
 
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
         if is_control(envelope) or is_synthetic_final(envelope):
@@ -131,13 +156,14 @@ class VercelAIEncoder:
         if not self._started:
             self._started = True
             parts.append({"type": "start", "messageId": self._message_id})
-        if kind == "message.delta":
-            text_id = str(data.get("message_id") or "text_0")
-            if self._open_text != text_id:
+        if kind in ("message.delta", REASONING_DELTA):
+            part = "text" if kind == "message.delta" else "reasoning"
+            part_id = str(data.get("message_id") or f"{part}_0")
+            if self._open != (part, part_id):
                 parts += self._close_text()
-                parts.append({"type": "text-start", "id": text_id})
-                self._open_text = text_id
-            parts.append({"type": "text-delta", "id": text_id, "delta": data.get("text", "")})
+                parts.append({"type": f"{part}-start", "id": part_id})
+                self._open = (part, part_id)
+            parts.append({"type": f"{part}-delta", "id": part_id, "delta": data.get("text", "")})
         elif kind == "tool.call":
             parts += self._close_text()
             parts.append(
@@ -150,7 +176,9 @@ class VercelAIEncoder:
             )
         elif kind == "tool.result":
             call_id = data.get("call_id")
-            if data.get("is_error"):
+            if data.get("denied"):
+                parts.append({"type": "tool-output-denied", "toolCallId": call_id})
+            elif data.get("is_error"):
                 error = data.get("result")
                 text = error if isinstance(error, str) else dumps(error)
                 parts.append(
@@ -172,11 +200,15 @@ class VercelAIEncoder:
             parts.append({"type": "error", "errorText": data.get("message", "")})
         elif kind == "final":
             parts += self._close_text()
-            parts += [{"type": "finish"}, DONE]
+            finish: dict[str, Any] = {"type": "finish"}
+            if isinstance(data.get("usage"), Mapping):
+                # The AI SDK's place for a run's usage: the message's metadata.
+                finish["messageMetadata"] = {"usage": dict(data["usage"])}
+            parts += [finish, DONE]
         return [SSEFrame(data=part if isinstance(part, str) else dumps(part)) for part in parts]
 
     def _close_text(self) -> list[dict[str, Any] | str]:
-        if self._open_text is None:
+        if self._open is None:
             return []
-        text_id, self._open_text = self._open_text, None
-        return [{"type": "text-end", "id": text_id}]
+        (part, part_id), self._open = self._open, None
+        return [{"type": f"{part}-end", "id": part_id}]

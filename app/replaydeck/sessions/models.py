@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import Path
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from replaydeck import ids
@@ -99,6 +108,47 @@ OptionalNonNegativeNumber = Annotated[
 ]
 # Last-Event-ID and If-Match: a seq, 7 or "7".
 SeqHeader = Annotated[_From0 | None, BeforeValidator(_seq_header)]
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where a replay in another protocol resumes: after seq `after`, then past the
+    first `skip` frames of the next event's group (formats/replay.py)."""
+
+    after: int
+    skip: int = 0
+
+
+_FRAME_ID = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+
+
+def _resume_header(value: object) -> Resume | None:
+    # `7` has all of seq 7's frames; `7.2` has the first two frames of seq 7's group.
+    if value is None:
+        return None
+    if isinstance(value, str) and "." in value:
+        found = _FRAME_ID.fullmatch(value)
+        if found is None or int(found[1]) < 1 or int(found[1]) > MAX_SEQ:
+            raise PydanticCustomError(
+                "frame_id", "Input should be a seq such as 7, or a frame id such as 7.2"
+            )
+        return Resume(after=int(found[1]) - 1, skip=int(found[2]))
+    after = int(str(_seq_header(value)))
+    if after > MAX_SEQ:
+        raise PydanticCustomError(
+            "less_than_equal", "Input should be less than or equal to {le}", {"le": MAX_SEQ}
+        )
+    return Resume(after=after)
+
+
+# A replay's Last-Event-ID: a seq, or the id of one frame of a stored event's group.
+# FastAPI reads a header of a class it does not know as one value (a tuple would be a
+# list of repeated headers), and the validator makes the Resume.
+ResumeHeader = Annotated[
+    Resume | None,
+    PlainValidator(_resume_header),
+    WithJsonSchema({"type": "string", "pattern": "^[0-9]+(?:\\.[0-9]+)?$"}),
+]
 SESSION_ID_RULE = "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
 # Every route with a session in its path: the pattern is documented here, and
 # each route refuses anything else with check_session_id's sentence (a 422 the

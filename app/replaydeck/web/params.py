@@ -21,11 +21,19 @@ from replaydeck.sessions.models import (
     OptionalNonNegativeNumber,
     OptionalPositiveInt,
     PositiveInt,
+    ResumeHeader,
     SeqHeader,
 )
 
 _RESUME = "Resume after this seq (the id of the last event received); wins over ?after=."
 LastEventId = Annotated[SeqHeader, Header(alias="Last-Event-ID", description=_RESUME)]
+_RESUME_FRAME = (
+    _RESUME + " A replay in another protocol also takes a frame's own id, `<seq>.<k>`"
+    " (the k-th of the frames one event became), and resumes right after that frame."
+)
+ReplayLastEventId = Annotated[
+    ResumeHeader, Header(alias="Last-Event-ID", description=_RESUME_FRAME)
+]
 
 
 class EventsQuery(BaseModel):

@@ -14,7 +14,7 @@ from replaydeck.replay.stream import ReplayParams, already_played, replay_frames
 from replaydeck.sessions.models import PLAIN_NUMBER, SessionIdPath, check_session_id
 from replaydeck.sse import EventStreamResponse
 from replaydeck.web.deps import ClockDep, HubDep, SettingsDep, StoreDep, StreamClientDep, StreamsDep
-from replaydeck.web.params import LastEventId, ReplayQuery
+from replaydeck.web.params import ReplayLastEventId, ReplayQuery
 from replaydeck.web.routes.live import SSE_DOC
 
 router = APIRouter(prefix="/v1/sessions", tags=["streams"])
@@ -68,7 +68,7 @@ async def replay(
     streams: StreamsDep,
     client: StreamClientDep,
     query: Annotated[ReplayQuery, Query()],
-    last_event_id: LastEventId = None,
+    last_event_id: ReplayLastEventId = None,
 ) -> Response:
     check_session_id(session_id)
     params = parse_replay(query)
@@ -82,11 +82,11 @@ async def replay(
     if last_event_id is not None:
         end = session.last_seq if params.to_seq is None else min(params.to_seq, session.last_seq)
         ended = session.status == "complete" or quiet.abandoned() or params.to_seq == end
-        if last_event_id >= end and ended:
+        if last_event_id.after >= end and ended:
             return Response(status_code=204)
         params = ReplayParams(
             speed=params.speed,
-            from_seq=max(params.from_seq, last_event_id + 1),
+            from_seq=max(params.from_seq, last_event_id.after + 1),
             to_seq=params.to_seq,
             types=params.types,
             max_gap_ms=params.max_gap_ms,
@@ -106,7 +106,8 @@ async def replay(
     )
     if wire_format is not None:
         before = await already_played(store, session_id, start_seq, params)
-        frames = reformat(frames, wire_format, session_id, before=before)
+        resume = None if last_event_id is None else (params.from_seq, last_event_id.skip)
+        frames = reformat(frames, wire_format, session_id, before=before, resume=resume)
     return EventStreamResponse(
         frames,
         kind="replay",

@@ -34,7 +34,13 @@ from replaydeck.share.service import (
     ShareService,
 )
 from replaydeck.web.deps import ClockDep, HubDep, OpenStreamsDep, SettingsDep, StoreDep, StreamsDep
-from replaydeck.web.params import EventsQuery, LastEventId, ReplayQuery, StreamQuery
+from replaydeck.web.params import (
+    EventsQuery,
+    LastEventId,
+    ReplayLastEventId,
+    ReplayQuery,
+    StreamQuery,
+)
 from replaydeck.web.problems import bug_problem, domain_problem, known_problem
 from replaydeck.web.routes import live as live_routes
 from replaydeck.web.routes import replay as replay_routes
@@ -265,7 +271,7 @@ async def share_replay(
     streams: StreamsDep,
     open_streams: OpenStreamsDep,
     query: Annotated[ReplayQuery, Query()],
-    last_event_id: LastEventId = None,
+    last_event_id: ReplayLastEventId = None,
 ) -> Response:
     share = await shares.open(token)
     return await replay_routes.replay(

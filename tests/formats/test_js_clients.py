@@ -1,0 +1,113 @@
+"""The official JavaScript clients read replaydeck's `?format=` replays from a real
+uvicorn: the `openai` SDK (`responses.stream`, `chat.completions.stream`), the `ai`
+package's chat transport with `readUIMessageStream`, and `@ag-ui/client`'s `HttpAgent`.
+
+Each client gets a `fetch` that answers its own request with the replay
+(tests/js/protocols/read.mjs), so the client's whole stack parses, validates and
+assembles replaydeck's bytes. A session of standard events, appended over HTTP, comes
+back from each as the same text, tool call, tool result and usage, at `speed=max` and at
+speed 1 through the keep-alives of a gap.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from replaydeck.config import Settings
+from tests.node import run_node
+from tests.servers import RunningServer
+
+SUITE = Path(__file__).resolve().parents[1] / "js" / "protocols"
+FORMATS = ["openai-responses", "openai-chat", "vercel-ai", "ag-ui"]
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+GAP = 0.3  # seconds before the tool call: several heartbeats at speed 1
+HEARTBEAT = 0.05
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat()
+
+
+SESSION = [
+    {"type": "user.message", "data": {"text": "Weather in Berlin?"}, "ts": at(0)},
+    {
+        "type": "reasoning.delta",
+        "data": {"text": "Needs a tool.", "message_id": "r1"},
+        "ts": at(0.005),
+    },
+    {"type": "message.delta", "data": {"text": "Let me ", "message_id": "m1"}, "ts": at(0.01)},
+    {"type": "message.delta", "data": {"text": "look.", "message_id": "m1"}, "ts": at(0.02)},
+    {
+        "type": "tool.call",
+        "data": {"name": "get_weather", "args": {"city": "Berlin"}, "call_id": "call_1"},
+        "ts": at(0.02 + GAP),
+    },
+    {
+        "type": "tool.result",
+        "data": {"name": "get_weather", "call_id": "call_1", "result": {"celsius": 12}},
+        "ts": at(0.03 + GAP),
+    },
+    {
+        "type": "message.delta",
+        "data": {"text": " It is 12°C.", "message_id": "m2"},
+        "ts": at(0.04 + GAP),
+    },
+    {
+        "type": "final",
+        "data": {"usage": {"input_tokens": 21, "output_tokens": 9}},
+        "ts": at(0.05 + GAP),
+    },
+]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # Short heartbeats, so the gap at speed 1 carries several.
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/replaydeck.db",
+        heartbeat_interval=HEARTBEAT,
+    )
+
+
+def read_with_js_client(fmt: str, url: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(run_node(SUITE, "openai", "read.mjs", fmt, url))
+    return result
+
+
+def token_counts(usage: dict[str, Any]) -> tuple[int, int]:
+    """Input and output tokens, under OpenAI's names or AG-UI's TokenUsage names."""
+    return (
+        usage.get("input_tokens", usage.get("prompt_tokens", usage.get("inputTokens"))),
+        usage.get("output_tokens", usage.get("completion_tokens", usage.get("outputTokens"))),
+    )
+
+
+@pytest.fixture
+def recorded(server: RunningServer) -> str:
+    response = httpx.post(f"{server.url}/v1/sessions/weather/events", json=SESSION)
+    assert response.status_code == 200, response.text
+    return f"{server.url}/v1/sessions/weather/replay"
+
+
+@pytest.mark.parametrize("speed", ["max", "1"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_official_js_client_reads_the_replay(recorded: str, fmt: str, speed: str) -> None:
+    url = f"{recorded}?format={fmt}&speed={speed}"
+    if speed == "1":
+        assert b": keep-alive\n" in httpx.get(url).content
+    got = read_with_js_client(fmt, url)
+    assert got["text"] == "Let me look. It is 12°C."
+    assert got["toolCalls"] == [{"id": "call_1", "name": "get_weather", "args": {"city": "Berlin"}}]
+    if fmt in ("vercel-ai", "ag-ui"):
+        # The OpenAI protocols carry no tool results: the app runs its tools between calls.
+        assert got["toolResults"] == [{"id": "call_1", "result": {"celsius": 12}}]
+    if fmt in ("vercel-ai", "ag-ui"):
+        assert got["reasoning"] == "Needs a tool."
+    assert token_counts(got["usage"] or {}) == (21, 9)
