@@ -53,7 +53,9 @@ BAD_HEADER_SEQS = [
     "\u0665".encode(),
     b"\xb2",
     b"5_0",
-    b"7.5",
+    b"7.5",  # a frame id on the replay routes (<seq>.<k>), nothing else
+    b"7.5.1",
+    b"7.",
     b"1e3",
     b"null",
     b'"7',
@@ -125,6 +127,8 @@ def test_seq_headers_are_read_strictly(api: Api) -> None:
                 f"/r/{api.token}/stream",
                 f"/r/{api.token}/replay",
             ):
+                if value == b"7.5" and path.endswith("/replay"):
+                    continue  # a replay frame's id: tests/formats/test_frame_ids.py
                 wrong += refusals(
                     client, "GET", path, "Last-Event-ID", headers={"Last-Event-ID": value}
                 )
