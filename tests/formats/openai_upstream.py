@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,16 +47,27 @@ from openai.types.responses import (
     ResponseOutputItemDoneEvent,
     ResponseOutputMessage,
     ResponseOutputText,
+    ResponseReasoningItem,
+    ResponseReasoningSummaryPartAddedEvent,
+    ResponseReasoningSummaryPartDoneEvent,
+    ResponseReasoningSummaryTextDeltaEvent,
+    ResponseReasoningSummaryTextDoneEvent,
     ResponseStreamEvent,
     ResponseTextDeltaEvent,
     ResponseTextDoneEvent,
     ResponseUsage,
 )
+from openai.types.responses.response_reasoning_summary_part_added_event import (
+    Part as AddedPart,
+)
+from openai.types.responses.response_reasoning_summary_part_done_event import Part as DonePart
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 from replaydeck.capture.sdk import Recorder
 
 ANSWER = ["It is 18°C ", "and sunny ", "in Paris."]
+# A reasoning model's summary of its thinking, streamed before its answer.
+THOUGHT = ["The user wants ", "the weather."]
 ARGUMENTS = ['{"city": ', '"Paris"}']
 CREATED = 1764000000
 
@@ -153,6 +164,8 @@ def response_events(final: ModelResponse) -> list[ResponseStreamEvent]:
                     **at,
                 ),
             ]
+        elif isinstance(item, ResponseReasoningItem):
+            events += reasoning_events(item, seq, index)
         elif isinstance(item, ResponseFunctionToolCall):
             open_call = item.model_copy(update={"status": "in_progress", "arguments": ""})
             events.append(
@@ -191,6 +204,49 @@ def response_events(final: ModelResponse) -> list[ResponseStreamEvent]:
         ResponseCompletedEvent(type="response.completed", response=final, sequence_number=next(seq))
     )
     return events
+
+
+def reasoning_events(
+    item: ResponseReasoningItem, seq: Iterator[int], index: int
+) -> list[ResponseStreamEvent]:
+    """A reasoning item's summary as the API streams it, one summary part of THOUGHT."""
+    at: dict[str, Any] = {"output_index": index, "item_id": item.id, "summary_index": 0}
+    done_part = item.summary[0]
+    return [
+        ResponseOutputItemAddedEvent(
+            type="response.output_item.added",
+            item=item.model_copy(update={"summary": []}),
+            sequence_number=next(seq),
+            output_index=index,
+        ),
+        ResponseReasoningSummaryPartAddedEvent(
+            type="response.reasoning_summary_part.added",
+            part=AddedPart(type="summary_text", text=""),
+            sequence_number=next(seq),
+            **at,
+        ),
+        *(
+            ResponseReasoningSummaryTextDeltaEvent(
+                type="response.reasoning_summary_text.delta",
+                delta=piece,
+                sequence_number=next(seq),
+                **at,
+            )
+            for piece in THOUGHT
+        ),
+        ResponseReasoningSummaryTextDoneEvent(
+            type="response.reasoning_summary_text.done",
+            text=done_part.text,
+            sequence_number=next(seq),
+            **at,
+        ),
+        ResponseReasoningSummaryPartDoneEvent(
+            type="response.reasoning_summary_part.done",
+            part=DonePart(type="summary_text", text=done_part.text),
+            sequence_number=next(seq),
+            **at,
+        ),
+    ]
 
 
 def chat_completion(n: int, answered: bool) -> ChatCompletion:

@@ -108,6 +108,9 @@ def test_the_official_js_client_reads_the_replay(recorded: str, fmt: str, speed:
     if fmt in ("vercel-ai", "ag-ui"):
         # The OpenAI protocols carry no tool results: the app runs its tools between calls.
         assert got["toolResults"] == [{"id": "call_1", "result": {"celsius": 12}}]
-    if fmt in ("vercel-ai", "ag-ui"):
+    if fmt != "openai-chat":
+        # Chat Completions has no place for reasoning; Responses has a reasoning item.
         assert got["reasoning"] == "Needs a tool."
+    if fmt == "openai-responses":
+        assert got["items"] == ["reasoning", "message", "function_call", "message"]
     assert token_counts(got["usage"] or {}) == (21, 9)

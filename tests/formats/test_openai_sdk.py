@@ -380,6 +380,12 @@ def at(seconds: float) -> str:
 
 PLAIN = [
     {"type": "status", "data": {"label": "thinking"}, "ts": at(0)},
+    # A reasoning item before the message: a resume inside it keeps the output indexes.
+    {
+        "type": "reasoning.delta",
+        "data": {"text": "A search.", "message_id": "rs_1"},
+        "ts": at(0.005),
+    },
     {"type": "message.delta", "data": {"text": "Let me ", "message_id": "m1"}, "ts": at(0.01)},
     {"type": "message.delta", "data": {"text": "look.", "message_id": "m1"}, "ts": at(0.02)},
     {

@@ -15,6 +15,7 @@ original as `raw`, so encoding a captured session back gives the very same event
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,50 @@ from replaydeck.formats.sse import SSEFrame
 FORMAT = "openai-responses"
 REASONING_DELTAS = frozenset(
     {"response.reasoning_text.delta", "response.reasoning_summary_text.delta"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStream:
+    """How the encoder streams one kind of output item, text with one part: a message
+    (`output_text` content) or a reasoning item (one `summary_text` part)."""
+
+    type: str
+    parts: str  # the item's list of parts
+    part_type: str
+    index: str  # the events' name for the part's position
+    part_event: str  # `<part_event>.added` / `.done`
+    text_event: str  # `<text_event>.delta` / `.done`
+    added: Mapping[str, Any]  # the item's other fields as `response.output_item.added` has them
+    part_extra: Mapping[str, Any] = field(default_factory=dict)
+    text_extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def part(self, text: str) -> dict[str, Any]:
+        return {"type": self.part_type, "text": text, **self.part_extra}
+
+
+MESSAGE = ItemStream(
+    type="message",
+    parts="content",
+    part_type="output_text",
+    index="content_index",
+    part_event="response.content_part",
+    text_event="response.output_text",
+    added={"role": "assistant", "status": "in_progress", "content": []},
+    part_extra={"annotations": []},
+    text_extra={"logprobs": []},
+)
+# Reasoning from another protocol is streamed as a reasoning summary, the only reasoning
+# text OpenAI's own models stream (`reasoning_text` comes from open-weight models only),
+# so clients that show reasoning read it where they look for it.
+REASONING = ItemStream(
+    type="reasoning",
+    parts="summary",
+    part_type="summary_text",
+    index="summary_index",
+    part_event="response.reasoning_summary_part",
+    text_event="response.reasoning_summary_text",
+    added={"summary": []},
 )
 
 
@@ -123,8 +168,9 @@ class OpenAIResponsesEncoder:
 
     Captured OpenAI events come back verbatim (their `raw`). Other sessions are
     synthesised into the shape the official SDKs accumulate: `response.created`, then
-    per message an output item with one text content part, per tool call a
-    `function_call` item, and `response.completed` with every output item. Each model
+    per message an output item with one text content part, per reasoning message a
+    `reasoning` item with one summary part, per tool call a `function_call` item, and
+    `response.completed` with every output item in the order they were streamed. Each model
     call of a session (ended by `turn.end`) is a response of its own: `resp_<session>`,
     then `resp_<session>_2` …, each with its `sequence_number` from 0.
     """
@@ -138,7 +184,9 @@ class OpenAIResponsesEncoder:
         self._seq = 0
         self._started = False
         self._output: list[dict[str, Any]] = []
-        self._open_message: dict[str, Any] | None = None
+        # The message or reasoning item being streamed: output items do not interleave.
+        self._open_item: dict[str, Any] | None = None
+        self._open_stream: ItemStream | None = None
         self._open_text = ""
         self._created_at = 0
 
@@ -165,12 +213,18 @@ class OpenAIResponsesEncoder:
             self._created_at = epoch_seconds(envelope.get("ts"))
             events.append({"type": "response.created", "response": self._response("in_progress")})
         if kind == "message.delta":
-            events += self._delta(str(data.get("message_id") or "msg_0"), str(data.get("text", "")))
+            events += self._delta(
+                MESSAGE, str(data.get("message_id") or "msg_0"), str(data.get("text", ""))
+            )
+        elif kind == REASONING_DELTA:
+            events += self._delta(
+                REASONING, str(data.get("message_id") or "rs_0"), str(data.get("text", ""))
+            )
         elif kind == "tool.call":
-            events += self._close_message()
+            events += self._close_item()
             events += self._tool_call(data)
         elif kind == "error":
-            events += self._close_message()
+            events += self._close_item()
             code = data.get("code")
             events.append(
                 {
@@ -181,7 +235,7 @@ class OpenAIResponsesEncoder:
                 }
             )
         elif kind in ("final", TURN_END):
-            events += self._close_message()
+            events += self._close_item()
             response = self._response("completed")
             tokens = Tokens.of(data.get("usage"))
             if tokens is not None:
@@ -200,7 +254,7 @@ class OpenAIResponsesEncoder:
         self._seq = 0
         self._started = False
         self._output = []
-        self._open_message, self._open_text = None, ""
+        self._open_item, self._open_stream, self._open_text = None, None, ""
 
     def _frame(self, event: dict[str, Any]) -> SSEFrame:
         event["sequence_number"] = self._seq
@@ -221,60 +275,56 @@ class OpenAIResponsesEncoder:
             "tools": [],
         }
 
-    def _delta(self, message_id: str, text: str) -> list[dict[str, Any]]:
+    def _delta(self, stream: ItemStream, item_id: str, text: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        if self._open_message is None or self._open_message["id"] != message_id:
-            events += self._close_message()
-            self._open_message = {
-                "type": "message",
-                "id": message_id,
-                "role": "assistant",
-                "status": "in_progress",
-                "content": [],
-            }
-            index = len(self._output)
-            events.append(
-                {
-                    "type": "response.output_item.added",
-                    "output_index": index,
-                    "item": dict(self._open_message),
-                }
-            )
-            events.append(
-                {
-                    "type": "response.content_part.added",
-                    "item_id": message_id,
-                    "output_index": index,
-                    "content_index": 0,
-                    "part": {"type": "output_text", "text": "", "annotations": []},
-                }
-            )
+        opened = self._open_item
+        if opened is None or (opened["type"], opened["id"]) != (stream.type, item_id):
+            events += self._close_item()
+            events += self._add_item(stream, item_id)
         self._open_text += text
         events.append(
             {
-                "type": "response.output_text.delta",
-                "item_id": message_id,
+                "type": f"{stream.text_event}.delta",
+                "item_id": item_id,
                 "output_index": len(self._output),
-                "content_index": 0,
+                stream.index: 0,
                 "delta": text,
-                "logprobs": [],
+                **stream.text_extra,
             }
         )
         return events
 
-    def _close_message(self) -> list[dict[str, Any]]:
-        message = self._open_message
-        if message is None:
+    def _add_item(self, stream: ItemStream, item_id: str) -> list[dict[str, Any]]:
+        """A new output item with its one (empty) part, which the deltas then fill."""
+        self._open_item = {"type": stream.type, "id": item_id, **stream.added}
+        self._open_stream = stream
+        index = len(self._output)
+        return [
+            {"type": "response.output_item.added", "output_index": index, "item": self._open_item},
+            {
+                "type": f"{stream.part_event}.added",
+                "item_id": item_id,
+                "output_index": index,
+                stream.index: 0,
+                "part": stream.part(""),
+            },
+        ]
+
+    def _close_item(self) -> list[dict[str, Any]]:
+        item, stream = self._open_item, self._open_stream
+        if item is None or stream is None:
             return []
         index, text = len(self._output), self._open_text
-        part = {"type": "output_text", "text": text, "annotations": []}
-        done = {**message, "status": "completed", "content": [part]}
+        part = stream.part(text)
+        done = {**item, stream.parts: [part]}
+        if "status" in done:
+            done["status"] = "completed"
         self._output.append(done)
-        self._open_message, self._open_text = None, ""
-        common = {"item_id": message["id"], "output_index": index, "content_index": 0}
+        self._open_item, self._open_stream, self._open_text = None, None, ""
+        common = {"item_id": item["id"], "output_index": index, stream.index: 0}
         return [
-            {"type": "response.output_text.done", **common, "text": text, "logprobs": []},
-            {"type": "response.content_part.done", **common, "part": part},
+            {"type": f"{stream.text_event}.done", **common, "text": text, **stream.text_extra},
+            {"type": f"{stream.part_event}.done", **common, "part": part},
             {"type": "response.output_item.done", "output_index": index, "item": done},
         ]
 
@@ -313,7 +363,8 @@ class OpenAIResponsesEncoder:
 def decode_response(response: Mapping[str, Any]) -> list[Captured]:
     """A whole (non-streamed) Responses API answer, `{"object": "response", …}`: what
     its stream would have given, one event per piece: each message's text as one
-    `message.delta`, each `function_call` as `tool.call`, a failed response's `error`,
+    `message.delta`, each reasoning item's text as one `reasoning.delta`, each
+    `function_call` as `tool.call`, a failed response's `error`,
     then `turn.end` with the usage. The answer itself is not kept (`raw`): a replay
     synthesises the stream from these events."""
     events: list[Captured] = []
@@ -329,6 +380,13 @@ def decode_response(response: Mapping[str, Any]) -> list[Captured]:
             if text:
                 data = {"text": text, "message_id": str(item.get("id") or "msg_0")}
                 events.append(Captured("message.delta", data))
+        elif item.get("type") == "reasoning":
+            # Its summary, and its reasoning text where the model returns that.
+            parts = [*(item.get("summary") or []), *(item.get("content") or [])]
+            text = "".join(str(part.get("text", "")) for part in parts if isinstance(part, dict))
+            if text:
+                data = {"text": text, "message_id": str(item.get("id") or "rs_0")}
+                events.append(Captured(REASONING_DELTA, data))
         elif item.get("type") == "function_call":
             call = {
                 "name": str(item.get("name", "")),

@@ -1,7 +1,7 @@
 // The official JS clients read a replaydeck replay in their own protocol.
 // Usage: node read.mjs FORMAT REPLAY_URL — prints what the client assembled, as JSON:
 // {"text", "toolCalls": [{"id", "name", "args"}], "toolResults": [{"id", "result"}], "usage"}
-// (and "reasoning" from the AI SDK and AG-UI).
+// (and "reasoning" from the AI SDK, AG-UI and OpenAI Responses, "items" from Responses).
 // Each client is given a `fetch` that answers its own request (a POST to the model or
 // agent) with the replay, so the whole client stack (SSE parsing, schema validation,
 // accumulation) reads replaydeck's bytes.
@@ -17,8 +17,16 @@ async function openaiResponses() {
   const stream = client.responses.stream({ model: "gpt-test", input: "Weather in Berlin?" });
   const response = await stream.finalResponse();
   const calls = response.output.filter((item) => item.type === "function_call");
+  const reasoning = response.output.filter((item) => item.type === "reasoning");
   return {
     text: response.output_text,
+    // The reasoning items' summaries (and reasoning text, where a model streams it).
+    reasoning: reasoning
+      .flatMap((item) => [...item.summary, ...(item.content ?? [])])
+      .map((part) => part.text)
+      .join(""),
+    // The order of the output items, which the response keeps as they were streamed.
+    items: response.output.map((item) => item.type),
     toolCalls: calls.map((c) => ({ id: c.call_id, name: c.name, args: JSON.parse(c.arguments) })),
     toolResults: [],
     usage: response.usage,
