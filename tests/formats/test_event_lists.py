@@ -36,7 +36,7 @@ from openai.types.responses.response_output_item import McpCall
 from pydantic import BaseModel
 
 from replaydeck.formats import make_decoder, make_encoder
-from replaydeck.formats.base import Captured
+from replaydeck.formats.base import Captured, standard_usage
 from replaydeck.formats.sse import SSEFrame, encode_frames, parse_all
 from tests.node import run_node
 
@@ -226,9 +226,55 @@ def test_ai_sdk_approval_denial_reasoning_and_data_parts() -> None:
             },
         ),
         ("vercel.data_weather", {}),
-        ("final", {"usage": {"inputTokens": 8}}),
+        # The app's usage under the standard names; the frame itself is kept as sent.
+        ("final", {"usage": {"input_tokens": 8}}),
     ]
     encodes_back("vercel-ai", frames, events)
+
+
+def test_ai_sdk_usage_is_stored_under_the_standard_names() -> None:
+    # streamText's own LanguageModelUsage (ai 7), sent as the message's metadata.
+    frames = parse_all(run_node(JS_SUITE, "ai", "usage.mjs").encode())
+    events = decoded("vercel-ai", frames)
+    assert plain(events[-1]) == (
+        "final",
+        {
+            "usage": {
+                "input_tokens": 30,
+                "input_tokens_details": {"cached_tokens": 10, "cache_write_tokens": 0},
+                "output_tokens": 12,
+                "output_tokens_details": {"reasoning_tokens": 4},
+                "total_tokens": 42,
+                # No standard name: kept as the app sent them.
+                "inputTokenDetails": {"noCacheTokens": 20},
+                "outputTokenDetails": {"textTokens": 8},
+            }
+        },
+    )
+    encodes_back("vercel-ai", frames, events)
+
+
+def test_flat_ai_sdk_usage_names_map_and_unknown_keys_stay() -> None:
+    # The names of ai 5 and 6 (and of AG-UI's TokenUsage), an app's own key, a null count.
+    usage = {
+        "inputTokens": 8,
+        "outputTokens": 3,
+        "totalTokens": 11,
+        "reasoningTokens": 1,
+        "cachedInputTokens": 2,
+        "cacheWriteInputTokens": None,
+        "costUsd": 0.002,
+    }
+    assert standard_usage(usage) == {
+        "input_tokens": 8,
+        "input_tokens_details": {"cached_tokens": 2},
+        "output_tokens": 3,
+        "output_tokens_details": {"reasoning_tokens": 1},
+        "total_tokens": 11,
+        "costUsd": 0.002,
+    }
+    # Standard names are left as they are.
+    assert standard_usage(standard_usage(usage)) == standard_usage(usage)
 
 
 def test_reasoning_and_a_denied_call_are_synthesised_into_ai_sdk_parts() -> None:

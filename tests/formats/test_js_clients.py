@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from replaydeck.config import Settings
+from replaydeck.formats import make_decoder
+from replaydeck.formats.sse import parse_all
 from tests.node import run_node
 from tests.servers import RunningServer
 
@@ -81,12 +84,19 @@ def read_with_js_client(fmt: str, url: str) -> dict[str, Any]:
     return result
 
 
-def token_counts(usage: dict[str, Any]) -> tuple[int, int]:
-    """Input and output tokens, under OpenAI's names or AG-UI's TokenUsage names."""
-    return (
-        usage.get("input_tokens", usage.get("prompt_tokens", usage.get("inputTokens"))),
-        usage.get("output_tokens", usage.get("completion_tokens", usage.get("outputTokens"))),
-    )
+# Where each client finds the input and output token counts: each protocol's own names
+# (the AI SDK's LanguageModelUsage and AG-UI's TokenUsage agree on theirs).
+TOKEN_NAMES = {
+    "openai-responses": ("input_tokens", "output_tokens"),
+    "openai-chat": ("prompt_tokens", "completion_tokens"),
+    "vercel-ai": ("inputTokens", "outputTokens"),
+    "ag-ui": ("inputTokens", "outputTokens"),
+}
+
+
+def token_counts(fmt: str, usage: dict[str, Any]) -> tuple[int, int]:
+    given, taken = TOKEN_NAMES[fmt]
+    return usage[given], usage[taken]
 
 
 @pytest.fixture
@@ -113,4 +123,39 @@ def test_the_official_js_client_reads_the_replay(recorded: str, fmt: str, speed:
         assert got["reasoning"] == "Needs a tool."
     if fmt == "openai-responses":
         assert got["items"] == ["reasoning", "message", "function_call", "message"]
-    assert token_counts(got["usage"] or {}) == (21, 9)
+    assert token_counts(fmt, got["usage"]) == (21, 9)
+
+
+def test_the_ai_sdk_client_gets_the_usage_names_the_live_stream_gave_it(
+    server: RunningServer,
+) -> None:
+    # The AI SDK's own stream (streamText's usage in the message metadata), decoded as
+    # the capture decodes it: with each part kept (`raw`), as a captured session holds
+    # it, and without, as a session recorded by other means holds the same events.
+    body = run_node(SUITE, "ai", "usage.mjs")
+    frames = parse_all(body.encode())
+    live = orjson.loads(frames[-2].data)["messageMetadata"]["usage"]
+    assert live["inputTokenDetails"]["cacheReadTokens"] == 10  # ai 7's names, nested
+    decoder = make_decoder("vercel-ai")
+    captured = [{"type": e.type, "data": e.data} for frame in frames for e in decoder.decode(frame)]
+    elsewhere = [
+        {"type": e["type"], "data": {k: v for k, v in e["data"].items() if "raw" not in k}}
+        for e in captured
+        if not e["type"].startswith("vercel.")
+    ]
+    for session, events in (("captured", captured), ("elsewhere", elsewhere)):
+        response = httpx.post(f"{server.url}/v1/sessions/{session}/events", json=events)
+        assert response.status_code == 200, response.text
+        url = f"{server.url}/v1/sessions/{session}/replay?format=vercel-ai&speed=max"
+        got = read_with_js_client("vercel-ai", url)
+        assert got["usage"] == live, session
+        assert got["text"] == "Sunny."
+        assert got["reasoning"] == "Short answer."
+    # In the other protocols, the same counts under their names.
+    url = f"{server.url}/v1/sessions/captured/replay?format=openai-responses&speed=max"
+    usage = read_with_js_client("openai-responses", url)["usage"]
+    assert usage["input_tokens_details"]["cached_tokens"] == 10
+    assert usage["output_tokens_details"]["reasoning_tokens"] == 4
+    url = f"{server.url}/v1/sessions/captured/replay?format=ag-ui&speed=max"
+    usage = read_with_js_client("ag-ui", url)["usage"]
+    assert (usage["cachedInputTokens"], usage["reasoningTokens"]) == (10, 4)

@@ -29,6 +29,7 @@ from replaydeck.formats.base import (
     loads_or_none,
     parse_args,
     raw_of,
+    standard_usage,
 )
 from replaydeck.formats.sse import SSEFrame
 
@@ -70,15 +71,6 @@ EVENT_TYPES = frozenset(
         "SUBAGENT_ERROR",
     }
 )
-# RUN_FINISHED's TokenUsage fields → the usage names of `final` (OpenAI Responses').
-USAGE_NAMES = {
-    "inputTokens": ("input_tokens",),
-    "outputTokens": ("output_tokens",),
-    "totalTokens": ("total_tokens",),
-    "cachedInputTokens": ("input_tokens_details", "cached_tokens"),
-    "cacheWriteInputTokens": ("input_tokens_details", "cache_write_tokens"),
-    "reasoningTokens": ("output_tokens_details", "reasoning_tokens"),
-}
 
 
 class AGUIDecoder:
@@ -183,20 +175,14 @@ class AGUIDecoder:
 
 
 def run_usage(given: Any) -> dict[str, Any]:
-    """RUN_FINISHED's `usage` (a TokenUsage per model or provider) as one summed usage."""
+    """RUN_FINISHED's `usage` (a TokenUsage per model or provider) as one summed usage
+    under the standard names."""
     total: dict[str, Any] = {}
     for entry in given if isinstance(given, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        usage: dict[str, Any] = {}
-        for field, path in USAGE_NAMES.items():
-            value = entry.get(field)
-            if isinstance(value, int) and not isinstance(value, bool):
-                if len(path) == 1:
-                    usage[path[0]] = value
-                else:
-                    usage.setdefault(path[0], {})[path[1]] = value
-        total = add_usage(total, usage)
+        if isinstance(entry, dict):
+            # `model` and `provider` label one entry; the sum is the whole run's.
+            counts = {k: v for k, v in entry.items() if k not in ("model", "provider")}
+            total = add_usage(total, standard_usage(counts))
     return total
 
 

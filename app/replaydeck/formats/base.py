@@ -9,6 +9,7 @@ text, and an encoder must open a text part before its first delta.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping
@@ -112,11 +113,83 @@ def add_usage(total: Mapping[str, Any] | None, usage: Mapping[str, Any]) -> dict
         had = summed.get(key)
         if isinstance(value, Mapping):
             summed[key] = add_usage(had if isinstance(had, Mapping) else None, value)
-        elif isinstance(value, int) and not isinstance(value, bool):
+        elif _is_count(value):
             summed[key] = (had if isinstance(had, int) else 0) + value
         elif key not in summed:
             summed[key] = value
     return summed
+
+
+# The camelCase token counts of the AI SDK (`LanguageModelUsage`: ai 7's nested details,
+# and the flat `reasoningTokens`/`cachedInputTokens` of ai 5 and 6) and of AG-UI
+# (`TokenUsage`), by path, → the standard names `final.usage` has everywhere (OpenAI
+# Responses'). AG-UI's and the AI SDK's names agree where both have one.
+CAMEL_USAGE_NAMES = {
+    "inputTokens": "input_tokens",
+    "cachedInputTokens": "input_tokens_details.cached_tokens",
+    "inputTokenDetails.cacheReadTokens": "input_tokens_details.cached_tokens",
+    "cacheWriteInputTokens": "input_tokens_details.cache_write_tokens",
+    "inputTokenDetails.cacheWriteTokens": "input_tokens_details.cache_write_tokens",
+    "outputTokens": "output_tokens",
+    "reasoningTokens": "output_tokens_details.reasoning_tokens",
+    "outputTokenDetails.reasoningTokens": "output_tokens_details.reasoning_tokens",
+    "totalTokens": "total_tokens",
+}
+# The names Tokens reads (Responses' and Chat's): what a usage holds beyond them is an
+# app's or a provider's own.
+COUNT_NAMES = frozenset(
+    {
+        "input_tokens",
+        "input_tokens_details",
+        "output_tokens",
+        "output_tokens_details",
+        "total_tokens",
+        "prompt_tokens",
+        "prompt_tokens_details",
+        "completion_tokens",
+        "completion_tokens_details",
+    }
+)
+
+
+def standard_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """A usage under the standard names: the AI SDK's and AG-UI's counts renamed
+    (CAMEL_USAGE_NAMES), a count that is null left out, and every other key kept as it
+    was (the AI SDK's `noCacheTokens`, `textTokens` and `raw` have no standard name)."""
+    kept = copy.deepcopy(dict(usage))
+    moved: dict[str, Any] = {}
+    for given, standard in CAMEL_USAGE_NAMES.items():
+        *parent, name = given.split(".")
+        holder = kept.get(parent[0]) if parent else kept
+        if not isinstance(holder, dict) or name not in holder:
+            continue
+        value = holder[name]
+        if value is not None and not _is_count(value):
+            continue  # not a count: someone else's field of that name, kept
+        del holder[name]
+        if parent and not holder:
+            del kept[parent[0]]
+        if value is not None:
+            *place, field_name = standard.split(".")
+            target = moved.setdefault(place[0], {}) if place else moved
+            target.setdefault(field_name, value)
+    return merged(moved, kept)
+
+
+def merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `extra`'s keys added, objects one level deep merged key by key."""
+    result = dict(base)
+    for key, value in extra.items():
+        had = result.get(key)
+        if isinstance(had, Mapping) and isinstance(value, Mapping):
+            result[key] = {**had, **value}
+        else:
+            result[key] = value
+    return result
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +205,12 @@ class Tokens:
 
     @classmethod
     def of(cls, usage: Any) -> Tokens | None:
-        """Responses names (`input_tokens` …) or Chat names (`prompt_tokens` …); None
-        when the usage holds no counts, so an encoder leaves usage out, not zeroed."""
+        """Responses names (`input_tokens` …), Chat names (`prompt_tokens` …), or the
+        AI SDK's and AG-UI's (sessions stored before their usage was renamed); None when
+        the usage holds no counts, so an encoder leaves usage out, not zeroed."""
         if not isinstance(usage, Mapping):
             return None
+        usage = standard_usage(usage)
         given = _count(usage, "input_tokens", "prompt_tokens")
         taken = _count(usage, "output_tokens", "completion_tokens")
         if given is None and taken is None:
@@ -190,6 +265,19 @@ class Tokens:
         }
         return usage | {name: count for name, count in optional.items() if count}
 
+    def ai_sdk(self) -> dict[str, Any]:
+        """The AI SDK's LanguageModelUsage (ai 7), as `finish.messageMetadata.usage`."""
+        return {
+            "inputTokens": self.input,
+            "inputTokenDetails": {
+                "cacheReadTokens": self.cached,
+                "cacheWriteTokens": self.cache_write,
+            },
+            "outputTokens": self.output,
+            "outputTokenDetails": {"reasoningTokens": self.reasoning},
+            "totalTokens": self.total,
+        }
+
     def chat(self) -> dict[str, Any]:
         return {
             "prompt_tokens": self.input,
@@ -208,6 +296,6 @@ def _count(usage: Mapping[str, Any], *paths: str) -> int | None:
         value: Any = usage
         for key in path.split("."):
             value = value.get(key) if isinstance(value, Mapping) else None
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
+        if _is_count(value) and value >= 0:
+            return int(value)
     return None

@@ -7,11 +7,11 @@ Decoding: `text-delta` → `message.delta`; `reasoning-delta` → `reasoning.del
 `tool-output-denied` → `tool.result` (the name is remembered from the tool's input
 part, which the output part does not repeat; a denied call is an error result marked
 `denied`); `error` → `error`; `finish` → `final` (with `messageMetadata.usage` as its
-`usage`); `data-status` → `status`. Other parts, the approval request and the app's
-own `data-<name>` parts among them, become `vercel.<type>` (`vercel.data_weather`). The
-`[DONE]` terminator is not recorded (the session is final by then, and the store refuses
-appends after `final`); the encoder writes it after every `finish`, so a captured stream
-still encodes back verbatim.
+`usage`, under the standard names: base.standard_usage); `data-status` → `status`. Other
+parts, the approval request and the app's own `data-<name>` parts among them, become
+`vercel.<type>` (`vercel.data_weather`). The `[DONE]` terminator is not recorded (the
+session is final by then, and the store refuses appends after `final`); the encoder
+writes it after every `finish`, so a captured stream still encodes back verbatim.
 """
 
 from __future__ import annotations
@@ -21,13 +21,17 @@ from typing import Any
 
 from replaydeck.events import REASONING_DELTA
 from replaydeck.formats.base import (
+    COUNT_NAMES,
     Captured,
+    Tokens,
     dumps,
     free_form_type,
     is_control,
     is_synthetic_final,
     loads_or_none,
+    merged,
     raw_of,
+    standard_usage,
 )
 from replaydeck.formats.sse import SSEFrame
 
@@ -117,9 +121,9 @@ class VercelAIDecoder:
         if kind == "finish":
             metadata = raw.get("messageMetadata")
             usage = metadata.get("usage") if isinstance(metadata, dict) else None
-            return [
-                Captured("final", {"usage": usage, **keep} if isinstance(usage, dict) else keep)
-            ]
+            if isinstance(usage, dict):
+                return [Captured("final", {"usage": standard_usage(usage), **keep})]
+            return [Captured("final", keep)]
         status = raw.get("data")
         if (
             kind == "data-status"
@@ -201,9 +205,10 @@ class VercelAIEncoder:
         elif kind == "final":
             parts += self._close_text()
             finish: dict[str, Any] = {"type": "finish"}
-            if isinstance(data.get("usage"), Mapping):
+            usage = ai_sdk_usage(data.get("usage"))
+            if usage:
                 # The AI SDK's place for a run's usage: the message's metadata.
-                finish["messageMetadata"] = {"usage": dict(data["usage"])}
+                finish["messageMetadata"] = {"usage": usage}
             parts += [finish, DONE]
         return [SSEFrame(data=part if isinstance(part, str) else dumps(part)) for part in parts]
 
@@ -212,3 +217,15 @@ class VercelAIEncoder:
             return []
         (part, part_id), self._open = self._open, None
         return [{"type": f"{part}-end", "id": part_id}]
+
+
+def ai_sdk_usage(usage: Any) -> dict[str, Any]:
+    """`final.usage` as the AI SDK names it (LanguageModelUsage), with what has no
+    standard name (`noCacheTokens`, `textTokens`, `raw`, an app's own keys) as the app
+    sent it, so a replay gives the client the names the live stream did."""
+    if not isinstance(usage, Mapping):
+        return {}
+    standard = standard_usage(usage)
+    own = {key: value for key, value in standard.items() if key not in COUNT_NAMES}
+    tokens = Tokens.of(standard)
+    return own if tokens is None else merged(tokens.ai_sdk(), own)
