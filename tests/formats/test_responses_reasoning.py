@@ -225,6 +225,8 @@ POSTED = [
     {"type": "message.delta", "data": {"text": "Searching.", "message_id": "m1"}},
     # No message_id: the encoder names the item itself.
     {"type": "reasoning.delta", "data": {"text": "Which source?"}},
+    # The message goes on after the reasoning: a second item, which needs an id of its own.
+    {"type": "message.delta", "data": {"text": " Still.", "message_id": "m1"}},
     {"type": "tool.call", "data": {"name": "search", "args": {"q": "x"}, "call_id": "c1"}},
     {"type": "final", "data": {"usage": {"input_tokens": 5, "output_tokens": 4}}},
 ]
@@ -241,7 +243,7 @@ async def test_posted_reasoning_events_become_reasoning_items_in_stream_order(
     typed = [RESPONSE_EVENT.validate_json(frame.data) for frame in frames]
     # Every event of an item names that item's position in the response's output.
     added = {e.output_index: e.item.id for e in typed if e.type == "response.output_item.added"}
-    assert added == {0: "rs_a", 1: "m1", 2: "rs_0", 3: "fc_c1"}
+    assert added == {0: "rs_a", 1: "m1", 2: "rs_0", 3: "m1_2", 4: "fc_c1"}
     for event in typed:
         if hasattr(event, "item_id") and hasattr(event, "output_index"):
             assert added[event.output_index] == event.item_id
@@ -253,16 +255,18 @@ async def test_posted_reasoning_events_become_reasoning_items_in_stream_order(
         "reasoning",
         "message",
         "reasoning",
+        "message",
         "function_call",
     ]
     assert summary(final) == [("rs_a", "Look it up."), ("rs_0", "Which source?")]
-    assert final.output_text == "Searching."
+    assert final.output_text == "Searching. Still."
     assert final.usage is not None
     assert final.usage.output_tokens == 4
 
     js = js_sdk_reads(replay_url(server, "posted"))
     assert js["reasoning"] == "Look it up.Which source?"
-    assert js["items"] == ["reasoning", "message", "reasoning", "function_call"]
+    assert js["items"] == ["reasoning", "message", "reasoning", "message", "function_call"]
+    assert js["text"] == "Searching. Still."
 
 
 def test_a_non_streamed_answer_keeps_its_reasoning() -> None:

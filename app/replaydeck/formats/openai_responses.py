@@ -184,10 +184,13 @@ class OpenAIResponsesEncoder:
         self._seq = 0
         self._started = False
         self._output: list[dict[str, Any]] = []
-        # The message or reasoning item being streamed: output items do not interleave.
+        # The message or reasoning item being streamed (output items do not interleave),
+        # by the stored type and message_id it streams.
         self._open_item: dict[str, Any] | None = None
         self._open_stream: ItemStream | None = None
+        self._open_key: tuple[str, str] | None = None
         self._open_text = ""
+        self._item_ids: set[str] = set()
         self._created_at = 0
 
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
@@ -254,7 +257,9 @@ class OpenAIResponsesEncoder:
         self._seq = 0
         self._started = False
         self._output = []
-        self._open_item, self._open_stream, self._open_text = None, None, ""
+        self._open_item, self._open_stream, self._open_key = None, None, None
+        self._open_text = ""
+        self._item_ids = set()
 
     def _frame(self, event: dict[str, Any]) -> SSEFrame:
         event["sequence_number"] = self._seq
@@ -275,12 +280,13 @@ class OpenAIResponsesEncoder:
             "tools": [],
         }
 
-    def _delta(self, stream: ItemStream, item_id: str, text: str) -> list[dict[str, Any]]:
+    def _delta(self, stream: ItemStream, message_id: str, text: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        opened = self._open_item
-        if opened is None or (opened["type"], opened["id"]) != (stream.type, item_id):
+        if self._open_key != (stream.type, message_id):
             events += self._close_item()
-            events += self._add_item(stream, item_id)
+            events += self._add_item(stream, message_id)
+        assert self._open_item is not None
+        item_id = self._open_item["id"]
         self._open_text += text
         events.append(
             {
@@ -294,10 +300,17 @@ class OpenAIResponsesEncoder:
         )
         return events
 
-    def _add_item(self, stream: ItemStream, item_id: str) -> list[dict[str, Any]]:
-        """A new output item with its one (empty) part, which the deltas then fill."""
+    def _add_item(self, stream: ItemStream, message_id: str) -> list[dict[str, Any]]:
+        """A new output item with its one (empty) part, which the deltas then fill. A
+        message that goes on after reasoning or a tool call is a new item, and the SDKs
+        refuse two items of one id in a response: the second is `<id>_2`."""
+        item_id, n = message_id, 1
+        while item_id in self._item_ids:
+            n += 1
+            item_id = f"{message_id}_{n}"
+        self._item_ids.add(item_id)
         self._open_item = {"type": stream.type, "id": item_id, **stream.added}
-        self._open_stream = stream
+        self._open_stream, self._open_key = stream, (stream.type, message_id)
         index = len(self._output)
         return [
             {"type": "response.output_item.added", "output_index": index, "item": self._open_item},
@@ -320,7 +333,8 @@ class OpenAIResponsesEncoder:
         if "status" in done:
             done["status"] = "completed"
         self._output.append(done)
-        self._open_item, self._open_stream, self._open_text = None, None, ""
+        self._open_item, self._open_stream, self._open_key = None, None, None
+        self._open_text = ""
         common = {"item_id": item["id"], "output_index": index, stream.index: 0}
         return [
             {"type": f"{stream.text_event}.done", **common, "text": text, **stream.text_extra},
