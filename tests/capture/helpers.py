@@ -59,10 +59,11 @@ def replaydeck_on(sock: socket.socket, settings: Settings) -> Iterator[str]:
 
 
 @contextmanager
-def node_app() -> Iterator[str]:
-    """The Node.js SSE app on a free port; yields its base URL."""
+def node_app(script: Path = NODE_APP) -> Iterator[str]:
+    """A Node.js app that prints `{"port": N}` once it listens (the SSE app by default)
+    on a free port; yields its base URL."""
     process = subprocess.Popen(
-        ["node", str(NODE_APP)],
+        ["node", str(script)],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PORT": "0"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +18,11 @@ from fastapi.responses import StreamingResponse
 from replaydeck.capture.middleware import RecordingMiddleware
 from replaydeck.capture.sdk import Recorder
 from replaydeck.formats import make_decoder
-from replaydeck.formats.sse import SSEFrame, SSEParser
+from replaydeck.formats.sse import SSEFrame, SSEParser, parse_all
 from tests.capture.helpers import recorded, serve_asgi
 from tests.servers import RunningServer
+
+IDLE = 0.2  # seconds a run under a client's id stays open after its last call
 
 
 def chat_app(recorder: Recorder) -> FastAPI:
@@ -61,7 +64,8 @@ def chat_app(recorder: Recorder) -> FastAPI:
 @pytest.fixture
 def app_url(server: RunningServer) -> Iterator[str]:
     recorder = Recorder(server.url, linger=0.005)
-    with serve_asgi(RecordingMiddleware(chat_app(recorder), recorder)) as url:
+    app = RecordingMiddleware(chat_app(recorder), recorder, session_idle=IDLE)
+    with serve_asgi(app) as url:
         yield url
 
 
@@ -85,11 +89,28 @@ def test_sse_is_passed_on_unbuffered_and_recorded(app_url: str, server: RunningS
 
     events = recorded(server.url, "chat-1")
     decoder = make_decoder("sse")
+    decoded = [(c.type, c.data) for f in seen for c in decoder.decode(f)]
+    # The path parameter is an id the client chose: the stream's `final` ends a turn of
+    # a run that may go on, and the run ends once it has been idle.
+    assert decoded[-1] == ("final", {"sse_event": "final"})
     assert [(e["type"], e["data"]) for e in events] == [
-        (c.type, c.data) for f in seen for c in decoder.decode(f)
+        *decoded[:-1],
+        ("turn.end", {"sse_event": "final"}),
+        ("final", {"reason": "idle", "turns": 1}),
     ]
-    assert [e["type"] for e in events] == ["status", "message.delta", "sse.message", "final"]
     assert events[1]["data"] == {"text": "Hello"}
+    # A plain SSE replay gives the app's frames back under their own names.
+    replay = httpx.get(f"{server.url}/v1/sessions/chat-1/replay?format=sse&speed=max")
+    assert [(f.event, as_value(f.data)) for f in parse_all(replay.content)] == [
+        (f.event, as_value(f.data)) for f in seen
+    ]
+
+
+def as_value(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data
 
 
 def test_a_request_header_names_the_session(app_url: str, server: RunningServer) -> None:
@@ -100,7 +121,8 @@ def test_a_request_header_names_the_session(app_url: str, server: RunningServer)
             for chunk in response.iter_raw():
                 if b"event: status" in chunk or b"event: message.delta" in chunk:
                     client.post(f"{app_url}/step/ignored")
-    assert recorded(server.url, "from-header")[-1]["type"] == "final"
+    events = recorded(server.url, "from-header")
+    assert [e["type"] for e in events[-2:]] == ["turn.end", "final"]
 
 
 def test_a_failure_in_the_recording_never_breaks_the_stream(server: RunningServer) -> None:
@@ -131,10 +153,11 @@ def test_a_failure_in_the_recording_never_breaks_the_stream(server: RunningServe
     recorder = Recorder(server.url, linger=0.005)
     wrapped = RecordingMiddleware(app, recorder, clock=failing_clock)
     with serve_asgi(wrapped) as url:
-        response = httpx.get(url, headers={"X-Replaydeck-Session": "broken-clock"})
+        response = httpx.get(url)
+        session_id = response.headers["x-replaydeck-session"]
     assert response.status_code == 200
     assert response.text.count("event: status") == 3
-    events = recorded(server.url, "broken-clock")
+    events = recorded(server.url, session_id)
     assert [e["type"] for e in events] == ["status", "final"]
     assert events[-1]["data"] == {"synthetic": True, "reason": "capture_error"}
 

@@ -32,7 +32,7 @@ def node() -> Iterator[str]:
 def proxy(node: str, server: RunningServer) -> Iterator[str]:
     recorder = Recorder(server.url, linger=0.005)
     # As `replaydeck proxy` runs it: the proxy is the edge, not behind another proxy.
-    with serve_asgi(ProxyApp(node, recorder), proxy_headers=False) as url:
+    with serve_asgi(ProxyApp(node, recorder, session_idle=0.2), proxy_headers=False) as url:
         yield url
 
 
@@ -192,8 +192,9 @@ def test_a_request_header_chooses_the_format_for_its_session(
     with httpx.stream("GET", url, headers=headers, timeout=5) as response:
         response.read()
     types = {e["type"] for e in recorded(server.url, "as-plain-sse")}
-    # Not detected as AG-UI: every unnamed frame is plain `sse.message`.
-    assert types == {"sse.message", "final"}
+    # Not detected as AG-UI: every unnamed frame is plain `sse.message`; the client's
+    # own id makes the stream a turn of a run that ends once idle.
+    assert types == {"sse.message", "turn.end", "final"}
 
 
 def test_an_unreachable_upstream_is_a_502_problem(server: RunningServer) -> None:

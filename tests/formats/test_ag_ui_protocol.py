@@ -93,3 +93,48 @@ def test_a_whole_run_parses_frame_by_frame_and_finishes_once(server: RunningServ
     assert isinstance(events[-1], RunFinishedEvent)
     assert events[-1].thread_id == "whole-run"
     assert [(u.input_tokens, u.output_tokens) for u in events[-1].usage or []] == [(3, 2)]
+
+
+def test_each_turn_is_a_run_of_its_own_on_the_sessions_thread(server: RunningServer) -> None:
+    def said(text: str, message_id: str) -> dict[str, Any]:
+        return {"type": "message.delta", "data": {"text": text, "message_id": message_id}}
+
+    events = replayed(
+        server,
+        "thread",
+        [
+            {"type": "user.message", "data": {"text": "One?"}},
+            said("One.", "m1"),
+            {"type": "turn.end", "data": {"usage": {"input_tokens": 5, "output_tokens": 1}}},
+            said("Tw", "m2"),  # cut short: its run is left open until the next one starts
+            {"type": "turn.end", "data": {"synthetic": True, "reason": "interrupted"}},
+            said("Three.", "m3"),
+            {"type": "error", "data": {"message": "overloaded"}},
+            {"type": "turn.end", "data": {"synthetic": True, "reason": "eof"}},
+            {"type": "turn.end", "data": {}},  # a turn with nothing in it is still a run
+            {"type": "final", "data": {"reason": "idle", "turns": 4}},
+        ],
+    )
+    assert [(e.type.value, getattr(e, "run_id", None)) for e in events] == [
+        ("RUN_STARTED", "run_thread"),
+        ("TEXT_MESSAGE_START", None),
+        ("TEXT_MESSAGE_CONTENT", None),
+        ("TEXT_MESSAGE_END", None),
+        ("RUN_FINISHED", "run_thread"),
+        ("RUN_STARTED", "run_thread_2"),
+        ("TEXT_MESSAGE_START", None),
+        ("TEXT_MESSAGE_CONTENT", None),
+        ("RUN_ERROR", None),
+        ("RUN_STARTED", "run_thread_3"),
+        ("TEXT_MESSAGE_START", None),
+        ("TEXT_MESSAGE_CONTENT", None),
+        ("RUN_ERROR", None),
+        ("RUN_STARTED", "run_thread_4"),
+        ("RUN_FINISHED", "run_thread_4"),
+    ]
+    assert {e.thread_id for e in events if hasattr(e, "thread_id")} == {"thread"}
+    assert [e.message for e in events if isinstance(e, RunErrorEvent)] == [
+        "the call was cut short (interrupted)",
+        "overloaded",
+    ]
+    assert [(u.input_tokens, u.output_tokens) for u in events[4].usage or []] == [(5, 1)]

@@ -6,6 +6,8 @@ replay route and on its `/r/` share twin."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -22,13 +24,18 @@ def played(url: str, last_event_id: str | None = None) -> list[tuple[str | None,
     return [(frame.id, frame.data) for frame in parse_all(response.content)]
 
 
+def stored_and_shared(base_url: str, session_id: str, events: list[dict[str, Any]]) -> list[str]:
+    """The session stored, and its replay URLs: the /v1 route and a share link's /r/ twin."""
+    appended = httpx.post(f"{base_url}/v1/sessions/{session_id}/events", json=events)
+    assert appended.status_code == 200, appended.text
+    shared = httpx.post(f"{base_url}/v1/sessions/{session_id}/shares", json={})
+    assert shared.status_code == 201, shared.text
+    return [f"{base_url}/v1/sessions/{session_id}/replay", f"{shared.json()['url']}/replay"]
+
+
 @pytest.fixture
 def replay_urls(server: RunningServer) -> list[str]:
-    appended = httpx.post(f"{server.url}/v1/sessions/groups/events", json=SESSION)
-    assert appended.status_code == 200, appended.text
-    shared = httpx.post(f"{server.url}/v1/sessions/groups/shares", json={})
-    assert shared.status_code == 201, shared.text
-    return [f"{server.url}/v1/sessions/groups/replay", f"{shared.json()['url']}/replay"]
+    return stored_and_shared(server.url, "groups", SESSION)
 
 
 def test_every_frame_of_a_group_has_its_own_id_and_a_resume_after_it_is_exact(

@@ -94,9 +94,10 @@ TOKEN_NAMES = {
 }
 
 
-def token_counts(fmt: str, usage: dict[str, Any]) -> tuple[int, int]:
+def token_counts(fmt: str, usage: dict[str, Any]) -> tuple[int | None, int | None]:
+    """Input and output tokens under the protocol's own names; None where absent."""
     given, taken = TOKEN_NAMES[fmt]
-    return usage[given], usage[taken]
+    return usage.get(given), usage.get(taken)
 
 
 @pytest.fixture
@@ -159,3 +160,61 @@ def test_the_ai_sdk_client_gets_the_usage_names_the_live_stream_gave_it(
     url = f"{server.url}/v1/sessions/captured/replay?format=ag-ui&speed=max"
     usage = read_with_js_client("ag-ui", url)["usage"]
     assert (usage["cachedInputTokens"], usage["reasoningTokens"]) == (10, 4)
+
+
+def said(text: str, message_id: str, seconds: float) -> dict[str, Any]:
+    return {
+        "type": "message.delta",
+        "data": {"text": text, "message_id": message_id},
+        "ts": at(seconds),
+    }
+
+
+TURNS = [
+    {"type": "user.message", "data": {"text": "One?"}, "ts": at(0)},
+    said("One.", "m1", 0.01),
+    {
+        "type": "turn.end",
+        "data": {"usage": {"input_tokens": 5, "output_tokens": 1}},
+        "ts": at(0.02),
+    },
+    {"type": "user.message", "data": {"text": "Two?"}, "ts": at(0.03)},
+    said("Tw", "m2", 0.04),
+    {"type": "turn.end", "data": {"synthetic": True, "reason": "interrupted"}, "ts": at(0.05)},
+    {"type": "user.message", "data": {"text": "Three?"}, "ts": at(0.06)},
+    said("Three.", "m3", 0.07),
+    {
+        "type": "turn.end",
+        "data": {"usage": {"input_tokens": 7, "output_tokens": 2}},
+        "ts": at(0.08),
+    },
+    {
+        "type": "final",
+        "data": {"reason": "idle", "turns": 3, "usage": {"input_tokens": 12, "output_tokens": 3}},
+        "ts": at(0.09),
+    },
+]
+
+
+@pytest.mark.parametrize("fmt", ["vercel-ai", "ag-ui"])
+def test_the_official_js_client_reads_a_session_of_several_turns(
+    server: RunningServer, fmt: str
+) -> None:
+    response = httpx.post(f"{server.url}/v1/sessions/chat/events", json=TURNS)
+    assert response.status_code == 200, response.text
+    url = f"{server.url}/v1/sessions/chat/replay?format={fmt}&speed=max"
+    turns = json.loads(run_node(SUITE, "ai", "read.mjs", f"{fmt}-turns", url))
+    assert [t["text"] for t in turns] == ["One.", "Tw", "Three."]
+    counts = [token_counts(fmt, t.get("usage") or {}) for t in turns]
+    assert counts == [(5, 1), (None, None), (7, 2)]
+    if fmt == "vercel-ai":
+        # One assistant message a turn; the one cut short got no `finish`.
+        assert [t["id"] for t in turns] == ["msg_chat", "msg_chat_2", "msg_chat_3"]
+    else:
+        # One run a turn on the session's thread; the one cut short ends in an error.
+        assert [t["runId"] for t in turns] == ["run_chat", "run_chat_2", "run_chat_3"]
+        assert [t.get("error") for t in turns] == [
+            None,
+            "the call was cut short (interrupted)",
+            None,
+        ]

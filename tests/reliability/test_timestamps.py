@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.reliability.procs import ServerProcess
-from tests.store.pg import pg_template, pg_url
+from tests.store.pg import database_url, pg_template, pg_url
 
 __all__ = ["pg_template", "pg_url"]
 
@@ -43,11 +43,7 @@ UNPARSABLE = ["1" * 5000, "1e400"]
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ts.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    server = ServerProcess(url, tmp_path / "server.log")
+    server = ServerProcess(database_url(request, tmp_path, request.param), tmp_path / "server.log")
     server.start()
     try:
         yield server

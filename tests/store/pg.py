@@ -17,6 +17,7 @@ import os
 import secrets
 import threading
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -147,3 +148,12 @@ def pg_empty_url() -> Iterator[str]:
         yield url_for(name)
     finally:
         run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> str:
+    """A fresh database of `backend` ("sqlite" or "postgres") for one test: a file in
+    `tmp_path`, or a migrated PostgreSQL database (the pg_url fixture)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'replaydeck.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url

@@ -228,6 +228,10 @@ class StreamTee:
     def record(self, event: Captured, ts: datetime) -> None:
         if self._final:
             return  # the store refuses appends after `final`
+        if event.type == "final" and self.run.shared:
+            # The protocol's end (AI SDK `finish`, AG-UI `RUN_FINISHED`, a plain `final`
+            # frame) ends this call of a run that may go on: a turn, with what it carried.
+            event = Captured(TURN_END, event.data)
         self._final = event.type == "final"
         if event.type == TURN_END:
             self._turn_ended = True
@@ -283,12 +287,13 @@ class StreamTee:
             reason = "capture_error"
         if self._final:
             return reason
-        turns = self._decoder.ends_turns if self._decoder is not None else self.run.turns > 0
-        if not turns:
-            return reason  # a stream that is a whole run (AG-UI, AI SDK, plain SSE)
+        ends_turns = self._decoder is not None and self._decoder.ends_turns
+        if not (ends_turns or self.run.shared):
+            return reason  # a stream that is a whole session (AG-UI, AI SDK, plain SSE)
         if not self._turn_ended and self._decoder is not None:
-            # Cut short: the turn ends all the same, marked, so the next call's
-            # events are not taken for this one's.
+            # Cut short, or over without its protocol's end (an AG-UI RUN_ERROR, a plain
+            # stream): the turn ends all the same, marked, so the next call's events are
+            # not taken for this one's.
             self.record(Captured(TURN_END, {"synthetic": True, "reason": reason}), self._clock())
         if not self.run.shared:
             return "complete" if self._turn_ended else reason

@@ -2,12 +2,22 @@
 
 An agent run makes several model calls, each one HTTP request, and gives them all the
 same `X-Replaydeck-Session` id (or the same `session_id` path parameter): they are one
-session. Each call of a model-call protocol (OpenAI Responses, Chat Completions) ends a
-*turn* (`turn.end`, with that call's usage); the session's `final` comes when the run
-ends:
+session. So is a conversation that sends each user message as a request of its own (an
+AI SDK chat, AG-UI runs on one thread). Each call ends a *turn* (`turn.end`):
+
+- a model-call protocol's (OpenAI Responses, Chat Completions), with that call's usage;
+- under an id the client chose, any other stream's too (AI SDK, AG-UI, plain SSE): its
+  protocol's end (`finish`, `RUN_FINISHED`, a plain `final` frame) is recorded as
+  `turn.end` with what it carried (usage, raw); middleware.py's StreamTee does so;
+- a call cut short, or over without such an end (after an AG-UI `RUN_ERROR`, itself
+  recorded as `error`; a plain stream's end), gets a `turn.end` marked
+  `"synthetic": true` with the reason.
+
+The session's `final` comes when the run ends:
 
 - a request without a session id of its own is a run of one call: `final` follows its
-  turn at once;
+  turn at once; a stream that is not a model call (AI SDK, AG-UI, plain SSE) is then
+  the whole session, its protocol's end its `final`;
 - a run whose id the client chose ends when no call of it has been in flight for
   `idle` seconds, or when the capture shuts down (`reason` "idle", "shutdown");
 - a producer that knows its run is over appends `final` to the store itself (the

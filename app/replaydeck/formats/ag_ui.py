@@ -7,7 +7,8 @@ Decoding: `TEXT_MESSAGE_CONTENT` (and `TEXT_MESSAGE_CHUNK` with a delta) → `me
 assembled from the `TOOL_CALL_ARGS` deltas; a run of `TOOL_CALL_CHUNK`s → `tool.call` once
 another call or any other event follows; `TOOL_CALL_RESULT` → `tool.result`;
 `STEP_STARTED` → `status`; `RUN_ERROR` → `error`; `RUN_FINISHED` → `final`, with its
-`usage` summed and an `interrupt` or `cancelled` outcome kept. Everything else
+`usage` summed and an `interrupt` or `cancelled` outcome kept (the capture records it
+as `turn.end` under an id the client chose: one run of a thread). Everything else
 (`ACTIVITY_*`, `STATE_*`, `SUBAGENT_*` …) becomes `ag_ui.<type>`; every event keeps the
 original as `raw`.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from replaydeck.events import REASONING_DELTA
+from replaydeck.events import REASONING_DELTA, TURN_END
 from replaydeck.formats.base import (
     Captured,
     Tokens,
@@ -25,6 +26,7 @@ from replaydeck.formats.base import (
     dumps,
     free_form_type,
     is_control,
+    is_synthetic,
     is_synthetic_final,
     loads_or_none,
     parse_args,
@@ -187,37 +189,52 @@ def run_usage(given: Any) -> dict[str, Any]:
 
 
 class AGUIEncoder:
-    """Stored envelopes → AG-UI events; captured AG-UI events come back verbatim."""
+    """Stored envelopes → AG-UI events; captured AG-UI events come back verbatim.
+
+    Each turn of a session (ended by `turn.end`) is a run of its own on the session's
+    thread: `RUN_STARTED` (`run_<session>`, then `run_<session>_2` …) … `RUN_FINISHED`
+    with that turn's usage. A turn cut short (a synthetic `turn.end`) left its run open,
+    as its client saw it: the next turn's run first ends it with a `RUN_ERROR`, so the
+    stream stays one a verifier accepts; a last turn cut short is left as it was.
+    """
 
     format = FORMAT
 
     def __init__(self, session_id: str = "session") -> None:
+        self._session_id = session_id
         self._thread_id = session_id
+        self._turn = 1
         self._run_id = f"run_{session_id}"
         self._started = False
         self._open_message: str | None = None
         self._open_reasoning: str | None = None
         self._ended = False  # RUN_ERROR or RUN_FINISHED was sent: the run is over
+        self._cut: str | None = None  # the previous turn's run, left open: why
 
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
-        if is_control(envelope) or is_synthetic_final(envelope) or self._ended:
+        if is_control(envelope) or is_synthetic_final(envelope):
+            return []
+        if envelope.get("type") == TURN_END:
+            return [SSEFrame(data=dumps(event)) for event in self._end_turn(envelope)]
+        raw = raw_of(envelope, FORMAT)
+        if isinstance(raw, dict):
+            ended = self._open_run() if raw.get("type") == "RUN_STARTED" else []
+            self._ended = self._ended or raw.get("type") in ("RUN_FINISHED", "RUN_ERROR")
+            return [SSEFrame(data=dumps(event)) for event in [*ended, raw]]
+        if self._ended:
             # Nothing may follow a run's RUN_ERROR or RUN_FINISHED (HttpAgent's verifier
             # refuses the stream), not even the TEXT_MESSAGE_END of an open message.
             return []
-        raw = raw_of(envelope, FORMAT)
-        if isinstance(raw, dict):
-            return [SSEFrame(data=dumps(raw))]
         kind = str(envelope.get("type"))
         data = envelope.get("data")
         data = data if isinstance(data, Mapping) else {}
         if data.get("raw_format") == FORMAT:
             return []  # assembled from captured events (a chunked tool call), sent as they were
+        if kind == "final" and self._turn > 1 and not self._started:
+            return []  # the run's end after its last turn: every run is finished
         events: list[dict[str, Any]] = []
         if not self._started:
-            self._started = True
-            events.append(
-                {"type": "RUN_STARTED", "threadId": self._thread_id, "runId": self._run_id}
-            )
+            events += self._start_run()
         if kind not in (REASONING_DELTA, "error"):
             events += self._close_reasoning()
         if kind == REASONING_DELTA:
@@ -295,21 +312,57 @@ class AGUIEncoder:
             events.append(error)
             self._ended = True
         elif kind == "final":
-            events += self._close_message()
-            finished: dict[str, Any] = {
-                "type": "RUN_FINISHED",
-                "threadId": self._thread_id,
-                "runId": self._run_id,
-            }
-            tokens = Tokens.of(data.get("usage"))
-            if tokens is not None:
-                finished["usage"] = [tokens.ag_ui()]
-            events.append(finished)
-            self._ended = True
+            events += self._finish(data)
         elif "." in kind and "raw_format" not in data:
             # An app's own event (retrieval.hit …); another protocol's plumbing is not sent.
             events.append({"type": "CUSTOM", "name": kind, "value": dict(data)})
         return [SSEFrame(data=dumps(event)) for event in events]
+
+    def _finish(self, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+        finished: dict[str, Any] = {
+            "type": "RUN_FINISHED",
+            "threadId": self._thread_id,
+            "runId": self._run_id,
+        }
+        tokens = Tokens.of(data.get("usage"))
+        if tokens is not None:
+            finished["usage"] = [tokens.ag_ui()]
+        self._ended = True
+        return [*self._close_reasoning(), *self._close_message(), finished]
+
+    def _open_run(self) -> list[dict[str, Any]]:
+        """A run starts: the one a cut-short turn left open ends first."""
+        self._started = True
+        if self._cut is None:
+            return []
+        reason, self._cut = self._cut, None
+        return [{"type": "RUN_ERROR", "message": f"the call was cut short ({reason})"}]
+
+    def _start_run(self) -> list[dict[str, Any]]:
+        run = {"type": "RUN_STARTED", "threadId": self._thread_id, "runId": self._run_id}
+        return [*self._open_run(), run]
+
+    def _end_turn(self, envelope: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """One run per turn: this turn's run finishes (as captured, or synthesised)."""
+        data = envelope.get("data")
+        data = data if isinstance(data, Mapping) else {}
+        raw = raw_of(envelope, FORMAT)
+        events: list[dict[str, Any]] = []
+        if is_synthetic(envelope):
+            if self._started and not self._ended:
+                self._cut = str(data.get("reason") or "interrupted")
+        elif self._ended:
+            pass  # the run already ended (RUN_ERROR, or its RUN_FINISHED came as `final`)
+        elif isinstance(raw, dict):
+            events.append(raw)
+        elif data.get("raw_format") != FORMAT:
+            events += [] if self._started else self._start_run()
+            events += self._finish(data)
+        self._turn += 1
+        self._run_id = f"run_{self._session_id}_{self._turn}"
+        self._started = self._ended = False
+        self._open_message = self._open_reasoning = None
+        return events
 
     def _close_reasoning(self) -> list[dict[str, Any]]:
         if self._open_reasoning is None:

@@ -35,7 +35,8 @@ class Captured:
 class Decoder(Protocol):
     format: str
     # True for model-call protocols (OpenAI Responses, Chat Completions), whose stream
-    # ends one model call (`turn.end`); False where a stream is a whole run.
+    # ends one model call (`turn.end`); False where a stream is a whole session unless
+    # the client chose its id (then the capture makes its `final` a turn's end: runs.py).
     ends_turns: bool
 
     def decode(self, frame: SSEFrame) -> list[Captured]: ...

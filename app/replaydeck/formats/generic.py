@@ -8,6 +8,8 @@ Decisions (documented in the README's capture section):
   `{"text": data}`. Both keep the original text as `raw` so the encoder can give it back.
 - A frame named after a standard type whose payload lacks that type's fields is
   recorded as `sse.<name>` instead, so one odd frame never gets a batch refused.
+- A `final` frame keeps its name as `sse_event` too: under an id the client chose it
+  is recorded as `turn.end` (capture/runs.py), and a replay still names it `final`.
 - The app's own `id:` is kept as `sse_id` on the frame that set it (the SSE rules keep
   an id in force for the frames after it; those get none), and a `format=sse` replay
   sends it back as that frame's `id:`.
@@ -21,12 +23,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from replaydeck.events import CUSTOM_TYPE, MAX_TYPE_LENGTH, RESERVED_PREFIXES, STANDARD_TYPES
+from replaydeck.events import (
+    CUSTOM_TYPE,
+    MAX_TYPE_LENGTH,
+    RESERVED_PREFIXES,
+    STANDARD_TYPES,
+    TURN_END,
+)
 from replaydeck.formats.base import (
     Captured,
     dumps,
     free_form_type,
     is_control,
+    is_synthetic,
     is_synthetic_final,
     raw_of,
 )
@@ -82,6 +91,10 @@ class GenericDecoder:
                 data = {"value": value, "raw": frame.data, "raw_format": FORMAT}
         name = frame.event
         if name is not None and is_store_type(name) and valid_payload(name, data):
+            if name == "final":
+                # Under an id the client chose the capture records it as `turn.end`
+                # (capture/runs.py); the name sends it back as the app sent it.
+                data["sse_event"] = name
             return [Captured(name, data)]
         data["sse_event"] = name
         return [Captured(free_form_type("sse", name or "message"), data)]
@@ -92,12 +105,21 @@ class GenericEncoder:
 
     format = FORMAT
 
+    def __init__(self) -> None:
+        self._turn_ended = False
+
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
         if is_control(envelope) or is_synthetic_final(envelope):
             return []
+        kind = envelope.get("type")
         data = envelope.get("data")
         data = data if isinstance(data, Mapping) else {}
-        event = data["sse_event"] if "sse_event" in data else envelope.get("type")
+        after_turn, self._turn_ended = self._turn_ended, kind == TURN_END
+        if kind == TURN_END and is_synthetic(envelope):
+            return []  # the capture's mark of a call that ended without a `final` frame
+        if kind == "final" and after_turn and "sse_event" not in data:
+            return []  # the capture's end of a run after its last turn: no app sent it
+        event = data.get("sse_event", kind)
         raw = raw_of(envelope, FORMAT)
         if isinstance(raw, str):
             text = raw

@@ -7,11 +7,12 @@ Decoding: `text-delta` → `message.delta`; `reasoning-delta` → `reasoning.del
 `tool-output-denied` → `tool.result` (the name is remembered from the tool's input
 part, which the output part does not repeat; a denied call is an error result marked
 `denied`); `error` → `error`; `finish` → `final` (with `messageMetadata.usage` as its
-`usage`, under the standard names: base.standard_usage); `data-status` → `status`. Other
-parts, the approval request and the app's own `data-<name>` parts among them, become
+`usage`, under the standard names: base.standard_usage; the capture records it as
+`turn.end` under an id the client chose); `data-status` → `status`. Other parts, the
+approval request and the app's own `data-<name>` parts among them, become
 `vercel.<type>` (`vercel.data_weather`). The `[DONE]` terminator is not recorded (the
-session is final by then, and the store refuses appends after `final`); the encoder
-writes it after every `finish`, so a captured stream still encodes back verbatim.
+call is over by then); the encoder writes it after every `finish`, so a captured stream
+still encodes back verbatim.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from replaydeck.events import REASONING_DELTA
+from replaydeck.events import REASONING_DELTA, TURN_END
 from replaydeck.formats.base import (
     COUNT_NAMES,
     Captured,
@@ -27,6 +28,7 @@ from replaydeck.formats.base import (
     dumps,
     free_form_type,
     is_control,
+    is_synthetic,
     is_synthetic_final,
     loads_or_none,
     merged,
@@ -135,11 +137,20 @@ class VercelAIDecoder:
 
 
 class VercelAIEncoder:
-    """Stored envelopes → UI message stream parts; captured parts come back verbatim."""
+    """Stored envelopes → UI message stream parts; captured parts come back verbatim.
+
+    Each turn of a session (ended by `turn.end`) is an assistant message of its own, as
+    a chat's requests are: `start` (`msg_<session>`, then `msg_<session>_2` …) …
+    `finish` with that turn's usage, then `[DONE]`. `readUIMessageStream` begins a new
+    message at a `start` with another id. A turn cut short (a synthetic `turn.end`) gets
+    no `finish`, as its client saw none.
+    """
 
     format = FORMAT
 
     def __init__(self, session_id: str = "session") -> None:
+        self._session_id = session_id
+        self._turn = 1
         self._message_id = f"msg_{session_id}"
         self._started = False
         self._open: tuple[str, str] | None = None  # the open part: ("text" | "reasoning", id)
@@ -147,15 +158,23 @@ class VercelAIEncoder:
     def encode(self, envelope: Mapping[str, Any]) -> list[SSEFrame]:
         if is_control(envelope) or is_synthetic_final(envelope):
             return []
+        kind = envelope.get("type")
         raw = raw_of(envelope, FORMAT)
         if isinstance(raw, dict):
+            self._started = self._started or raw.get("type") == "start"
             frames = [SSEFrame(data=dumps(raw))]
             if raw.get("type") == "finish":
                 frames.append(SSEFrame(data=DONE))
+            if kind == TURN_END:
+                self._next_turn()
             return frames
-        kind = envelope.get("type")
         data = envelope.get("data")
         data = data if isinstance(data, Mapping) else {}
+        if kind == TURN_END and (is_synthetic(envelope) or data.get("raw_format") == FORMAT):
+            self._next_turn()
+            return []
+        if kind == "final" and self._turn > 1 and not self._started:
+            return []  # the run's end after its last turn: every message is finished
         parts: list[dict[str, Any] | str] = []
         if not self._started:
             self._started = True
@@ -202,7 +221,7 @@ class VercelAIEncoder:
             )
         elif kind == "error":
             parts.append({"type": "error", "errorText": data.get("message", "")})
-        elif kind == "final":
+        elif kind in ("final", TURN_END):
             parts += self._close_text()
             finish: dict[str, Any] = {"type": "finish"}
             usage = ai_sdk_usage(data.get("usage"))
@@ -210,7 +229,16 @@ class VercelAIEncoder:
                 # The AI SDK's place for a run's usage: the message's metadata.
                 finish["messageMetadata"] = {"usage": usage}
             parts += [finish, DONE]
+            if kind == TURN_END:
+                self._next_turn()
         return [SSEFrame(data=part if isinstance(part, str) else dumps(part)) for part in parts]
+
+    def _next_turn(self) -> None:
+        """The next turn is the next assistant message."""
+        self._turn += 1
+        self._message_id = f"msg_{self._session_id}_{self._turn}"
+        self._started = False
+        self._open = None
 
     def _close_text(self) -> list[dict[str, Any] | str]:
         if self._open is None:

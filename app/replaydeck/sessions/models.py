@@ -113,41 +113,64 @@ SeqHeader = Annotated[_From0 | None, BeforeValidator(_seq_header)]
 @dataclass(frozen=True, slots=True)
 class Resume:
     """Where a replay in another protocol resumes: after seq `after`, then past the
-    first `skip` frames of the next event's group (formats/replay.py)."""
+    first `skip` frames of the next event's group (formats/replay.py). `given` is the
+    header as sent: a plain SSE replay sends an app's own ids, so it looks there first."""
 
     after: int
     skip: int = 0
+    given: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnId:
+    """A replay's Last-Event-ID that is no seq or frame id of replaydeck's: only an app's
+    own `id:` in a plain SSE replay can name it; `problem` says why it is no seq."""
+
+    value: str
+    problem: str
 
 
 _FRAME_ID = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 
 
-def _resume_header(value: object) -> Resume | None:
-    # `7` has all of seq 7's frames; `7.2` has the first two frames of seq 7's group.
+def _resume_header(value: object) -> Resume | OwnId | None:
     if value is None:
         return None
+    if value == "":
+        raise PydanticCustomError("seq", "Input should be a seq such as 7, not empty")
+    try:
+        return _resume(value)
+    except PydanticCustomError as e:
+        if not isinstance(value, str):
+            raise
+        return OwnId(value, e.message())
+
+
+def _resume(value: object) -> Resume:
+    # `7` has all of seq 7's frames; `7.2` has the first two frames of seq 7's group.
     if isinstance(value, str) and "." in value:
         found = _FRAME_ID.fullmatch(value)
         if found is None or int(found[1]) < 1 or int(found[1]) > MAX_SEQ:
             raise PydanticCustomError(
                 "frame_id", "Input should be a seq such as 7, or a frame id such as 7.2"
             )
-        return Resume(after=int(found[1]) - 1, skip=int(found[2]))
+        return Resume(after=int(found[1]) - 1, skip=int(found[2]), given=value)
     after = int(str(_seq_header(value)))
     if after > MAX_SEQ:
         raise PydanticCustomError(
             "less_than_equal", "Input should be less than or equal to {le}", {"le": MAX_SEQ}
         )
-    return Resume(after=after)
+    return Resume(after=after, given=str(value))
 
 
-# A replay's Last-Event-ID: a seq, or the id of one frame of a stored event's group.
-# FastAPI reads a header of a class it does not know as one value (a tuple would be a
-# list of repeated headers), and the validator makes the Resume.
+# A replay's Last-Event-ID: a seq, the id of one frame of a stored event's group, or
+# (format=sse) an app's own id. FastAPI reads a header of a class it does not know as
+# one value (a tuple would be a list of repeated headers), and the validator makes the
+# Resume, or the OwnId that replay/resume.py looks up.
 ResumeHeader = Annotated[
-    Resume | None,
+    Resume | OwnId | None,
     PlainValidator(_resume_header),
-    WithJsonSchema({"type": "string", "pattern": "^[0-9]+(?:\\.[0-9]+)?$"}),
+    WithJsonSchema({"type": "string", "minLength": 1}),
 ]
 SESSION_ID_RULE = "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
 # Every route with a session in its path: the pattern is documented here, and

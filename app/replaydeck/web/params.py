@@ -29,7 +29,9 @@ _RESUME = "Resume after this seq (the id of the last event received); wins over 
 LastEventId = Annotated[SeqHeader, Header(alias="Last-Event-ID", description=_RESUME)]
 _RESUME_FRAME = (
     _RESUME + " A replay in another protocol also takes a frame's own id, `<seq>.<k>`"
-    " (the k-th of the frames one event became), and resumes right after that frame."
+    " (the k-th of the frames one event became), and resumes right after that frame;"
+    " a format=sse replay also takes an app's own SSE id that it sent back, and resumes"
+    " right after the event that carried it."
 )
 ReplayLastEventId = Annotated[
     ResumeHeader, Header(alias="Last-Event-ID", description=_RESUME_FRAME)

@@ -1,7 +1,8 @@
 // The official JS clients read a replaydeck replay in their own protocol.
 // Usage: node read.mjs FORMAT REPLAY_URL — prints what the client assembled, as JSON:
 // {"text", "toolCalls": [{"id", "name", "args"}], "toolResults": [{"id", "result"}], "usage"}
-// (and "reasoning" from the AI SDK, AG-UI and OpenAI Responses, "items" from Responses).
+// (and "reasoning" from the AI SDK, AG-UI and OpenAI Responses, "items" from Responses);
+// FORMAT vercel-ai-turns or ag-ui-turns prints a list, one entry a turn (see vercelAiTurns).
 // Each client is given a `fetch` that answers its own request (a POST to the model or
 // agent) with the replay, so the whole client stack (SSE parsing, schema validation,
 // accumulation) reads replaydeck's bytes.
@@ -54,7 +55,7 @@ async function openaiChat() {
   };
 }
 
-async function vercelAi() {
+async function uiMessages() {
   const transport = new DefaultChatTransport({ api: "http://app.invalid/api/chat", fetch: replay });
   const stream = await transport.sendMessages({
     trigger: "submit-message",
@@ -63,13 +64,20 @@ async function vercelAi() {
     messages: [{ id: "u1", role: "user", parts: [{ type: "text", text: "Weather in Berlin?" }] }],
     abortSignal: undefined,
   });
+  return readUIMessageStream({ stream, terminateOnError: true });
+}
+
+const textOf = (message) =>
+  message.parts.filter((p) => p.type === "text").map((p) => p.text).join("");
+
+async function vercelAi() {
   let message;
-  for await (const update of readUIMessageStream({ stream, terminateOnError: true })) {
+  for await (const update of await uiMessages()) {
     message = update;
   }
   const tools = message.parts.filter((p) => p.type.startsWith("tool-"));
   return {
-    text: message.parts.filter((p) => p.type === "text").map((p) => p.text).join(""),
+    text: textOf(message),
     reasoning: message.parts.filter((p) => p.type === "reasoning").map((p) => p.text).join(""),
     toolCalls: tools.map((p) => ({ id: p.toolCallId, name: p.type.slice(5), args: p.input })),
     toolResults: tools.map((p) => ({ id: p.toolCallId, result: p.output })),
@@ -110,10 +118,43 @@ async function agUi() {
   };
 }
 
+// A session of several turns: one entry a turn. The AI SDK's: each assistant message
+// `readUIMessageStream` assembled (a `start` with a new id begins the next), as
+// {"id", "text", "usage"}; AG-UI's: each run HttpAgent applied, {"runId", "text",
+// "usage", "error"}.
+async function vercelAiTurns() {
+  const messages = new Map();
+  for await (const message of await uiMessages()) {
+    messages.set(message.id, message);
+  }
+  return [...messages.values()].map((m) => ({
+    id: m.id,
+    text: textOf(m),
+    usage: m.metadata?.usage,
+  }));
+}
+
+async function agUiTurns() {
+  const agent = new HttpAgent({ url: "http://agent.invalid/agent", fetch: replay, threadId: "t" });
+  const runs = [];
+  await agent.runAgent(
+    { runId: "run-1" },
+    {
+      onRunStartedEvent: ({ event }) => void runs.push({ runId: event.runId, text: "" }),
+      onTextMessageContentEvent: ({ event }) => void (runs.at(-1).text += event.delta),
+      onRunFinishedEvent: ({ event }) => void (runs.at(-1).usage = event.usage?.[0]),
+      onRunErrorEvent: ({ event }) => void (runs.at(-1).error = event.message),
+    },
+  );
+  return runs;
+}
+
 const readers = {
   "openai-responses": openaiResponses,
   "openai-chat": openaiChat,
   "vercel-ai": vercelAi,
   "ag-ui": agUi,
+  "vercel-ai-turns": vercelAiTurns,
+  "ag-ui-turns": agUiTurns,
 };
 console.log(JSON.stringify(await readers[format]()));

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from replaydeck.errors import InvalidParameter
 from replaydeck.formats.replay import parse_format, reformat
 from replaydeck.live.idle import Quiet, last_activity_us
+from replaydeck.replay.resume import resume_point
 from replaydeck.replay.stream import ReplayParams, already_played, replay_frames
 from replaydeck.sessions.models import PLAIN_NUMBER, SessionIdPath, check_session_id
 from replaydeck.sse import EventStreamResponse
@@ -74,19 +75,22 @@ async def replay(
     params = parse_replay(query)
     wire_format = None if query.format is None else parse_format(query.format)
     session = await store.get_session(session_id)
+    resume = await resume_point(
+        store, session_id, last_event_id, wire_format, page_size=settings.read_page_size
+    )
     # Follows the session while it is live; an abandoned one's replay ends as incomplete.
     quiet = Quiet(
         settings.trace_idle_timeout, last_activity_us(session, hub.last_moved(session_id))
     )
     start_seq = params.from_seq
-    if last_event_id is not None:
+    if resume is not None:
         end = session.last_seq if params.to_seq is None else min(params.to_seq, session.last_seq)
         ended = session.status == "complete" or quiet.abandoned() or params.to_seq == end
-        if last_event_id.after >= end and ended:
+        if resume.after >= end and ended:
             return Response(status_code=204)
         params = ReplayParams(
             speed=params.speed,
-            from_seq=max(params.from_seq, last_event_id.after + 1),
+            from_seq=max(params.from_seq, resume.after + 1),
             to_seq=params.to_seq,
             types=params.types,
             max_gap_ms=params.max_gap_ms,
@@ -106,8 +110,8 @@ async def replay(
     )
     if wire_format is not None:
         before = await already_played(store, session_id, start_seq, params)
-        resume = None if last_event_id is None else (params.from_seq, last_event_id.skip)
-        frames = reformat(frames, wire_format, session_id, before=before, resume=resume)
+        skip = None if resume is None else (params.from_seq, resume.skip)
+        frames = reformat(frames, wire_format, session_id, before=before, resume=skip)
     return EventStreamResponse(
         frames,
         kind="replay",
