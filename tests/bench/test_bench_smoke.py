@@ -24,14 +24,14 @@ COMMANDS = {
     "ingest.py": ["HTTP ingest"] * 4,
     "fanout.py": ["fan-out"] * 12,  # two measures in each of six workload shapes
     "idle.py": ["idle connections"],
-    "replay_timing.py": ["replay timing"] * 2,
+    "replay_timing.py": ["replay timing"] * 4,
     "catchup.py": ["catch-up"],
     "tracing.py": ["tracing overhead"],
     "bench_proxy.py": ["proxy"] * 2,
     "bench_replicas.py": ["replicas"],
     "durable.py": ["durable streams"] * 6,
 }
-NEEDS_NODE = {"fanout.py", "idle.py", "bench_proxy.py", "durable.py"}
+NEEDS_NODE = {"fanout.py", "idle.py", "replay_timing.py", "bench_proxy.py", "durable.py"}
 NEEDS_POSTGRES = {"bench_replicas.py"}
 
 
