@@ -1,4 +1,5 @@
-"""The hub wakes a session's followers at most once a gap: appends in between ride along."""
+"""The hub wakes a session's followers at most once a gap, and a slice of them a loop turn:
+appends in between ride along."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import pytest
 
-from replaydeck.live.hub import Hub, Wake
+from replaydeck.live.hub import WAKE_SLICE, Hub, Wake
 from replaydeck.store.base import StoredEvent
 
 pytestmark = pytest.mark.anyio
@@ -85,3 +86,30 @@ async def test_the_last_follower_leaving_cancels_the_pending_wake() -> None:
         assert watch.timer is not None
         pending.cancel()
     assert watch.timer.cancelled()
+
+
+async def test_followers_are_woken_a_slice_a_turn_and_the_later_ones_take_what_came_since() -> None:
+    hub = Hub(wake_gap=0)
+    followers = WAKE_SLICE * 3
+    with hub.subscribe("s") as subscription:
+        # What each follower sends when its wake comes: all it is missing, as a tail does.
+        sent: list[bytes] = []
+
+        async def follow() -> None:
+            assert await subscription.wait(0) is Wake.NEW_EVENTS
+            recent = subscription.frames_after(0)
+            assert recent is not None
+            sent.append(recent[0])
+
+        tasks = [asyncio.ensure_future(follow()) for _ in range(followers)]
+        await turns()
+        hub.publish("s", 1, events=[stored(1)])
+        await asyncio.sleep(0)  # ok: one loop turn, the first slice's
+        assert len(sent) == WAKE_SLICE
+        hub.publish("s", 2, events=[stored(2)])  # an append while the wake goes on
+        await asyncio.gather(*tasks)
+    assert len(sent) == followers
+    # The first slice sent event 1 alone; the rest sent events 1 and 2 in one write.
+    assert [chunk.count(b"id: ") for chunk in sent] == [1] * WAKE_SLICE + [2] * (
+        followers - WAKE_SLICE
+    )
