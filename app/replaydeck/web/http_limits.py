@@ -36,7 +36,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     # Slots, not attributes set later: adding them to uvicorn's already full
     # instance dict after __init__ made it grow, ~1.5 KiB per connection.
-    __slots__ = ("_head_bytes", "_head_exact", "_head_open", "_head_timer", "_metering")
+    __slots__ = (
+        "_head_bytes",
+        "_head_exact",
+        "_head_open",
+        "_head_timer",
+        "_metering",
+        "_refusal",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -47,6 +54,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_exact = True
         self._metering = True
         self._head_timer: asyncio.TimerHandle | None = None
+        # A refusal waiting for the answers to the requests before it (_refuse).
+        self._refusal: bytes | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -57,6 +66,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refusal is not None:
+            return  # the connection closes after the refusal: the rest is not read
         if not self._head_open:
             super().data_received(data)  # a body: the app bounds it
             return
@@ -177,18 +188,35 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 "detail": detail,
             }
         )
-        self.transport.write(
-            b"".join(
-                [
-                    STATUS_LINE[status],
-                    b"content-type: application/problem+json\r\n",
-                    b"content-length: %d\r\n" % len(body),
-                    b"connection: close\r\n\r\n",
-                    body,
-                ]
-            )
+        response = b"".join(
+            [
+                STATUS_LINE[status],
+                b"content-type: application/problem+json\r\n",
+                b"content-length: %d\r\n" % len(body),
+                b"connection: close\r\n\r\n",
+                body,
+            ]
         )
+        cycle = self.cycle
+        if self.pipeline or (cycle is not None and not cycle.response_complete):
+            # HTTP/1.1 answers a connection's requests in order: a request before
+            # this one (pipelined) is still being answered, so the refusal waits
+            # for its turn (on_response_complete), and nothing more is read.
+            self._refusal = response
+            self.flow.pause_reading()
+            return
+        self.transport.write(response)
         self.transport.close()
+
+    def on_response_complete(self) -> None:
+        if self._refusal is None or self.pipeline:
+            # Without a refusal, as ever; with one, the next request before it starts.
+            super().on_response_complete()
+            return
+        response, self._refusal = self._refusal, None
+        if not self.transport.is_closing():
+            self.transport.write(response)
+            self.transport.close()
 
 
 def bounded_protocol(*, max_head_bytes: int, head_timeout: float) -> type[HttpToolsProtocol]:
