@@ -19,12 +19,13 @@ from itertools import accumulate
 
 PAGE_BYTES = 1 << 20
 CHUNK_BYTES = 64 << 10
-# What the first read assumes of events it has not seen yet: at most this large, so
-# it asks for 16. Assuming the largest allowed (256 KiB: 4 events) made short
-# replays read page after page of 4, and under 1,000 concurrent replays that queue
-# of reads made 1 % of events half a second late (replay_timing, p99 3 -> 550 ms).
-# A first page of bigger events is read whole (at most 16 x the event limit, 4 MiB
-# at defaults) and cut to PAGE_BYTES before it is kept.
+# What a PageSize's first read assumes of events it has not seen yet: at most this
+# large, so it asks for 16. Assuming the largest allowed (256 KiB: 4 events) made
+# short reads follow each other by the page of 4. A first page of bigger events is
+# read whole (at most 16 x the event limit, 4 MiB at defaults) and cut to PAGE_BYTES
+# before it is kept. Replays need no guess: their pages end at PAGE_BYTES in the
+# store's own query (replay/pages.py), as a guess of 16 left a thousand concurrent
+# replays of 100-event sessions seconds late on their second page.
 FIRST_GUESS_BYTES = 64 << 10
 
 

@@ -30,11 +30,16 @@ class CountingStore(SqliteEventStore):
         self.limits: list[int | None] = []
 
     async def read_rows(
-        self, session_id: str, *, after: int = 0, limit: int | None = None
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        max_bytes: int | None = None,
     ) -> Sequence[EventRow]:
         self.asked.append(after)
         self.limits.append(limit)
-        return await super().read_rows(session_id, after=after, limit=limit)
+        return await super().read_rows(session_id, after=after, limit=limit, max_bytes=max_bytes)
 
 
 async def test_pages_follow_each_other_and_a_full_page_reads_the_next_ahead(
@@ -79,20 +84,12 @@ async def test_close_cancels_a_read_in_flight(store: SqlStore) -> None:
         await read_ahead
 
 
-async def test_pages_of_large_events_are_sized_and_cut_to_the_byte_budget(
-    store: SqlStore,
-) -> None:
+async def test_pages_of_large_events_end_at_the_byte_budget(store: SqlStore) -> None:
     # 40 events of ~100 KB: a 1 MiB budget holds about ten of them.
     await store.append("s", [ev("status", {"label": "x" * 100_000}) for _ in range(40)])
     counting = CountingStore(store)
-    pages = PageReader(counting, "s", limit=500, largest_event=256 * 1024)
-    first = await pages.read(0)
-    # The first read guesses events of up to 64 KiB (16), and what it keeps is cut to
-    # the byte budget: eleven of these events reach past 1 MiB.
-    assert counting.limits[0] == 16
-    assert seqs(first) == list(range(1, 12))
-    assert sum(first.sizes) <= (1 << 20) + 101_000
-    cursor, held = 11, []
+    pages = PageReader(counting, "s", limit=500)
+    cursor, held = 0, []
     while True:
         page = await pages.read(cursor)
         held.append(sum(page.sizes))
@@ -101,10 +98,24 @@ async def test_pages_of_large_events_are_sized_and_cut_to_the_byte_budget(
         cursor = page.rows[-1][0]
     pages.close()
     assert cursor == 40
-    # Sized from the events before: about ten per read, each page under the budget
-    # plus one event.
+    # The first read ends at 1 MiB in the query (eleven events reach past it), the
+    # next are sized from the page before: about ten per read.
+    assert counting.limits[0] == 500
     assert set(counting.limits[1:]) == {10}
     assert max(held) <= (1 << 20) + 101_000
+
+
+async def test_a_session_of_small_events_is_one_read(store: SqlStore) -> None:
+    # A first read that guessed at its events' size (16 of at most 64 KiB) left a
+    # thousand concurrent replays waiting on their second page.
+    await store.append("s", [ev() for _ in range(300)])
+    counting = CountingStore(store)
+    pages = PageReader(counting, "s", limit=500)
+    page = await pages.read(0)
+    assert seqs(page) == list(range(1, 301))
+    assert not page.more
+    assert counting.asked == [0]
+    pages.close()
 
 
 async def test_a_page_is_cut_where_event_sizes_jump(store: SqlStore) -> None:
@@ -112,9 +123,9 @@ async def test_a_page_is_cut_where_event_sizes_jump(store: SqlStore) -> None:
     await store.append("s", [ev("status", {"label": "x" * 300_000}) for _ in range(10)])
     pages = PageReader(store, "s", limit=500)
     page = await pages.read(0)
-    # Small events said "read 500"; the page is cut once it passes 1 MiB.
+    # The first read ends with the event that takes it past 1 MiB: the fourth large one.
     assert seqs(page) == list(range(1, 15))
     assert page.more
-    # And the next read asks for as many as fit: three.
+    # And the next asks for as many as fit, sized by the first: three.
     assert seqs(await pages.read(14)) == [15, 16, 17]
     pages.close()

@@ -128,10 +128,12 @@ async def test_a_database_outage_is_bridged_with_keep_alives(store: SqlStore) ->
     failures = iter([True, True, False, False, False, False])
     real_read = store.read_rows
 
-    async def flaky_read(session_id: str, *, after: int = 0, limit: int | None = None) -> list:  # type: ignore[type-arg]
+    async def flaky_read(  # type: ignore[no-untyped-def]
+        session_id: str, *, after: int = 0, limit: int | None = None, max_bytes: int | None = None
+    ):
         if next(failures, False):
             raise StoreUnavailable()
-        return list(await real_read(session_id, after=after, limit=limit))
+        return list(await real_read(session_id, after=after, limit=limit, max_bytes=max_bytes))
 
     store.read_rows = flaky_read  # type: ignore[method-assign]
     clock = FakeClock()

@@ -111,6 +111,21 @@ class StoreContract:
         assert await store.read_rows("s", after=3) == []
         assert await store.read_rows("unknown") == []
 
+    async def test_read_rows_end_at_a_byte_budget_with_the_event_that_crosses_it(
+        self, store: EventStore
+    ) -> None:
+        await store.append("s", [ev("status", {"label": "x" * 1000}) for _ in range(10)])
+        sizes = [len(row[3]) for row in await store.read_rows("s")]
+        # The budget reached inside the third event: the page ends with it.
+        budget = sizes[0] + sizes[1] + 10
+        assert [r[0] for r in await store.read_rows("s", limit=8, max_bytes=budget)] == [1, 2, 3]
+        # Taken from `after`, and the count still bounds the page.
+        assert [r[0] for r in await store.read_rows("s", after=7, max_bytes=budget)] == [8, 9, 10]
+        assert [r[0] for r in await store.read_rows("s", limit=2, max_bytes=10**9)] == [1, 2]
+        # The first event is always in it, however small the budget.
+        assert [r[0] for r in await store.read_rows("s", after=4, limit=8, max_bytes=1)] == [5]
+        assert await store.read_rows("s", after=10, limit=8, max_bytes=1) == []
+
     async def test_envelope_carries_seq_id_type_ts_offset_and_data(self, store: EventStore) -> None:
         await store.append(
             "s",

@@ -45,7 +45,6 @@ async def replay_frames(
     page_size: int,
     heartbeat_interval: float,
     final_seq: int | None = None,
-    largest_event: int = 0,
     quiet: Quiet | None = None,
     outage_retry: float = 1.0,
     catchup_pages: int = 4,
@@ -67,7 +66,7 @@ async def replay_frames(
     # Untimed, the replay is bound by reading and framing: larger pages mean
     # fewer trips to the database per event.
     limit = page_size if params.speed is not None else page_size * catchup_pages
-    pages = PageReader(store, session_id, limit=limit, largest_event=largest_event)
+    pages = PageReader(store, session_id, limit=limit)
     with hub.subscribe(session_id) as subscription, contextlib.closing(pages):
         while True:
             try:

@@ -228,9 +228,16 @@ class EventStore(Protocol):
         ...
 
     async def read_rows(
-        self, session_id: str, *, after: int = 0, limit: int | None = None
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        max_bytes: int | None = None,
     ) -> Sequence[EventRow]:
-        """The events `read` returns, as EventRow tuples: the lean read for streams."""
+        """The events `read` returns, as EventRow tuples: the lean read for streams.
+        With `max_bytes`, the page also ends at the event whose envelope takes it to
+        that many bytes or past (the first event is always in it)."""
         ...
 
     async def delete_idle(

@@ -63,6 +63,27 @@ _ROWS = (
     .order_by(events.c.seq)
     .limit(sa.bindparam("limit"))
 )
+# A page that also ends at `max_bytes` of envelopes: the running sum is taken over
+# the page's first `limit` rows only, and of their lengths (both backends give a
+# binary value's length without reading it), so a page costs the same whatever
+# the session holds after it.
+ROWS_WITHIN = """
+SELECT seq, type, ts_us, envelope FROM events
+WHERE session_id = {session_id} AND seq > {after} AND seq <= (
+    SELECT coalesce(max(seq), {after}) FROM (
+        SELECT seq, sum(size) OVER (ORDER BY seq) - size AS before FROM (
+            SELECT seq, length(envelope) AS size FROM events
+            WHERE session_id = {session_id} AND seq > {after} ORDER BY seq LIMIT {limit}
+        ) AS page
+    ) AS sized WHERE before < {max_bytes}
+)
+ORDER BY seq LIMIT {limit}
+"""
+_ROWS_WITHIN = sa.text(
+    ROWS_WITHIN.format(
+        session_id=":session_id", after=":after", limit=":limit", max_bytes=":max_bytes"
+    )
+)
 
 
 def session_record(row: sa.Row[Any]) -> SessionRecord:
@@ -384,12 +405,21 @@ class SqlStore:
             return stored_events(rows)
 
     async def read_rows(
-        self, session_id: str, *, after: int = 0, limit: int | None = None
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        max_bytes: int | None = None,
     ) -> Sequence[EventRow]:
         async with self._reading() as connection:
             # PostgreSQL's LIMIT NULL is "no limit".
             params = {"session_id": session_id, "after": after, "limit": limit}
-            return cast(Sequence[EventRow], (await connection.execute(_ROWS, params)).all())
+            if max_bytes is None:
+                return cast(Sequence[EventRow], (await connection.execute(_ROWS, params)).all())
+            params["max_bytes"] = max_bytes
+            rows = (await connection.execute(_ROWS_WITHIN, params)).all()
+            return cast(Sequence[EventRow], rows)
 
     async def delete_idle(
         self,

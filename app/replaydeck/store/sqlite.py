@@ -23,7 +23,7 @@ from replaydeck.events import NewEvent
 from replaydeck.store.base import AppendResult, EventRow, Stamper, StoredHook
 from replaydeck.store.group_commit import AppendRequest, GroupCommitter, Outcomes
 from replaydeck.store.sequencing import assign
-from replaydeck.store.sql import SqlStore, session_record
+from replaydeck.store.sql import ROWS_WITHIN, SqlStore, session_record
 from replaydeck.store.sqlite_writer import SqliteWriter
 from replaydeck.store.tables import sessions
 
@@ -31,6 +31,7 @@ _ROWS = (
     "SELECT seq, type, ts_us, envelope FROM events"
     " WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
+_ROWS_WITHIN = ROWS_WITHIN.format(session_id="?1", after="?2", limit="?3", max_bytes="?4")
 # /readyz reports the writer stuck once one batch has taken this long: a batch is at
 # most 5,000 events and takes milliseconds, and SQLite's busy timeout is 10 s.
 WRITER_STALL_S = 30.0
@@ -104,7 +105,12 @@ class SqliteEventStore(SqlStore):
         self._writer = await asyncio.shield(self._writer_ready)
 
     async def read_rows(
-        self, session_id: str, *, after: int = 0, limit: int | None = None
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        max_bytes: int | None = None,
     ) -> Sequence[EventRow]:
         async with self._reading() as connection:
             # aiosqlite runs execute and fetchall in one hop to its thread and
@@ -114,7 +120,10 @@ class SqliteEventStore(SqlStore):
             driver = cast(aiosqlite.Connection, raw.driver_connection)
             # LIMIT -1 is SQLite's "no limit".
             page = (session_id, after, -1 if limit is None else limit)
-            return cast(list[EventRow], await driver.execute_fetchall(_ROWS, page))
+            if max_bytes is None:
+                return cast(list[EventRow], await driver.execute_fetchall(_ROWS, page))
+            within = (*page, max_bytes)
+            return cast(list[EventRow], await driver.execute_fetchall(_ROWS_WITHIN, within))
 
     async def ping(self) -> None:
         await super().ping()

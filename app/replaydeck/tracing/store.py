@@ -272,9 +272,14 @@ class TracingStore:
         return await self.inner.read(session_id, after=after, limit=limit)
 
     async def read_rows(
-        self, session_id: str, *, after: int = 0, limit: int | None = None
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        max_bytes: int | None = None,
     ) -> Sequence[EventRow]:
-        return await self.inner.read_rows(session_id, after=after, limit=limit)
+        return await self.inner.read_rows(session_id, after=after, limit=limit, max_bytes=max_bytes)
 
     async def ping(self) -> None:
         await self.inner.ping()

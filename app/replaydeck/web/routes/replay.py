@@ -105,7 +105,6 @@ async def replay(
         page_size=settings.read_page_size,
         heartbeat_interval=settings.heartbeat_interval,
         final_seq=session.final_seq,
-        largest_event=settings.max_event_bytes,
         quiet=quiet,
     )
     if wire_format is not None:
