@@ -45,6 +45,8 @@ class PageReader:
     def __init__(self, store: EventStore, session_id: str, *, limit: int) -> None:
         self._store = store
         self._session_id = session_id
+        # Sizes the reads after the first (whose own bound is in the query, so the
+        # guess PageSize starts with is never used).
         self._size = PageSize(limit, largest=PAGE_BYTES)
         self._first = True
         self._ahead: tuple[int, int, asyncio.Task[Sequence[EventRow]]] | None = None
